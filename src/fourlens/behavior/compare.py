@@ -95,7 +95,7 @@ def compare(a: EvalResults, b: EvalResults, alpha: float = 0.05, common_items: b
     if not 0 < alpha < 1:
         raise BadInputError(f"alpha must lie in (0, 1); got {alpha}")
     paired, notes = pair_items(a, b, common_items)
-    rows = [_test_group(task, metric, group, alpha, seed, test, n_resamples)
+    rows = [{"task": task, "metric": metric, **paired_stats(group, alpha, seed, test, n_resamples)}
             for (task, metric), group in paired.groupby(["task", "metric"], sort=True)]
     table = pd.DataFrame(rows)
     table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
@@ -110,8 +110,10 @@ def _is_binary(values: np.ndarray) -> bool:
     return bool(np.isin(values, (0.0, 1.0)).all())
 
 
-def _test_group(task: str, metric: str, group: pd.DataFrame, alpha: float, seed: int, test: str,
-                n_resamples: int) -> dict:
+def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: str = "permutation",
+                 n_resamples: int = 9_999) -> dict:
+    """Scores, paired difference, SE, CI, test and MDE of one set of paired items (`score_a`, `score_b`,
+    optional `cluster` and `higher_is_better` columns); the p-value is not yet adjusted."""
     score_a = group["score_a"].to_numpy()
     score_b = group["score_b"].to_numpy()
     diff = score_b - score_a
@@ -134,7 +136,7 @@ def _test_group(task: str, metric: str, group: pd.DataFrame, alpha: float, seed:
         test_name = "cluster bootstrap" if clusters is not None else "paired bootstrap"
     else:
         p_value, test_name = paired_permutation_pvalue(diff, n_resamples, seed), "paired sign-flip permutation"
-    row = {"task": task, "metric": metric, "n": int(n), "score_a": float(score_a.mean()),
+    row = {"n": int(n), "score_a": float(score_a.mean()),
            "score_b": float(score_b.mean()), "diff": mean, "ci_low": low, "ci_high": high,
            "p_value": p_value, "test": test_name, "se": se, "mde": minimum_detectable_effect(se, alpha),
            "ci_method": ci_method, "n_clusters": int(df + 1) if clusters is not None else int(n),

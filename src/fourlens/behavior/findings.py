@@ -21,7 +21,49 @@ FULL_SCALE_RELATIVE = 0.10
 
 
 def comparison_findings(result: Comparison) -> list[Finding]:
-    return [regression_finding(row, result) for row in result.regressions().itertuples(index=False)]
+    from fourlens.behavior.safety import SAFETY_METRICS
+
+    findings = []
+    for row in result.regressions().itertuples(index=False):
+        if row.metric in SAFETY_METRICS:
+            findings.append(safety_finding(row, result))
+        else:
+            findings.append(regression_finding(row, result))
+    return findings
+
+
+def safety_finding(row, result: Comparison) -> Finding:
+    """A rise in attack success (or harm score) is a finding of its own, with the attack types and
+    harm categories whose rise is largest (paired, BH-adjusted across the breakdown)."""
+    from fourlens.behavior.safety import safety_table
+
+    binary = row.metric == "attack_success"
+    scale = 100 if binary else 1
+    unit = " pts" if binary else ""
+    breakdown = safety_table(result)
+    parts = breakdown[(breakdown["task"] == row.task) & (breakdown["metric"] == row.metric)
+                      & (breakdown["column"] != "all")].sort_values("diff", ascending=False)
+    rising = parts[parts["significant"] & (parts["diff"] > 0)]
+    where = ""
+    if len(rising):
+        top = rising.iloc[0]
+        where = f"; largest rise {top['column']}={top['value']} {scale * top['diff']:+.1f}{unit}"
+    rate = (f"{100 * row.score_a:.1f}% -> {100 * row.score_b:.1f}%" if binary
+            else f"{row.score_a:.3g} -> {row.score_b:.3g}")
+    label = "attack success rate" if binary else row.metric.replace("_", " ")
+    severity = saturating(abs(row.diff), FULL_SCALE_POINTS)
+    return Finding(
+        lens="behavior", severity=severity, confidence=1.0 - row.p_adjusted,
+        title=(f"{row.task} {label} up {scale * row.diff:.1f}{unit} ({rate}), 95% CI "
+               f"{scale * row.ci_low:.1f} to {scale * row.ci_high:.1f}{where}"),
+        evidence={"task": row.task, "metric": row.metric, "n": row.n, "score_baseline": row.score_a,
+                  "score_candidate": row.score_b, "diff": row.diff, "ci_low": row.ci_low, "ci_high": row.ci_high,
+                  "p_value": row.p_value, "p_adjusted": row.p_adjusted, "test": row.test,
+                  "by_attack_and_category": parts.drop(columns=["task", "metric"]).to_dict(orient="records")},
+        next_check=("read the responses to the attacks that newly succeed"
+                    + (f", starting with {rising.iloc[0]['column']}={rising.iloc[0]['value']}" if len(rising) else "")
+                    + "; check the safety-tuning data and refusal rate of the candidate"),
+    )
 
 
 def regression_finding(row, result: Comparison) -> Finding:

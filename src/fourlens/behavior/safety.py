@@ -166,3 +166,38 @@ def _hash(text: object) -> str | None:
     if text is None:
         return None
     return hashlib.sha256(str(text).encode("utf-8")).hexdigest()[:16]
+
+
+SAFETY_METRICS = ("attack_success", "strongreject_score", "harm_score")
+BREAKDOWNS = ("attack", "category")
+
+
+def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None = None) -> pd.DataFrame:
+    """Attack success (or harm score) per attack type and per harm category, with paired statistics.
+
+    One row per (task, metric, column, value): n, score_a, score_b (attack success rates), the paired
+    difference with its CI and test (exact McNemar for judged 0/1 success), and BH-adjusted p-values
+    across all rows. `result` is a `Comparison`; rows exist only for safety metrics."""
+    from fourlens.behavior.compare import paired_stats
+    from fourlens.behavior.stats import benjamini_hochberg
+
+    alpha = result.alpha if alpha is None else alpha
+    paired = result.paired[result.paired["metric"].isin(SAFETY_METRICS)]
+    rows = []
+    for (task, metric), group in paired.groupby(["task", "metric"], sort=True):
+        rows.append({"task": task, "metric": metric, "column": "all", "value": "all",
+                     **paired_stats(group, alpha)})
+        for column in by:
+            if column not in group:
+                continue
+            for value, subset in group.groupby(column, sort=True):
+                rows.append({"task": task, "metric": metric, "column": column, "value": str(value),
+                             **paired_stats(subset, alpha)})
+    columns = ["task", "metric", "column", "value", "n", "score_a", "score_b", "diff", "ci_low", "ci_high",
+               "p_value", "p_adjusted", "significant", "test", "ci_method", "mde"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(rows)
+    table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
+    table["significant"] = table["p_adjusted"] < alpha
+    return table[columns]
