@@ -9,6 +9,8 @@ from __future__ import annotations
 from fourlens.behavior.compare import compare
 from fourlens.behavior.evals import load_evals
 from fourlens.behavior.figures import forest_figure
+from fourlens.behavior.latency import compare_latency
+from fourlens.behavior.traces import load_traces
 from fourlens.triage.bundle import Bundle
 from fourlens.triage.registry import Diagnosis
 
@@ -22,4 +24,10 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
                          common_items=bool(options.get("common_items", False)))
         findings.extend(result.findings())
         figures.append(forest_figure(result, baseline.name, candidate.name))
+    if baseline.has("agent_traces") and candidate.has("agent_traces"):
+        latency = compare_latency(load_traces(baseline.paths("agent_traces")),
+                                  load_traces(candidate.paths("agent_traces")),
+                                  alpha=float(options.get("alpha", 0.05)))
+        findings.extend(latency.findings())
+        figures.extend(latency.figures())
     return Diagnosis(findings=findings, figures=figures)
