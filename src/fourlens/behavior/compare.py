@@ -138,7 +138,7 @@ def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: 
         p_value, test_name = paired_permutation_pvalue(diff, n_resamples, seed), "paired sign-flip permutation"
     row = {"n": int(n), "score_a": float(score_a.mean()),
            "score_b": float(score_b.mean()), "diff": mean, "ci_low": low, "ci_high": high,
-           "p_value": p_value, "test": test_name, "se": se, "mde": minimum_detectable_effect(se, alpha),
+           "p_value": p_value, "test": test_name, "se": se, "mde": _mde(se, low, high, ci_method, alpha),
            "ci_method": ci_method, "n_clusters": int(df + 1) if clusters is not None else int(n),
            "score_a_low": float("nan"), "score_a_high": float("nan"), "score_b_low": float("nan"),
            "score_b_high": float("nan"),
@@ -147,6 +147,16 @@ def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: 
         row["score_a_low"], row["score_a_high"] = wilson_interval(int(score_a.sum()), n)
         row["score_b_low"], row["score_b_high"] = wilson_interval(int(score_b.sum()), n)
     return row
+
+
+def _mde(se: float, low: float, high: float, ci_method: str, alpha: float) -> float:
+    """Minimum detectable effect at 80% power. With Newcombe's interval (few items, often no discordant
+    pairs, where the plug-in SE is 0) the SE is read off the interval's half-width instead."""
+    if ci_method == "Newcombe paired Wilson":
+        from scipy import stats
+
+        se = (high - low) / 2 / float(stats.norm.ppf(1 - alpha / 2))
+    return minimum_detectable_effect(se, alpha)
 
 
 def _flips(paired: pd.DataFrame) -> pd.DataFrame:

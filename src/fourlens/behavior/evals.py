@@ -43,7 +43,10 @@ class EvalResults:
             return "results"
         if len(self.source) == 1:
             return self.source[0].name
-        return f"{self.source[0].parent.name or self.source[0].name} ({len(self.source)} files)"
+        parents = {p.parent for p in self.source}
+        if len(parents) == 1:
+            return self.source[0].parent.name or "results"
+        return f"{self.source[0].parent.name} (+{len(parents) - 1} directories)"
 
     def to_dict(self) -> dict:
         return {"format": self.fmt, "source": [str(p) for p in self.source], "n_items": int(len(self.items)),
