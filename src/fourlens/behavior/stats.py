@@ -85,7 +85,7 @@ def paired_bootstrap(diff: np.ndarray, n_resamples: int = 1_000, seed: int = 0,
     block = max(1, 4_000_000 // n)
     for start in range(0, n_resamples, block):
         size = min(block, n_resamples - start)
-        picks = rng.integers(0, n, size=(size, n))  # (block, n) item indices
+        picks = rng.integers(0, n, size=(size, n), dtype=np.int32)  # (block, n) item indices
         out[start:start + size] = diff[picks].mean(axis=1)
     return out
 
