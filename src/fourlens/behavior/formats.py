@@ -68,27 +68,35 @@ def _first_record(path: Path) -> object:
 
 
 def read_any(paths: list[Path], fmt: str | None = None) -> EvalResults:
-    """Read every file; all files of one call must share a format (one run's results)."""
+    """Read every file. Files of different formats (say lm-eval capability runs and a safety suite in
+    one bundle) are read by their own readers and stacked; their items must not collide."""
     if fmt is not None and fmt not in FORMATS:
         raise BadInputError(f"unknown eval format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if fmt is None:
+    groups: dict[str, list[Path]] = {}
+    if fmt is not None:
+        groups[fmt] = list(paths)
+    else:
         # Inside a directory, skip files that are plainly not results (e.g. a README.json) only when
         # some other file is recognised; a single unrecognised file is an error.
-        kinds = {}
         for path in paths:
             try:
-                kinds[path] = sniff_format(path)
+                groups.setdefault(sniff_format(path), []).append(path)
             except BadInputError:
                 if len(paths) == 1:
                     raise
-        if not kinds:
+        if not groups:
             raise BadInputError(f"{', '.join(map(str, paths[:3]))}: none of these is a recognised eval file")
-        found = set(kinds.values())
-        if len(found) > 1:
-            raise BadInputError(f"one run mixes eval formats ({', '.join(sorted(found))}); pass the files of one "
-                                "format, or choose one with fmt=... (CLI: --format)")
-        fmt = found.pop()
-        paths = list(kinds)
+    parts = [_read_group(kind, files) for kind, files in sorted(groups.items())]
+    if len(parts) == 1:
+        return parts[0]
+    items = pd.concat([part.items for part in parts], ignore_index=True)
+    hashes = {task: h for part in parts for task, h in part.task_hashes.items()}
+    sources = tuple(p for part in parts for p in part.source)
+    return EvalResults(items=check_unique(items, list(sources)), source=sources, task_hashes=hashes,
+                       fmt="+".join(part.fmt for part in parts))
+
+
+def _read_group(fmt: str, paths: list[Path]) -> EvalResults:
     if fmt == "lm_eval":
         from fourlens.behavior.lm_eval import read_lm_eval
 
