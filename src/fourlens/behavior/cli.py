@@ -3,6 +3,7 @@ parsing and rendering here; the analysis is in the package's public functions.""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -19,6 +20,13 @@ def _check_outputs(html: Path | None, json_path: Path | None) -> None:
     for path, kind in ((html, "html"), (json_path, "json")):
         if path is not None:
             _check_output(path, kind)
+
+
+def _labels(baseline: Path, candidate: Path) -> tuple[str, str]:
+    """Short names for the two runs: their path names, or parent/name when those are the same."""
+    if baseline.name != candidate.name:
+        return baseline.name, candidate.name
+    return f"{baseline.parent.name}/{baseline.name}", f"{candidate.parent.name}/{candidate.name}"
 
 
 def _write(report, html: Path | None, json_path: Path | None) -> None:
@@ -61,6 +69,7 @@ def compare_command(
         raise BadInputError("--traces takes two paths: --traces BASE_TRACES --traces CANDIDATE_TRACES")
     result = compare(load_evals(baseline, fmt), load_evals(candidate, fmt), alpha=alpha,
                      common_items=common_items, test=test)
+    result = dataclasses.replace(result, names=_labels(baseline, candidate))
     latency = None
     if traces:
         from fourlens.behavior.latency import compare_latency
@@ -69,7 +78,7 @@ def compare_command(
         latency = compare_latency(load_traces(traces[0]), load_traces(traces[1]), alpha=alpha)
     console = Console()
     print_comparison(result, console, latency)
-    report = comparison_report(result, baseline.name, candidate.name, latency)
+    report = comparison_report(result, *result.names, latency)
     _write(report, html, json_path)
     if fail_on_regression:
         regressions = result.regressions()
@@ -99,9 +108,10 @@ def latency_command(
 
     _check_outputs(html, json_path)
     result = compare_latency(load_traces(baseline), load_traces(candidate), alpha=alpha)
+    result = dataclasses.replace(result, names=_labels(baseline, candidate))
     console = Console()
     print_latency(result, console)
-    _write(latency_report(result, baseline.name, candidate.name), html, json_path)
+    _write(latency_report(result, *result.names), html, json_path)
     if fail_on_regression and result.findings():
         raise typer.Exit(code=1)
 

@@ -1,8 +1,9 @@
 """Agent latency: did requests get slower, is it real, and what made them slower?
 
-- **Test** (`compare_latency`): differences in mean, p50, p95 and p99 latency with bootstrap CIs and
-  p-values (1,000 resamples, vectorised). Runs of different requests are resampled independently;
-  when both runs served the same request ids the resampling keeps the pairs together. Latencies are
+- **Test** (`compare_latency`): differences in mean, p50, p95 and p99 latency with percentile
+  bootstrap CIs and the p-values that invert them (1,000 resamples, vectorised). Runs of different
+  requests are resampled independently; when both runs served the same request ids the resampling
+  keeps the pairs together. Latencies are
   heavy-tailed, so no normal approximation is used; BH adjusts across the four statistics.
 - **Decomposition**: per request, latency = TTFT + decode + tool time + failed attempts (retries) +
   other. Mean decode = (mean output tokens) x (time per output token) and mean tool time = (tool calls
@@ -131,8 +132,11 @@ def _summary(la: np.ndarray, lb: np.ndarray, paired: bool, n_resamples: int, see
             dist = np.percentile(boot_b, level, axis=1) - np.percentile(boot_a, level, axis=1)
         diff = float(stat_b - stat_a)
         low, high = np.percentile(dist, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        # shifted-bootstrap two-sided p-value (Hall & Wilson 1991)
-        p_value = float((np.sum(np.abs(dist - diff) >= abs(diff) - 1e-12) + 1) / (n_resamples + 1)) if diff else 1.0
+        # The two-sided p-value that inverts the percentile interval (the CI excludes 0 exactly when
+        # p < alpha): twice the smaller bootstrap tail beyond 0. Tail quantiles have skewed, lumpy
+        # bootstrap distributions, where a shifted-null p-value can contradict the interval.
+        tail_mass = min(np.sum(dist <= 0), np.sum(dist >= 0))
+        p_value = min(1.0, 2 * float(tail_mass + 1) / (n_resamples + 1)) if diff else 1.0
         rows.append({"statistic": name, "a": float(stat_a), "b": float(stat_b), "diff": diff,
                      "relative": diff / float(stat_a) if stat_a else float("inf"), "ci_low": float(low),
                      "ci_high": float(high), "p_value": p_value})
