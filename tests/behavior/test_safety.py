@@ -57,7 +57,8 @@ def test_harmbench_attack_success_rise_is_a_finding_located_by_attack_and_catego
     findings = result.findings()
     assert len(findings) == 1
     title = findings[0].title
-    assert title.startswith("harmbench attack success rate up") and "category=cybercrime_intrusion" in title
+    assert title.startswith("harmbench attack success rate up")
+    assert "attack+category=GCG/cybercrime_intrusion" in title
 
 
 def test_jailbreakbench_artifacts_and_decrease_is_not_a_regression(tmp_path):

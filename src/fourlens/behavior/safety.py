@@ -175,7 +175,8 @@ BREAKDOWNS = ("attack", "category")
 def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None = None) -> pd.DataFrame:
     """Attack success (or harm score) per attack type and per harm category, with paired statistics.
 
-    One row per (task, metric, column, value): n, score_a, score_b (attack success rates), the paired
+    One row per (task, metric, column, value), for each attack, each category and each (attack,
+    category) cell ("attack+category" = "GCG/cybercrime"): n, score_a, score_b (attack success rates), the paired
     difference with its CI and test (exact McNemar for judged 0/1 success), and BH-adjusted p-values
     across all rows. `result` is a `Comparison`; rows exist only for safety metrics."""
     from fourlens.behavior.compare import paired_stats
@@ -193,6 +194,11 @@ def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None =
             for value, subset in group.groupby(column, sort=True):
                 rows.append({"task": task, "metric": metric, "column": column, "value": str(value),
                              **paired_stats(subset, alpha)})
+        if all(column in group for column in by) and len(by) == 2:
+            # the cells: a rise confined to one attack on one harm category shows here undiluted
+            for values, subset in group.groupby(list(by), sort=True):
+                rows.append({"task": task, "metric": metric, "column": "+".join(by),
+                             "value": "/".join(map(str, values)), **paired_stats(subset, alpha)})
     columns = ["task", "metric", "column", "value", "n", "score_a", "score_b", "diff", "ci_low", "ci_high",
                "p_value", "p_adjusted", "significant", "test", "ci_method", "mde"]
     if not rows:
