@@ -23,6 +23,10 @@ def test_reads_samples_and_results_written_by_the_harness():
     assert set(run.task_hashes) == {"tiny_mc", "tiny_gen"}
     # the dataset's own columns come along as attributes
     assert set(items.loc[items["task"] == "tiny_mc", "category"]) == {"add", "sub", "mul"}
+    # the multiple-choice answer is the highest-loglikelihood choice: right exactly when acc is 1
+    acc = items[items["metric"] == "acc,none"]
+    picked_target = acc.apply(lambda r: r["response"].startswith(f"choice {r['target']} "), axis=1)
+    assert (picked_target == (acc["score"] == 1)).all()
     # the per-item means reproduce the harness's own aggregates
     results = json.loads(next((FIXTURES / "a").glob("results_*.json")).read_text())
     for metric in ("acc,none", "acc_norm,none"):

@@ -81,7 +81,7 @@ def _read_samples(path: Path, task: str, higher_is_better: dict) -> pd.DataFrame
                                 "--log_samples file?")
         filter_name = str(record.get("filter", "none"))
         base = {"task": task, "item_id": str(record["doc_id"]), "filter": filter_name,
-                "target": _short(record.get("target")), "response": _short(record.get("filtered_resps"))}
+                "target": _short(record.get("target")), "response": _response(record)}
         for column in ("doc_hash", "prompt_hash", "target_hash"):
             if column in record:
                 base[column] = record[column]
@@ -103,6 +103,22 @@ def _read_samples(path: Path, task: str, higher_is_better: dict) -> pd.DataFrame
         raise BadInputError(f"{path}: no item-level scores (only corpus-level metrics?); fourlens pairs items "
                             "by per-item scores such as acc or exact_match")
     return pd.DataFrame(rows)
+
+
+def _response(record: dict) -> str:
+    """What the model answered. Multiple-choice samples log one [loglikelihood, is_greedy] pair per
+    choice: the answer is the choice with the highest loglikelihood (what `acc` scores)."""
+    responses = record.get("filtered_resps")
+    if isinstance(responses, list) and responses and all(
+            isinstance(r, list) and len(r) == 2 and str(r[1]) in ("True", "False") for r in responses):
+        try:
+            best = max(range(len(responses)), key=lambda k: float(responses[k][0]))
+        except (TypeError, ValueError):
+            return _short(responses)
+        choices = (record.get("doc") or {}).get("choices")
+        label = f" ({choices[best]})" if isinstance(choices, list) and best < len(choices) else ""
+        return f"choice {best}{label}"
+    return _short(responses)
 
 
 def _short(value: object) -> str:
