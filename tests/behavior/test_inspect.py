@@ -29,3 +29,11 @@ def test_regression_between_inspect_logs_is_located_in_the_multistep_items():
     assert bool(row["significant"]) and row["diff"] < 0 and row["test"] == "exact McNemar"
     findings = result.findings()
     assert findings and "category=multi-step" in findings[0].title
+
+
+def test_epochs_of_one_sample_are_one_cluster():
+    run = load_evals(FIXTURES / "epochs.eval")
+    match = run.items[run.items["metric"] == "match"]
+    assert len(match) == 20 and match["cluster"].nunique() == 10
+    row = compare(run, run).table.set_index("metric").loc["match"]
+    assert row["ci_method"] == "t, cluster-robust SE" and row["n_clusters"] == 10

@@ -1,7 +1,8 @@
 """Read inspect_ai eval logs (`.eval` zip or `.json`) through `inspect_ai.log.read_eval_log`.
 
 Each sample and scorer becomes one item: task = the log's task name, item_id = the sample id (with
-`#<epoch>` when the log ran several epochs), metric = the scorer's name (a scorer that returns a dict
+`#<epoch>` when the log ran several epochs, and then `cluster` = the sample id, so the standard error
+treats the epochs of one question as one cluster), metric = the scorer's name (a scorer that returns a dict
 of values gives one metric per key, "<scorer>/<key>"). Score values map as inspect's own
 `value_to_float` does: C (correct) = 1, I (incorrect) = 0, P (partial) = 0.5, N (no answer) = 0;
 numbers and booleans as they are. Sample metadata (scalar fields) become attribute columns; the
@@ -22,7 +23,7 @@ from fourlens.errors import BadInputError, require
 
 LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 RESERVED = {"task", "metric", "item_id", "score", "higher_is_better", "prompt_hash", "target_hash", "response",
-            "target", "epoch"}
+            "target", "epoch", "cluster"}
 
 
 def read_inspect(paths: list[Path]) -> EvalResults:
@@ -70,7 +71,9 @@ def _items(path: Path, log) -> pd.DataFrame:
     rows = []
     for sample in log.samples:
         item_id = str(sample.id) if epochs == 1 else f"{sample.id}#{sample.epoch}"
-        base = {"task": task, "item_id": item_id, "epoch": sample.epoch, "prompt_hash": _hash(sample.input),
+        base = {"task": task, "item_id": item_id, "epoch": sample.epoch,
+                # epochs of one sample are not independent draws: cluster them (Miller 2024, sec. 3)
+                **({"cluster": str(sample.id)} if epochs > 1 else {}), "prompt_hash": _hash(sample.input),
                 "target_hash": _hash(sample.target), "target": str(sample.target)[:300],
                 "total_time": sample.total_time, "working_time": sample.working_time,
                 "output_tokens": sum(u.output_tokens for u in (sample.model_usage or {}).values()),
