@@ -17,3 +17,15 @@ def test_triage_reports_latency_regression_from_traces(make_bundle):
     assert "tool-call loop" in behavior[0].title
     kinds = {f.kind for f in report.figures if f.lens == "behavior"}
     assert kinds == {"forest", "bar", "line"}
+
+
+def test_triage_reads_lm_eval_output_in_bundles(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures" / "lm_eval"
+    for name in ("a", "b"):
+        shutil.copytree(fixtures / name, tmp_path / name / "evals" / "lm_eval")
+    report = triage(tmp_path / "a", tmp_path / "b")
+    titles = [f.title for f in report.findings if f.lens == "behavior"]
+    assert len(titles) == 1 and titles[0].startswith("tiny_mc acc,none -23.3 pts"), titles
