@@ -96,11 +96,10 @@ def regression_finding(row, result: Comparison) -> Finding:
         top = groups[0]
         where = (f"; {top['count']} of {len(lost)} new failures are {top['column']}={top['value']} "
                  f"({100 * top['share_of_items']:.0f}% of items)")
-    what = "items" if row.higher_is_better else "items (more attacks succeed)"
     return Finding(
         lens="behavior", severity=severity, confidence=1.0 - row.p_adjusted,
         title=f"{row.task} {row.metric} {change}, {interval}{where}",
         evidence=evidence,
-        next_check=(f"read the {len(lost)} {what} of {row.task} that went right->wrong"
+        next_check=(f"read the {len(lost)} items of {row.task} that went right->wrong"
                     + (f", starting with {groups[0]['column']}={groups[0]['value']}" if groups else "")),
     )

@@ -60,6 +60,10 @@ class LatencyComparison:
     def figures(self) -> list[Figure]:
         return latency_figures(self)
 
+    def _repr_html_(self) -> str:
+        return (self.summary.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+                + self.mean_parts.to_html(index=False, float_format=lambda v: f"{v:+.4g}"))
+
     def to_dict(self) -> dict:
         from fourlens.report.jsonsafe import json_safe
 
