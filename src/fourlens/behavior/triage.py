@@ -1,7 +1,9 @@
 """The behavior lens in triage: paired eval regressions (capability and safety) and agent latency.
 
-See `fourlens.behavior.findings` for how regressions become findings (severity and confidence), and
-`fourlens.behavior.latency` for the agent-latency finding.
+Options (`[options.behavior]` in the candidate's fourlens.toml): `alpha` (0.05), `common_items`
+(false), `test` ("permutation" or "bootstrap" for non-0/1 metrics). See `fourlens.behavior.findings`
+for how regressions become findings (severity and confidence), and `fourlens.behavior.latency` for the
+agent-latency finding.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     if baseline.has("evals") and candidate.has("evals"):
         result = compare(load_evals(baseline.paths("evals")), load_evals(candidate.paths("evals")),
                          alpha=float(options.get("alpha", 0.05)),
-                         common_items=bool(options.get("common_items", False)))
+                         common_items=bool(options.get("common_items", False)),
+                         test=str(options.get("test", "permutation")))
         findings.extend(result.findings())
         figures.append(forest_figure(result, baseline.name, candidate.name))
     if baseline.has("agent_traces") and candidate.has("agent_traces"):
