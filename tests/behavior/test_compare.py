@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from fourlens.behavior import compare, load_evals
@@ -46,3 +47,45 @@ def test_loader_errors(tmp_path):
     path.write_text('{"task": "t", "item_id": 1, "score": 1}\n{"task": "t", "item_id": 1, "score": 0}\n')
     with pytest.raises(BadInputError, match="appears more than once"):
         load_evals(path)
+
+
+def test_a_bundle_may_mix_formats(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "lm_eval" / "a", run)
+    write_jsonl(run / "safety.jsonl", [{"behavior_id": f"b{i}", "attack": "dan", "category": "c",
+                                        "jailbroken": i % 3 == 0} for i in range(9)])
+    results = load_evals(run)
+    assert results.fmt == "lm_eval+safety"
+    assert {"tiny_mc", "tiny_gen", "safety"} <= set(results.items["task"])
+    assert compare(results, results).table["diff"].abs().max() == 0
+
+
+def test_swapping_runs_negates_the_difference_and_keeps_the_p_value(tmp_path):
+    items_a = eval_items({"t": 0.6, "u": 0.5}, n=150, seed=5)
+    items_b = eval_items({"t": 0.5, "u": 0.5}, n=150, seed=6)
+    a = load_evals(write_jsonl(tmp_path / "a.jsonl", items_a))
+    b = load_evals(write_jsonl(tmp_path / "b.jsonl", items_b))
+    ab, ba = compare(a, b).table, compare(b, a).table
+    assert ab["diff"].to_numpy() == pytest.approx(-ba["diff"].to_numpy())
+    assert ab["p_value"].to_numpy() == pytest.approx(ba["p_value"].to_numpy())
+    assert ab["ci_low"].to_numpy() == pytest.approx(-ba["ci_high"].to_numpy())
+
+
+def test_clustered_items_get_cluster_robust_intervals(tmp_path):
+    rows_a, rows_b = [], []
+    for passage in range(30):
+        for q in range(6):
+            item = f"{passage}-{q}"
+            rows_a.append({"task": "reading", "item_id": item, "score": 1, "cluster": passage})
+            # the candidate fails whole passages: items of one passage move together
+            rows_b.append({"task": "reading", "item_id": item, "score": 0 if passage % 5 == 0 else 1,
+                           "cluster": passage})
+    row = compare(load_evals(write_jsonl(tmp_path / "a.jsonl", rows_a)),
+                  load_evals(write_jsonl(tmp_path / "b.jsonl", rows_b))).table.iloc[0]
+    assert row["ci_method"] == "t, cluster-robust SE" and row["n_clusters"] == 30
+    assert row["test"] == "cluster bootstrap"
+    naive_se = np.std(np.array([r["score"] for r in rows_b]) - 1, ddof=1) / np.sqrt(180)
+    assert row["se"] > 2 * naive_se

@@ -1,93 +1,173 @@
-"""Paired, item-by-item comparison of two checkpoints' eval results."""
+"""Paired, item-by-item comparison of two checkpoints' eval results (Miller 2024, "Adding Error Bars
+to Evals").
+
+Per (task, metric): both scores (with Wilson intervals for 0/1 metrics), the mean paired difference
+b - a with its standard error (cluster-robust when the items carry a `cluster` column), a 95% CI
+(Newcombe's paired Wilson interval for 0/1 metrics with few items, else the t interval on the paired
+SE), the test that fits the metric (exact McNemar on 0/1 scores; a paired sign-flip permutation or
+paired bootstrap test otherwise), Benjamini-Hochberg adjustment across the whole suite, and the
+minimum detectable effect at 80% power, so "no change" says how large a change it could have missed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from fourlens.behavior.evals import KEY, EvalResults
+from fourlens.behavior.intervals import (
+    minimum_detectable_effect,
+    newcombe_paired_interval,
+    paired_se,
+    t_interval,
+    wilson_interval,
+)
+from fourlens.behavior.pairing import pair_items
 from fourlens.behavior.stats import (
     benjamini_hochberg,
+    bootstrap_pvalue,
     mcnemar_exact,
-    paired_interval,
+    paired_bootstrap,
     paired_permutation_pvalue,
 )
 from fourlens.errors import BadInputError
 
 TABLE_COLUMNS = ["task", "metric", "n", "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value",
-                 "p_adjusted", "significant", "test"]
+                 "p_adjusted", "significant", "test", "se", "mde", "ci_method", "n_clusters",
+                 "score_a_low", "score_a_high", "score_b_low", "score_b_high", "higher_is_better", "regression"]
+SMALL_N = 100  # below this many items a 0/1 metric's CI is Newcombe's paired Wilson interval
+TESTS = ("permutation", "bootstrap")
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """`table`: one row per (task, metric); `flips`: binary items whose outcome changed (a -> b);
-    `paired`: every shared item with `score_a`, `score_b` and its attribute columns."""
+    """`table`: one row per (task, metric) (columns TABLE_COLUMNS); `flips`: 0/1 items whose outcome
+    changed, with `direction` right->wrong or wrong->right; `paired`: every shared item with `score_a`,
+    `score_b` and its attribute columns; `notes`: what pairing dropped or tolerated."""
 
     table: pd.DataFrame
     flips: pd.DataFrame
     paired: pd.DataFrame
     alpha: float
+    names: tuple[str, str] = ("a", "b")
+    notes: tuple[str, ...] = field(default=())
+
+    def regressions(self) -> pd.DataFrame:
+        """Rows whose change is significant and in the worse direction (respecting higher_is_better)."""
+        return self.table[self.table["significant"] & self.table["regression"]]
+
+    def flip_groups(self, direction: str = "right->wrong", min_lift: float = 1.5) -> pd.DataFrame:
+        """Attribute values (task, category, any attribute column) over-represented among the flips."""
+        from fourlens.behavior.flips import flip_groups
+
+        return flip_groups(self.flips[self.flips["direction"] == direction], self.paired, min_lift=min_lift,
+                           limit=20, include_task=True)
+
+    def findings(self) -> list:
+        """Findings for the significant regressions (see fourlens.behavior.findings)."""
+        from fourlens.behavior.findings import comparison_findings
+
+        return comparison_findings(self)
+
+    def to_dict(self) -> dict:
+        from fourlens.report.jsonsafe import json_safe
+
+        return json_safe({"names": list(self.names), "alpha": self.alpha, "notes": list(self.notes),
+                          "table": self.table.to_dict(orient="records"),
+                          "n_flips": int(len(self.flips))}, "Comparison")
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
 
 
 def compare(a: EvalResults, b: EvalResults, alpha: float = 0.05, common_items: bool = False,
-            seed: int = 0) -> Comparison:
-    """Pair items on (task, metric, item_id) and test each (task, metric) for a change.
+            seed: int = 0, test: str = "permutation", n_resamples: int = 9_999) -> Comparison:
+    """Pair items on (task, metric, item_id) and test each (task, metric) for a change b - a.
 
-    Refuses runs whose item sets differ (listing the mismatch) unless `common_items=True`, which
-    restricts the comparison to the items both runs scored.
-    """
-    left = a.items.set_index(KEY)
-    right = b.items.set_index(KEY)
-    only_a = left.index.difference(right.index)
-    only_b = right.index.difference(left.index)
-    if (len(only_a) or len(only_b)) and not common_items:
-        examples = [f"{t}/{i} ({m})" for t, m, i in list(only_a[:3]) + list(only_b[:3])]
-        raise BadInputError(
-            f"the two eval runs score different items: {len(only_a)} only in {_name(a)}, {len(only_b)} only "
-            f"in {_name(b)} (e.g. {', '.join(examples)}); a paired comparison needs the same items. "
-            "Pass common_items=True (CLI: --common-items) to compare only the shared ones"
-        )
-    shared = left.index.intersection(right.index)
-    if len(shared) == 0:
-        raise BadInputError(f"{_name(a)} and {_name(b)} share no (task, metric, item) triple")
-    paired = left.loc[shared].rename(columns={"score": "score_a"})
-    paired["score_b"] = right.loc[shared, "score"]
-    paired = paired.reset_index()
-    rows = [_test_group(task, metric, group, seed) for (task, metric), group in
-            paired.groupby(["task", "metric"], sort=True)]
+    Refuses runs whose item sets, task hashes or per-item prompt/doc hashes differ (listing the
+    mismatch) unless `common_items=True`, which keeps only items both runs scored on the same prompt.
+    `test` picks the test for non-binary metrics: "permutation" (paired sign flips) or "bootstrap"
+    (paired bootstrap, resampling clusters when there are clusters)."""
+    if test not in TESTS:
+        raise BadInputError(f"test must be one of {', '.join(TESTS)}; got {test!r}")
+    if not 0 < alpha < 1:
+        raise BadInputError(f"alpha must lie in (0, 1); got {alpha}")
+    paired, notes = pair_items(a, b, common_items)
+    rows = [{"task": task, "metric": metric, **paired_stats(group, alpha, seed, test, n_resamples)}
+            for (task, metric), group in paired.groupby(["task", "metric"], sort=True)]
     table = pd.DataFrame(rows)
     table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
     table["significant"] = table["p_adjusted"] < alpha
-    flips = _flips(paired)
-    return Comparison(table=table[TABLE_COLUMNS], flips=flips, paired=paired, alpha=alpha)
-
-
-def _name(results: EvalResults) -> str:
-    return ", ".join(p.name for p in results.source) or "results"
+    sign = np.where(table["higher_is_better"], 1.0, -1.0)
+    table["regression"] = table["diff"] * sign < 0
+    return Comparison(table=table[TABLE_COLUMNS], flips=_flips(paired), paired=paired, alpha=alpha,
+                      names=(a.name, b.name), notes=tuple(notes))
 
 
 def _is_binary(values: np.ndarray) -> bool:
     return bool(np.isin(values, (0.0, 1.0)).all())
 
 
-def _test_group(task: str, metric: str, group: pd.DataFrame, seed: int) -> dict:
+def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: str = "permutation",
+                 n_resamples: int = 9_999) -> dict:
+    """Scores, paired difference, SE, CI, test and MDE of one set of paired items (`score_a`, `score_b`,
+    optional `cluster` and `higher_is_better` columns); the p-value is not yet adjusted."""
     score_a = group["score_a"].to_numpy()
     score_b = group["score_b"].to_numpy()
     diff = score_b - score_a
-    mean, low, high = paired_interval(diff)
-    if _is_binary(score_a) and _is_binary(score_b):
-        p_value, test = mcnemar_exact(score_a, score_b), "exact McNemar"
+    n = diff.size
+    clusters = group["cluster"].to_numpy() if "cluster" in group and group["cluster"].notna().all() else None
+    se, df = paired_se(diff, clusters)
+    mean = float(diff.mean())
+    binary = _is_binary(score_a) and _is_binary(score_b)
+    if binary and clusters is None and n < SMALL_N:
+        (low, high), ci_method = newcombe_paired_interval(score_a, score_b), "Newcombe paired Wilson"
     else:
-        p_value, test = paired_permutation_pvalue(diff, seed=seed), "paired sign-flip permutation"
-    return {"task": task, "metric": metric, "n": int(diff.size), "score_a": float(score_a.mean()),
-            "score_b": float(score_b.mean()), "diff": mean, "ci_low": low, "ci_high": high,
-            "p_value": p_value, "test": test}
+        (low, high), ci_method = t_interval(mean, se, df), "t, cluster-robust SE" if clusters is not None \
+            else "t, paired SE"
+    if binary and clusters is None:
+        p_value, test_name = mcnemar_exact(score_a, score_b), "exact McNemar"
+    elif test == "bootstrap" or clusters is not None:
+        # Clustered items are not exchangeable one by one: resample whole clusters.
+        distribution = paired_bootstrap(diff, n_resamples, seed, clusters)
+        p_value = bootstrap_pvalue(diff, distribution)
+        test_name = "cluster bootstrap" if clusters is not None else "paired bootstrap"
+    else:
+        p_value, test_name = paired_permutation_pvalue(diff, n_resamples, seed), "paired sign-flip permutation"
+    row = {"n": int(n), "score_a": float(score_a.mean()),
+           "score_b": float(score_b.mean()), "diff": mean, "ci_low": low, "ci_high": high,
+           "p_value": p_value, "test": test_name, "se": se, "mde": _mde(se, low, high, ci_method, alpha),
+           "ci_method": ci_method, "n_clusters": int(df + 1) if clusters is not None else int(n),
+           "score_a_low": float("nan"), "score_a_high": float("nan"), "score_b_low": float("nan"),
+           "score_b_high": float("nan"),
+           "higher_is_better": bool(group["higher_is_better"].iloc[0]) if "higher_is_better" in group else True}
+    if binary:
+        row["score_a_low"], row["score_a_high"] = wilson_interval(int(score_a.sum()), n)
+        row["score_b_low"], row["score_b_high"] = wilson_interval(int(score_b.sum()), n)
+    return row
+
+
+def _mde(se: float, low: float, high: float, ci_method: str, alpha: float) -> float:
+    """Minimum detectable effect at 80% power. With Newcombe's interval (few items, often no discordant
+    pairs, where the plug-in SE is 0) the SE is read off the interval's half-width instead."""
+    if ci_method == "Newcombe paired Wilson":
+        from scipy import stats
+
+        se = (high - low) / 2 / float(stats.norm.ppf(1 - alpha / 2))
+    return minimum_detectable_effect(se, alpha)
 
 
 def _flips(paired: pd.DataFrame) -> pd.DataFrame:
     binary = paired[paired["score_a"].isin((0.0, 1.0)) & paired["score_b"].isin((0.0, 1.0))]
     changed = binary[binary["score_a"] != binary["score_b"]].copy()
-    changed["direction"] = np.where(changed["score_a"] > changed["score_b"], "right->wrong", "wrong->right")
+    worse = changed["score_a"] > changed["score_b"]
+    if "higher_is_better" in changed:
+        worse = worse == changed["higher_is_better"].astype(bool)
+    # For a lower-is-better 0/1 metric (a jailbreak succeeded) 0 -> 1 is the change for the worse.
+    changed["direction"] = np.where(worse, "right->wrong", "wrong->right")
     return changed.reset_index(drop=True)
+
+
+__all__ = ["KEY", "TABLE_COLUMNS", "Comparison", "compare"]

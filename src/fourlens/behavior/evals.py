@@ -1,15 +1,17 @@
-"""`EvalResults` and `load_evals` for the generic item-level JSONL format.
+"""`EvalResults` and `load_evals`: item-level eval results from any supported source.
 
-One JSON object per item and metric: `task`, `item_id`, `score` (0/1 or a number), optional
-`metric` (default "score"), `category`, `cluster`, and any other attribute columns. Readers for
-lm-evaluation-harness, inspect_ai and safety suites arrive with the behavior-lens issue.
+The generic format is JSONL with one object per item and metric: `task`, `item_id`, `score` (0/1 or
+a number), optional `metric` (default "score"), `higher_is_better` (default true), `category`,
+`cluster`, and any other attribute columns. `load_evals` also reads lm-evaluation-harness output
+(`results_*.json` + `samples_*.jsonl`), inspect_ai logs (`*.eval`, inspect `.json`) and safety result
+files (HarmBench-, StrongREJECT-, JailbreakBench-style); see `fourlens.behavior.formats`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,44 +24,75 @@ KEY = ["task", "metric", "item_id"]
 
 @dataclass(frozen=True)
 class EvalResults:
-    """Item-level scores: `items` has columns task, metric, item_id, score and any attributes."""
+    """Item-level scores: `items` has columns task, metric, item_id, score and any attributes;
+    `task_hashes` maps task -> a hash of its configuration where the source records one (lm-eval);
+    `fmt` names the source format."""
 
     items: pd.DataFrame
     source: tuple[Path, ...]
+    task_hashes: dict[str, str] = field(default_factory=dict)
+    fmt: str = "generic"
 
     @property
     def tasks(self) -> list[str]:
         return sorted(self.items["task"].unique())
 
+    @property
+    def name(self) -> str:
+        if not self.source:
+            return "results"
+        if len(self.source) == 1:
+            return self.source[0].name
+        parents = {p.parent for p in self.source}
+        if len(parents) == 1:
+            return self.source[0].parent.name or "results"
+        return f"{self.source[0].parent.name} (+{len(parents) - 1} directories)"
 
-def load_evals(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> EvalResults:
-    """Read item-level results from a JSONL file, a directory of them, or a list of files."""
+    def to_dict(self) -> dict:
+        return {"format": self.fmt, "source": [str(p) for p in self.source], "n_items": int(len(self.items)),
+                "tasks": self.tasks, "task_hashes": dict(self.task_hashes)}
+
+
+def load_evals(path: str | os.PathLike[str] | list | tuple, fmt: str | None = None) -> EvalResults:
+    """Read item-level results from a file, a directory, or a list of them.
+
+    `fmt` forces a format ("generic", "lm_eval", "inspect", "safety"); by default each file's format is
+    recognised from its name and first record."""
+    from fourlens.behavior.formats import read_any
+
     paths = _expand(path)
-    frames = [_read_jsonl(p) for p in paths]
-    items = pd.concat(frames, ignore_index=True)
-    duplicated = items.duplicated(KEY, keep=False)
-    if duplicated.any():
-        row = items[duplicated].iloc[0]
-        raise BadInputError(f"{', '.join(map(str, paths))}: item {row['item_id']!r} of task {row['task']!r} "
-                            f"(metric {row['metric']!r}) appears more than once; each item needs one score")
-    return EvalResults(items=items, source=tuple(paths))
+    return read_any(paths, fmt)
 
 
-def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> list[Path]:
+def _expand(path: str | os.PathLike[str] | list | tuple) -> list[Path]:
     if isinstance(path, (list, tuple)):
         return [p for item in path for p in _expand(item)]
     source = Path(path)
     if not source.exists():
         raise BadInputError(f"{source}: no such eval results file or directory")
     if source.is_dir():
-        files = sorted(source.rglob("*.jsonl"))
+        files = sorted(p for p in source.rglob("*") if p.is_file() and _readable_name(p))
         if not files:
-            raise BadInputError(f"{source}: no .jsonl eval results inside")
+            raise BadInputError(f"{source}: no eval results inside (.jsonl, .json, .csv or .eval files)")
         return files
     return [source]
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
+def _readable_name(path: Path) -> bool:
+    return path.suffix in (".jsonl", ".json", ".csv", ".eval") and not path.name.startswith(".")
+
+
+def check_unique(items: pd.DataFrame, paths: list[Path]) -> pd.DataFrame:
+    duplicated = items.duplicated(KEY, keep=False)
+    if duplicated.any():
+        row = items[duplicated].iloc[0]
+        raise BadInputError(f"{', '.join(map(str, paths))}: item {row['item_id']!r} of task {row['task']!r} "
+                            f"(metric {row['metric']!r}) appears more than once; each item needs one score")
+    return items
+
+
+def read_jsonl_records(path: Path) -> list[dict]:
+    """JSON objects of a JSONL file, with line numbers in errors."""
     records = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -71,23 +104,47 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                 raise BadInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
             if not isinstance(record, dict):
                 raise BadInputError(f"{path}:{number}: each line must be a JSON object")
-            missing = [key for key in REQUIRED if key not in record]
-            if missing:
-                raise BadInputError(f"{path}:{number}: lacks {', '.join(missing)}; the generic eval format "
-                                    "needs task, item_id and score on every line")
-            score = record["score"]
-            if isinstance(score, bool):
-                record["score"] = float(score)
-            elif not isinstance(score, (int, float)) or score != score:
-                raise BadInputError(f"{path}:{number}: score must be a finite number, got {score!r}")
             records.append(record)
+    return records
+
+
+def read_generic(path: Path) -> pd.DataFrame:
+    """The generic item format (JSONL, or CSV with the same columns)."""
+    if path.suffix == ".csv":
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise BadInputError(f"{path}: not a readable CSV ({exc})") from None
+        records = frame.to_dict(orient="records")
+        offset = 2  # header line
+    else:
+        records = read_jsonl_records(path)
+        offset = 1
+    for number, record in enumerate(records, start=offset):
+        missing = [key for key in REQUIRED if key not in record]
+        if missing:
+            raise BadInputError(f"{path}:{number}: lacks {', '.join(missing)}; the generic eval format "
+                                "needs task, item_id and score on every line")
+        score = record["score"]
+        if isinstance(score, bool):
+            record["score"] = float(score)
+        elif not isinstance(score, (int, float)) or score != score or score in (float("inf"), float("-inf")):
+            raise BadInputError(f"{path}:{number}: score must be a finite number, got {score!r}")
     if not records:
         raise BadInputError(f"{path}: no eval items")
-    frame = pd.DataFrame.from_records(records)
+    return normalise(pd.DataFrame.from_records(records))
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical dtypes: task/metric/item_id as strings, score as float64, higher_is_better as bool."""
+    frame = frame.copy()
     if "metric" not in frame:
         frame["metric"] = "score"
     frame["metric"] = frame["metric"].fillna("score").astype(str)
     frame["task"] = frame["task"].astype(str)
     frame["item_id"] = frame["item_id"].astype(str)
     frame["score"] = frame["score"].astype("float64")
+    if "higher_is_better" not in frame:
+        frame["higher_is_better"] = True
+    frame["higher_is_better"] = frame["higher_is_better"].fillna(True).astype(bool)
     return frame

@@ -71,8 +71,8 @@ class LensSpec:
 # Built-in lenses. A lens whose module is not in this installation (its issue has not landed) is
 # left out by `available_lenses`, so declaring it here costs nothing.
 BUILTIN_LENSES: tuple[LensSpec, ...] = (
-    LensSpec("behavior", "behavior", ("evals",), "fourlens.behavior.triage:diagnose",
-             "paired item-level comparison of eval results"),
+    LensSpec("behavior", "behavior", ("evals", "agent_traces"), "fourlens.behavior.triage:diagnose",
+             "paired item-level comparison of eval results; agent latency"),
     LensSpec("training", "training", ("training_logs",), "fourlens.training.triage:diagnose",
              "anomalies in scalar training logs"),
     LensSpec("weights", "representation", ("weights",), "fourlens.weights.triage:diagnose",
