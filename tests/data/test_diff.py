@@ -20,7 +20,8 @@ def test_stripped_math_shows_as_a_class_shift(corpora):
     findings = diff(profile(corpora["baseline"], domain_field="domain"), profile(corpora["no_math"],
                                                                                   domain_field="domain"))
     math = [f for f in findings if f.evidence.get("token_class") == "math"]
-    assert math and math[0].title.startswith("math symbols and LaTeX fell") and math[0].severity > 0.4  # "=" and "+" in code keep some math
+    # "=" and "+" in code keep some math tokens, so the share halves rather than vanishing
+    assert math and math[0].title.startswith("math symbols and LaTeX fell") and math[0].severity > 0.4
     token = [f for f in findings if f.title.startswith("token distribution shifted")][0]
     lost = [row["token"] for row in token.evidence["lost"]]
     assert "frac" in lost or "\\" in lost or "$" in lost

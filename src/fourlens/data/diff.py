@@ -183,7 +183,8 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
 
     return Finding(
         lens="data", severity=saturating(js, 0.2), confidence=1.0 - p_value,
-        title=f"token distribution shifted (JS distance {js:.3f}); most lost: {names(lost)}; most gained: {names(gained)}",
+        title=(f"token distribution shifted (JS distance {js:.3f}); most lost: {names(lost)}; "
+               f"most gained: {names(gained)}"),
         evidence={"js_distance": js, "max_abs_z": max_z, "vocabulary": len(t),
                   "lost": lost[columns].to_dict(orient="records"), "gained": gained[columns].to_dict(orient="records"),
                   "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)"},

@@ -64,7 +64,7 @@ def near_duplicate_rate(signatures: np.ndarray, threshold: float = 0.8) -> tuple
         sorted_keys = keys[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         ends = np.r_[starts[1:], n]
-        for start, end in zip(starts, ends):
+        for start, end in zip(starts, ends, strict=False):
             if end - start < 2:
                 continue
             members = order[start:end]

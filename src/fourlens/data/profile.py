@@ -106,7 +106,7 @@ class Profile:
             tokenizer=self.tokenizer, settings=self.settings, domains=dict(sorted(domains.items())),
             token_counts=tokens,
             class_counts={k: self.class_counts.get(k, 0) + other.class_counts.get(k, 0) for k in TOKEN_CLASSES},
-            length_hist=tuple(a + b for a, b in zip(self.length_hist, other.length_hist)),
+            length_hist=tuple(a + b for a, b in zip(self.length_hist, other.length_hist, strict=False)),
             doc_hashes=np.sort(np.concatenate([self.doc_hashes, other.doc_hashes])),
             minhash=np.concatenate([self.minhash, other.minhash]) if rate is not None else _no_minhash(),
             minhash_rate=rate,
@@ -165,7 +165,7 @@ class Profile:
             raise BadInputError(f"{path}: token table is inconsistent ({len(tokens)} names, {len(counts)} counts)")
         return cls(tokenizer=TokenizerIdentity.from_dict(meta["tokenizer"]), settings=meta["settings"],
                    domains={k: tuple(int(x) for x in v) for k, v in meta["domains"].items()},
-                   token_counts=dict(zip(tokens, (int(c) for c in counts))),
+                   token_counts=dict(zip(tokens, (int(c) for c in counts), strict=False)),
                    class_counts={k: int(v) for k, v in meta["class_counts"].items()},
                    length_hist=tuple(int(x) for x in meta["length_hist"]), doc_hashes=hashes,
                    minhash=minhash, minhash_rate=meta["minhash_rate"])

@@ -45,7 +45,7 @@ def profile_shard(shard: str, corpus: Corpus, tokenizer_spec: str, minhash_rate:
     def flush() -> None:
         counts, lengths = tokenizer.count_tokens([text for text, _ in batch])
         tokens.update(counts)
-        for (text, domain), n in zip(batch, lengths):
+        for (text, domain), n in zip(batch, lengths, strict=False):
             row = domains.setdefault(domain, [0, 0, 0])
             row[0] += 1
             row[1] += n
