@@ -111,6 +111,10 @@ class HFTokenizer:
         # No [CLS]/[SEP]: a corpus profile counts the text's own tokens.
         return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
 
+    def encode_batch(self, texts: Sequence[str]) -> list:
+        """`tokenizers.Encoding`s (ids and character offsets), without special tokens."""
+        return self._tok.encode_batch(list(texts), add_special_tokens=False)
+
     def count_tokens(self, texts: Sequence[str]) -> tuple[Counter, list[int]]:
         ids = self.encode_ids(texts)
         lengths = [len(x) for x in ids]

@@ -1,0 +1,145 @@
+"""`contamination(train_corpus, eval_sets, n=13)`: which eval items appear in the training data.
+
+Method (Brown et al. 2020, GPT-3 appendix C; lm-evaluation-harness decontamination; Chowdhery et al.
+2022, PaLM section 8; Touvron et al. 2023, Llama 2 appendix A.6):
+1. Normalize both sides (lowercase, punctuation stripped, words) or use tokenizer ids (`mode="tokens"`).
+2. Every length-n window of every eval item is a key; the training corpus streams through the key set
+   and records, per key, how many training documents contain it and where it first occurred.
+3. Keys found in at least `boilerplate_docs` training documents are boilerplate (licences, famous
+   quotes, templates): reported separately and not counted as contamination.
+4. Per item, `overlap` = the fraction of its n-grams found (non-boilerplate). Items shorter than n are
+   checked by exact match of their whole normalized sequence (overlap 1.0 or 0.0), not left clean.
+5. The rule decides `contaminated`: `any` (a single n-gram hit, GPT-3 / lm-eval), `palm` (overlap >=
+   0.7), `llama2` (dirty when overlap >= 0.8, clean below 0.2, "in-between" otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fourlens.data.corpus import Corpus, as_corpus
+from fourlens.data.engines import EngineConfig, map_shards
+from fourlens.data.evalsets import load_eval_sets
+from fourlens.data.ngrams import build_index, normalize_words, window_keys, word_spans
+from fourlens.data.progress import ShardProgress
+from fourlens.data.report import RULES, ContaminationReport
+from fourlens.data.scan import scan_shard
+from fourlens.data.tokenize import HFTokenizer, load_tokenizer
+from fourlens.errors import BadInputError
+
+DEFAULT_BOILERPLATE_FRACTION = 0.01
+DEFAULT_BOILERPLATE_MIN_DOCS = 20
+
+
+def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                  eval_sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pd.DataFrame,
+                  n: int = 13, *, rule: str = "any", mode: str = "words", tokenizer: str | None = None,
+                  text_field: str = "text", eval_text_fields: Sequence[str] | None = None,
+                  boilerplate_docs: int | None = None, min_short: int = 1, engine: str = "local",
+                  workers: int | None = None, address: str | None = None,
+                  progress: bool = False) -> ContaminationReport:
+    """Scan a training corpus for eval items (see the module docstring for the method).
+
+    `eval_sets`: JSONL / lm-eval samples files or directories, or a DataFrame with `eval_set`, `item_id`,
+    `text`. `boilerplate_docs`: n-grams in at least this many training documents are boilerplate
+    (default: 1% of the documents, at least 20). Returns a `ContaminationReport` whose `.items` has
+    `eval_set, item_id, method, n_ngrams, overlap, boilerplate_ngrams, category, contaminated, evidence`."""
+    if n < 1:
+        raise BadInputError(f"n must be a positive number of units; got {n}")
+    if rule not in RULES:
+        raise BadInputError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    if mode not in ("words", "tokens"):
+        raise BadInputError(f"mode must be 'words' or 'tokens'; got {mode!r}")
+    items = eval_sets.copy() if isinstance(eval_sets, pd.DataFrame) else load_eval_sets(eval_sets, eval_text_fields)
+    missing = {"eval_set", "item_id", "text"} - set(items.columns)
+    if missing:
+        raise BadInputError(f"the eval table lacks column(s) {', '.join(sorted(missing))}")
+    corpus = as_corpus(train_corpus, text_field=text_field, domain_from="none")
+    tok_spec = None
+    if mode == "tokens":
+        if tokenizer is None or str(tokenizer) == "words":
+            raise BadInputError("mode='tokens' needs a Hugging Face tokenizer (--tokenizer PATH/tokenizer.json)")
+        tok = load_tokenizer(tokenizer)
+        assert isinstance(tok, HFTokenizer)
+        tok_spec = tok.spec()
+        encodings = tok.encode_batch(items["text"].tolist())
+        units = [e.ids for e in encodings]
+        spans = [list(e.offsets) for e in encodings]
+        index = build_index(units, n, "tokens", min_short, tok.vocab_size)
+    else:
+        units = [normalize_words(t) for t in items["text"]]
+        spans = [word_spans(t) for t in items["text"]]
+        index = build_index(units, n, "words", min_short)
+    with ShardProgress(corpus.shards, "scanning", enabled=progress) as bar:
+        results = map_shards(scan_shard, corpus.shards, (corpus, index, tok_spec),
+                             EngineConfig(engine, workers, address), on_done=lambda i, r: bar.advance(r[0], 0))
+    n_docs = sum(r[0] for r in results)
+    found: dict[tuple[int, int], list] = {}
+    for shard, (_, partial) in zip(corpus.shards, results, strict=True):
+        for key, entry in partial.items():
+            if key in found:
+                found[key][0] += entry[0]
+            else:
+                found[key] = [entry[0], shard, *entry[1:]]
+    threshold = boilerplate_docs or max(DEFAULT_BOILERPLATE_MIN_DOCS,
+                                        math.ceil(DEFAULT_BOILERPLATE_FRACTION * n_docs))
+    table = _score(items, index, spans, found, threshold, rule, min_short)
+    boilerplate = pd.DataFrame(
+        [{"length": m, "documents": e[0], "text": e[5], "shard": e[1], "document": e[2]}
+         for (m, _), e in found.items() if e[0] >= threshold],
+        columns=["length", "documents", "text", "shard", "document"]).sort_values("documents", ascending=False,
+                                                                                  ignore_index=True)
+    settings = {"n": n, "rule": rule, "mode": mode, "tokenizer": tok_spec, "boilerplate_docs": threshold,
+                "min_short": min_short, "train_documents": n_docs, "train_shards": len(corpus.shards)}
+    return ContaminationReport(items=table, boilerplate=boilerplate, settings=settings)
+
+
+def _score(items: pd.DataFrame, index, spans: list, found: dict, threshold: int, rule: str,
+           min_short: int) -> pd.DataFrame:
+    rows = []
+    for i, (eval_set, item_id, text) in enumerate(items[["eval_set", "item_id", "text"]].itertuples(index=False)):
+        ids = index.item_units[i]
+        length = len(ids)
+        if length >= index.n:
+            m, method = index.n, "ngram"
+        elif length >= max(min_short, 1):
+            m, method = length, "exact"   # shorter than n: the whole item must occur (exact-match fallback)
+        else:
+            rows.append(_row(eval_set, item_id, "too short", 0, math.nan, 0, rule, None))
+            continue
+        keys, _ = window_keys(ids, m)
+        entries = [found.get((m, int(k))) for k in keys.tolist()]
+        hit = np.array([e is not None and e[0] < threshold for e in entries], dtype=bool)
+        boiler = sum(1 for e in entries if e is not None and e[0] >= threshold)
+        overlap = float(hit.mean()) if len(hit) else 0.0
+        rows.append(_row(eval_set, item_id, method, len(keys), overlap, boiler, rule,
+                         _evidence(hit, entries, spans[i], text, m) if hit.any() else None))
+    return pd.DataFrame(rows)
+
+
+def _row(eval_set, item_id, method, n_ngrams, overlap, boiler, rule, evidence) -> dict:
+    category, contaminated = RULES[rule](overlap, n_ngrams, boiler, evidence is not None)
+    return {"eval_set": eval_set, "item_id": item_id, "method": method, "n_ngrams": n_ngrams, "overlap": overlap,
+            "boilerplate_ngrams": boiler, "category": category, "contaminated": contaminated, "evidence": evidence}
+
+
+def _evidence(hit: np.ndarray, entries: list, spans: list, text: str, m: int) -> dict:
+    """The longest run of consecutive matched n-grams: the item's text it covers, and where the run's
+    first n-gram occurs in the training data."""
+    best_start, best_len, start = 0, 0, None
+    for pos, flag in enumerate([*hit.tolist(), False]):
+        if flag and start is None:
+            start = pos
+        elif not flag and start is not None:
+            if pos - start > best_len:
+                best_start, best_len = start, pos - start
+            start = None
+    first, last = best_start, best_start + best_len - 1 + m - 1
+    entry = entries[best_start]
+    return {"span": text[spans[first][0]:spans[last][1]], "matched_ngrams": int(hit.sum()),
+            "shard": entry[1], "document": entry[2], "offset": entry[3], "train_text": entry[5]}
