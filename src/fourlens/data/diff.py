@@ -2,10 +2,11 @@
 
 Severity (documented in README "How findings are ranked"):
 - domain share: max(min(1, |change in token share| / 10 pts), 0.5 x min(1, |log2 share ratio| / 2));
-  a domain that appears or vanishes counts as a 4x change;
+  a domain that appears or vanishes counts as a 4x change; a domain that grew gets half of that, since
+  growth mostly dilutes the others and the domains that shrank carry the risk;
 - token class share: min(1, |log2 share ratio| / 2) x min(1, |change| / 1 pt) (a 4x change of a class
   holding >= 1% of the tokens is 1.0);
-- token distribution: min(1, Jensen-Shannon distance / 0.2);
+- token distribution: min(1, Jensen-Shannon distance / 0.5) (it summarises the shifts above);
 - exact duplicates: min(1, |change in duplicate rate| / 10 pts).
 Confidence: 1 - p, from a two-proportion z-test on document counts per domain (Bonferroni over the
 domains) or on token counts per class (Bonferroni over the classes; tokens within a document are not
@@ -134,11 +135,13 @@ def _log2_ratio(a: float, b: float) -> float:
 def _domain_finding(row, d: ProfileDiff) -> Finding:
     ratio = _log2_ratio(row.token_share_a, row.token_share_b)
     severity = max(saturating(row.token_pp, 10.0), 0.5 * saturating(ratio, 2.0))
+    if row.token_pp > 0:
+        severity *= 0.5
     verb = "vanished" if row.tokens_b == 0 else ("appeared" if row.tokens_a == 0 else
                                                  ("fell" if row.token_pp < 0 else "rose"))
     effect = domain_effect(row.domain)
     title = (f"domain '{row.domain}' {verb}: {100 * row.token_share_a:.1f}% -> {100 * row.token_share_b:.1f}% of "
-             f"tokens ({row.token_pp:+.1f} pts; documents {row.document_pp:+.1f} pts)")
+             f"tokens, {100 * row.document_share_a:.1f}% -> {100 * row.document_share_b:.1f}% of documents")
     evidence = {k: getattr(row, k) for k in d.domains.columns}
     evidence.update({f"mix_{k}": v for k, v in d.mix.items()})
     if effect:
@@ -182,7 +185,7 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
         return ", ".join(repr(x) for x in frame["token"].head(5))
 
     return Finding(
-        lens="data", severity=saturating(js, 0.2), confidence=1.0 - p_value,
+        lens="data", severity=saturating(js, 0.5), confidence=1.0 - p_value,
         title=(f"token distribution shifted (JS distance {js:.3f}); most lost: {names(lost)}; "
                f"most gained: {names(gained)}"),
         evidence={"js_distance": js, "max_abs_z": max_z, "vocabulary": len(t),
