@@ -6,8 +6,8 @@ import pytest
 
 from fourlens.data.contamination import contamination
 from fourlens.data.evalsets import load_eval_sets
-from fourlens.data.ngrams import normalize_words
 from fourlens.data.tokenize import minilm_tokenizer_path
+from fourlens.data.wordhash import normalize_words
 from fourlens.errors import BadInputError
 from tests.data.planted import planted_case
 
@@ -59,8 +59,10 @@ def test_evidence_points_at_the_training_text(report_any):
         ev = row.evidence
         lines = Path(ev["shard"]).read_text(encoding="utf-8").splitlines()
         doc = json.loads(lines[ev["document"]])["text"]
-        assert doc[ev["offset"]:ev["offset"] + len(ev["train_text"])] == ev["train_text"]
-        assert normalize_words(ev["train_text"])[:3] == normalize_words(ev["span"])[:3] or row.method == "exact"
+        # the first matched n-gram, as it is written in the training document
+        assert normalize_words(doc[ev["offset"]:ev["end"]]) == normalize_words(ev["span"])[:len(
+            normalize_words(doc[ev["offset"]:ev["end"]]))]
+        assert len(normalize_words(doc[ev["offset"]:ev["end"]])) == min(13, len(normalize_words(ev["span"])))
 
 
 def test_rules_palm_and_llama2(planted):

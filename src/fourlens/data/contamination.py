@@ -8,7 +8,9 @@ Method (Brown et al. 2020, GPT-3 appendix C; lm-evaluation-harness decontaminati
 3. Keys found in at least `boilerplate_docs` training documents are boilerplate (licences, famous
    quotes, templates): reported separately and not counted as contamination.
 4. Per item, `overlap` = the fraction of its n-grams found (non-boilerplate). Items shorter than n are
-   checked by exact match of their whole normalized sequence (overlap 1.0 or 0.0), not left clean.
+   checked by exact match of their whole normalized sequence (overlap 1.0 or 0.0), not left clean;
+   items shorter than `min_short` units (default 4: one to three words occur almost everywhere) are
+   labelled "too short" rather than scored.
 5. The rule decides `contaminated`: `any` (a single n-gram hit, GPT-3 / lm-eval), `palm` (overlap >=
    0.7), `llama2` (dirty when overlap >= 0.8, clean below 0.2, "in-between" otherwise).
 """
@@ -25,11 +27,12 @@ import pandas as pd
 from fourlens.data.corpus import Corpus, as_corpus
 from fourlens.data.engines import EngineConfig, map_shards
 from fourlens.data.evalsets import load_eval_sets
-from fourlens.data.ngrams import build_index, normalize_words, window_keys, word_spans
+from fourlens.data.ngrams import build_index, window_keys, word_spans
 from fourlens.data.progress import ShardProgress
 from fourlens.data.report import RULES, ContaminationReport
-from fourlens.data.scan import scan_shard
+from fourlens.data.scan import merge_partials, scan_shard
 from fourlens.data.tokenize import HFTokenizer, load_tokenizer
+from fourlens.data.wordhash import hash_words
 from fourlens.errors import BadInputError
 
 DEFAULT_BOILERPLATE_FRACTION = 0.01
@@ -40,7 +43,7 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
                   eval_sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pd.DataFrame,
                   n: int = 13, *, rule: str = "any", mode: str = "words", tokenizer: str | None = None,
                   text_field: str = "text", eval_text_fields: Sequence[str] | None = None,
-                  boilerplate_docs: int | None = None, min_short: int = 1, engine: str = "local",
+                  boilerplate_docs: int | None = None, min_short: int = 4, engine: str = "local",
                   workers: int | None = None, address: str | None = None,
                   progress: bool = False) -> ContaminationReport:
     """Scan a training corpus for eval items (see the module docstring for the method).
@@ -72,35 +75,37 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
         spans = [list(e.offsets) for e in encodings]
         index = build_index(units, n, "tokens", min_short, tok.vocab_size)
     else:
-        units = [normalize_words(t) for t in items["text"]]
+        units = [hash_words([t])[0].tolist() for t in items["text"]]
         spans = [word_spans(t) for t in items["text"]]
         index = build_index(units, n, "words", min_short)
     with ShardProgress(corpus.shards, "scanning", enabled=progress) as bar:
         results = map_shards(scan_shard, corpus.shards, (corpus, index, tok_spec),
                              EngineConfig(engine, workers, address), on_done=lambda i, r: bar.advance(r[0], 0))
     n_docs = sum(r[0] for r in results)
+    merged = merge_partials([r[1] for r in results])
+    # (length, key) -> [documents, shard, document, start, end]
     found: dict[tuple[int, int], list] = {}
-    for shard, (_, partial) in zip(corpus.shards, results, strict=True):
-        for key, entry in partial.items():
-            if key in found:
-                found[key][0] += entry[0]
-            else:
-                found[key] = [entry[0], shard, *entry[1:]]
+    for m, table in merged.items():
+        for key, count, shard, doc, start, end in zip(*(table[c].tolist() for c in
+                                                        ("key", "count", "shard", "doc", "start", "end")),
+                                                      strict=True):
+            found[(m, key)] = [count, corpus.shards[shard], doc, start, end]
     threshold = boilerplate_docs or max(DEFAULT_BOILERPLATE_MIN_DOCS,
                                         math.ceil(DEFAULT_BOILERPLATE_FRACTION * n_docs))
-    table = _score(items, index, spans, found, threshold, rule, min_short)
+    boiler_text: dict[tuple[int, int], str] = {}
+    table = _score(items, index, spans, found, threshold, rule, min_short, boiler_text)
     boilerplate = pd.DataFrame(
-        [{"length": m, "documents": e[0], "text": e[5], "shard": e[1], "document": e[2]}
-         for (m, _), e in found.items() if e[0] >= threshold],
-        columns=["length", "documents", "text", "shard", "document"]).sort_values("documents", ascending=False,
-                                                                                  ignore_index=True)
+        [{"length": m, "documents": e[0], "text": boiler_text.get((m, k), ""), "shard": e[1], "document": e[2],
+          "offset": e[3]} for (m, k), e in found.items() if e[0] >= threshold],
+        columns=["length", "documents", "text", "shard", "document", "offset"]).sort_values(
+            ["documents", "text"], ascending=[False, True], ignore_index=True)
     settings = {"n": n, "rule": rule, "mode": mode, "tokenizer": tok_spec, "boilerplate_docs": threshold,
                 "min_short": min_short, "train_documents": n_docs, "train_shards": len(corpus.shards)}
     return ContaminationReport(items=table, boilerplate=boilerplate, settings=settings)
 
 
 def _score(items: pd.DataFrame, index, spans: list, found: dict, threshold: int, rule: str,
-           min_short: int) -> pd.DataFrame:
+           min_short: int, boiler_text: dict) -> pd.DataFrame:
     rows = []
     for i, (eval_set, item_id, text) in enumerate(items[["eval_set", "item_id", "text"]].itertuples(index=False)):
         ids = index.item_units[i]
@@ -115,7 +120,11 @@ def _score(items: pd.DataFrame, index, spans: list, found: dict, threshold: int,
         keys, _ = window_keys(ids, m)
         entries = [found.get((m, int(k))) for k in keys.tolist()]
         hit = np.array([e is not None and e[0] < threshold for e in entries], dtype=bool)
-        boiler = sum(1 for e in entries if e is not None and e[0] >= threshold)
+        boiler = 0
+        for pos, (key, e) in enumerate(zip(keys.tolist(), entries, strict=True)):
+            if e is not None and e[0] >= threshold:
+                boiler += 1
+                boiler_text.setdefault((m, key), text[spans[i][pos][0]:spans[i][pos + m - 1][1]])
         overlap = float(hit.mean()) if len(hit) else 0.0
         rows.append(_row(eval_set, item_id, method, len(keys), overlap, boiler, rule,
                          _evidence(hit, entries, spans[i], text, m) if hit.any() else None))
@@ -142,4 +151,4 @@ def _evidence(hit: np.ndarray, entries: list, spans: list, text: str, m: int) ->
     first, last = best_start, best_start + best_len - 1 + m - 1
     entry = entries[best_start]
     return {"span": text[spans[first][0]:spans[last][1]], "matched_ngrams": int(hit.sum()),
-            "shard": entry[1], "document": entry[2], "offset": entry[3], "train_text": entry[5]}
+            "shard": entry[1], "document": entry[2], "offset": entry[3], "end": entry[4]}
