@@ -22,6 +22,7 @@ import numpy as np
 MULTIPLIER = 0x9E3779B97F4A7C15  # odd, hence invertible modulo 2^64
 INVERSE = pow(MULTIPLIER, -1, 1 << 64)
 FILTER_BITS = 22
+WORD_TABLE_BITS = 20
 _POWERS: list[np.ndarray] = []
 
 
@@ -91,6 +92,19 @@ class EvalIndex:
     presence: np.ndarray | None = None  # bool (2^FILTER_BITS,): some key of some length has this slot
     word_keys: np.ndarray | None = None  # words mode: sorted word hashes of the eval vocabulary (V,)
     word_ids: np.ndarray | None = None   # words mode: their eval-local ids (V,)
+    word_table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # direct-mapped (key, id, shared)
+
+    def word_lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """Eval-local ids of word hashes (0 when no eval item has the word): one probe of a direct-mapped
+        table on the hash's top bits; the few slots two eval words share fall back to a binary search."""
+        table_key, table_id, shared = self.word_table
+        slot = (hashes >> np.uint64(64 - WORD_TABLE_BITS)).astype(np.int64)
+        ids = np.where(table_key[slot] == hashes, table_id[slot], 0)
+        clash = np.flatnonzero(shared[slot])
+        if len(clash):
+            at = np.minimum(np.searchsorted(self.word_keys, hashes[clash]), len(self.word_keys) - 1)
+            ids[clash] = np.where(self.word_keys[at] == hashes[clash], self.word_ids[at], 0)
+        return ids
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -129,4 +143,14 @@ def build_index(item_units: Sequence[Sequence], n: int, mode: str = "words", min
     if mode == "words":   # units are word hashes (fourlens.data.wordhash)
         word_keys = np.array(sorted(vocab), dtype=np.uint64)
         word_ids = np.array([vocab[int(k)] for k in word_keys], dtype=np.int64)
-    return EvalIndex(n, mode, vocab, tuple(encoded), keys, lookup, presence, word_keys, word_ids)
+        slots = (word_keys >> np.uint64(64 - WORD_TABLE_BITS)).astype(np.int64)
+        table_key = np.zeros(1 << WORD_TABLE_BITS, dtype=np.uint64)
+        table_id = np.zeros(1 << WORD_TABLE_BITS, dtype=np.int32)
+        shared = np.zeros(1 << WORD_TABLE_BITS, dtype=bool)
+        table_key[slots], table_id[slots] = word_keys, word_ids
+        distinct, counts = np.unique(slots, return_counts=True)
+        shared[distinct[counts > 1]] = True
+        word_table = (table_key, table_id, shared)
+    else:
+        word_table = None
+    return EvalIndex(n, mode, vocab, tuple(encoded), keys, lookup, presence, word_keys, word_ids, word_table)

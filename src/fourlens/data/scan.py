@@ -82,9 +82,7 @@ def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
     first..last, for arrays of hits."""
     if index.mode == "words":
         hashes, starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
-        slot = np.minimum(np.searchsorted(index.word_keys, hashes), max(len(index.word_keys) - 1, 0))
-        ids = np.where(index.word_keys[slot] == hashes, index.word_ids[slot], 0) if len(index.word_keys) else \
-            np.zeros(len(hashes), np.int64)
+        ids = index.word_lookup(hashes) if len(index.word_keys) else np.zeros(len(hashes), np.int64)
 
         def word_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             # byte offsets are character offsets in ASCII documents; the others are decoded one by one

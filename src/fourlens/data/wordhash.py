@@ -47,7 +47,9 @@ def hash_words(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     word[lead2] = False
     word[np.minimum(lead2 + 1, size - 1)] = False
     lead3 = np.flatnonzero(data[:-1] == 0xE2) if size > 1 else np.zeros(0, np.int64)
-    lead3 = lead3[(data[lead3 + 1] == 0x80) | (data[lead3 + 1] == 0x81)]
+    third = data[np.minimum(lead3 + 2, size - 1)]
+    # U+2000-U+206F is E2 80 80 .. E2 81 AF
+    lead3 = lead3[(data[lead3 + 1] == 0x80) | ((data[lead3 + 1] == 0x81) & (third < 0xB0))]
     for k in range(3):
         word[np.minimum(lead3 + k, size - 1)] = False
     edges = np.diff(np.concatenate([[False], word, [False]]).astype(np.int8))
