@@ -13,7 +13,14 @@ from fourlens.cli_errors import user_errors
 from fourlens.errors import BadInputError
 
 app = typer.Typer(help="Data: domain-mix drift, token statistics, contamination (profile once, diff many).",
-                  no_args_is_help=True)
+                  invoke_without_command=True)
+
+
+@app.callback()
+def _group(ctx: typer.Context) -> None:
+    # `fourlens data` alone shows the verbs and exits 0, like the other lens groups
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
 
 ENGINE_HELP = "local (processes on this machine) or ray."
 
