@@ -38,6 +38,10 @@ def planted_case(root: Path, seed: int = 0) -> tuple[Path, Path, dict[str, bool]
         edited[4] = "changed"
         docs[rng.randrange(600)] += " " + " ".join(edited)
         add(f"edited-{k}", " ".join(words), True)
+    for k in range(10):   # partly in training: the first 25 of 40 words (13 of 28 13-grams)
+        words = sentence(rng, 40).split()
+        docs[rng.randrange(600)] += " " + " ".join(words[:25])
+        add(f"partial-{k}", " ".join(words), True)
     for k in range(15):   # paraphrased beyond the threshold: every 8th word replaced, no 13-gram survives
         words = sentence(rng, 40).split()
         para = [("other" if i % 8 == 7 else w) for i, w in enumerate(words)]

@@ -45,7 +45,7 @@ def test_contamination_command(tmp_path):
     result = runner.invoke(app, ["data", "contamination", "--train", str(train), "--evals", str(evals),
                                  "--csv", str(csv), "--html", str(tmp_path / "c.html")])
     assert result.exit_code == 0, result.output
-    assert "quiz" in result.output and "35" in result.output and "boilerplate n-grams" in result.output
+    assert "quiz" in result.output and "45" in result.output and "boilerplate n-grams" in result.output
     assert csv.read_text().startswith("eval_set,item_id,method")
     bad = runner.invoke(app, ["data", "contamination", "--train", str(train), "--evals", str(evals), "--rule", "x"])
     assert bad.exit_code == 2 and "unknown rule" in bad.output

@@ -69,11 +69,14 @@ def test_rules_palm_and_llama2(planted):
     train, evals, _ = planted
     palm = contamination(train, evals, rule="palm", workers=1).items.set_index("item_id")
     assert palm.loc["edited-0", "contaminated"] and palm.loc["verbatim-0", "contaminated"]
+    # partly leaked items (13 of 28 n-grams) are dirty under "any" but not under PaLM's 70%
+    assert palm.loc["partial-0", "overlap"] == pytest.approx(13 / 28) and not palm.loc["partial-0", "contaminated"]
     llama = contamination(train, evals, rule="llama2", n=8, workers=1).items.set_index("item_id")
     assert llama.loc["verbatim-0", "category"] == "dirty"
     # with 8-grams, one replaced word removes 5 of 33 (still >= 0.8); paraphrases keep no 8-gram either
     assert llama.loc["edited-0", "overlap"] == pytest.approx(28 / 33)
     assert llama.loc["clean-0", "category"] == "clean"
+    assert llama.loc["partial-0", "category"] == "in-between" and not llama.loc["partial-0", "contaminated"]
 
 
 def _naive_overlap(train_texts, item_text, n):
@@ -118,9 +121,9 @@ def test_lm_eval_samples_and_score_split(tmp_path, planted):
     loaded = load_eval_sets(samples)
     assert loaded["eval_set"].unique().tolist() == ["quiz"] and loaded["item_id"].tolist()[:2] == ["0", "1"]
     report = contamination(train, samples, workers=1)
-    # verbatim + edited items; the short items now carry the choices and target, so their whole text
+    # verbatim + edited + partial items; the short items now carry the choices and target, so their whole text
     # (the exact-match rule) no longer occurs in training
-    assert report.items["contaminated"].sum() == 30
+    assert report.items["contaminated"].sum() == 40
     # memorised items score higher: the "artificially high scores" check
     flags = report.items.set_index("item_id")["contaminated"]
     scores = pd.DataFrame({"task": "quiz", "item_id": flags.index, "score": [1 if f else int(i % 2 == 0)
