@@ -50,8 +50,9 @@ def map_shards(fn: Callable[..., Any], shards: Sequence[str], args: tuple = (), 
             if on_done:
                 on_done(i, results[i])
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(fn, shard, *args): i for i, shard in enumerate(shards)}
+    # The shared arguments (an eval index can be tens of MB) go to each worker once, not with every shard.
+    with ProcessPoolExecutor(max_workers=workers, initializer=_set_shared, initargs=(fn, args)) as pool:
+        futures = {pool.submit(_call_shared, shard): i for i, shard in enumerate(shards)}
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):
@@ -60,6 +61,17 @@ def map_shards(fn: Callable[..., Any], shards: Sequence[str], args: tuple = (), 
             if on_done:
                 on_done(i, results[i])
     return results
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _set_shared(fn: Callable[..., Any], args: tuple) -> None:
+    _SHARED["fn"], _SHARED["args"] = fn, args
+
+
+def _call_shared(shard: str) -> Any:
+    return _SHARED["fn"](shard, *_SHARED["args"])
 
 
 def _map_ray(fn: Callable[..., Any], shards: Sequence[str], args: tuple, config: EngineConfig,
