@@ -36,6 +36,19 @@ from fourlens.data.wordhash import normalize_words  # noqa: E402
 RESULTS = HERE.parent / "results"
 
 
+def interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, object]]:
+    """Best time of each function, the functions taking turns in every round, so that a load change on
+    a shared machine hits all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    values: dict[str, object] = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            values[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (min(times[name]), values[name]) for name in fns}
+
+
 def best(fn, repeat: int) -> tuple[float, object]:
     times, value = [], None
     for _ in range(repeat):
@@ -61,10 +74,12 @@ def eval_items(docs: list[dict], n_items: int, seed: int = 0) -> pd.DataFrame:
 def bench_contamination(corpus: Path, docs: list[dict], repeat: int, n_items: int) -> dict:
     shards = sorted(corpus.glob("*.jsonl"))
     items = eval_items(docs, n_items)
-    floor_s, n_words = best(lambda: floor_scan(shards), repeat)
-    naive_s, naive = best(lambda: naive_scan(shards, items["text"].tolist(), 13), repeat)
-    ours_1_s, report = best(lambda: contamination(corpus, items, n=13, workers=1), repeat)
-    ours_2_s, _ = best(lambda: contamination(corpus, items, n=13, workers=2), repeat)
+    runs = interleaved({"floor": lambda: floor_scan(shards),
+                        "naive": lambda: naive_scan(shards, items["text"].tolist(), 13),
+                        "ours_1": lambda: contamination(corpus, items, n=13, workers=1),
+                        "ours_2": lambda: contamination(corpus, items, n=13, workers=2)}, repeat)
+    (floor_s, n_words), (naive_s, naive) = runs["floor"], runs["naive"]
+    (ours_1_s, report), (ours_2_s, _) = runs["ours_1"], runs["ours_2"]
     # the two scans agree on every item scored by n-grams
     scored = report.items.reset_index(drop=True)
     mismatches = sum(1 for i, row in scored.iterrows() if row["method"] == "ngram"
@@ -89,8 +104,9 @@ def bench_tokens(corpus: Path, docs: list[dict], repeat: int) -> dict:
             total += sum(len(e.ids) for e in tokenizer.encode_batch(texts[start:start + 256]))
         return total
 
-    tok_s, n_tokens = best(tokenizer_alone, repeat)
-    ours_s, result = best(lambda: profile(corpus, tokenizer=path, domain_field="domain", workers=1), repeat)
+    runs = interleaved({"tokenizer": tokenizer_alone,
+                        "ours": lambda: profile(corpus, tokenizer=path, domain_field="domain", workers=1)}, repeat)
+    (tok_s, n_tokens), (ours_s, result) = runs["tokenizer"], runs["ours"]
     assert result.n_tokens == n_tokens, (result.n_tokens, n_tokens)
     return {"tokens": n_tokens, "tokenizer_encode_batch_s": tok_s, "fourlens_profile_s": ours_s,
             "tokenizer_tokens_per_s": n_tokens / tok_s, "fourlens_tokens_per_s": n_tokens / ours_s,
