@@ -82,21 +82,14 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
         results = map_shards(scan_shard, corpus.shards, (corpus, index, tok_spec),
                              EngineConfig(engine, workers, address), on_done=lambda i, r: bar.advance(r[0], 0))
     n_docs = sum(r[0] for r in results)
-    merged = merge_partials([r[1] for r in results])
-    # (length, key) -> [documents, shard, document, start, end]
-    found: dict[tuple[int, int], list] = {}
-    for m, table in merged.items():
-        for key, count, shard, doc, start, end in zip(*(table[c].tolist() for c in
-                                                        ("key", "count", "shard", "doc", "start", "end")),
-                                                      strict=True):
-            found[(m, key)] = [count, corpus.shards[shard], doc, start, end]
+    found = Found(merge_partials([r[1] for r in results]), corpus.shards)
     threshold = boilerplate_docs or max(DEFAULT_BOILERPLATE_MIN_DOCS,
                                         math.ceil(DEFAULT_BOILERPLATE_FRACTION * n_docs))
     boiler_text: dict[tuple[int, int], str] = {}
     table = _score(items, index, spans, found, threshold, rule, min_short, boiler_text)
     boilerplate = pd.DataFrame(
         [{"length": m, "documents": e[0], "text": boiler_text.get((m, k), ""), "shard": e[1], "document": e[2],
-          "offset": e[3]} for (m, k), e in found.items() if e[0] >= threshold],
+          "offset": e[3]} for (m, k), e in found.common(threshold)],
         columns=["length", "documents", "text", "shard", "document", "offset"]).sort_values(
             ["documents", "text"], ascending=[False, True], ignore_index=True)
     settings = {"n": n, "rule": rule, "mode": mode, "tokenizer": tok_spec, "boilerplate_docs": threshold,
@@ -104,7 +97,33 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
     return ContaminationReport(items=table, boilerplate=boilerplate, settings=settings)
 
 
-def _score(items: pd.DataFrame, index, spans: list, found: dict, threshold: int, rule: str,
+class Found:
+    """The merged training-side table: per length, sorted keys with their document counts and first
+    location. `entries` looks up an item's keys at once (no dict of every key)."""
+
+    def __init__(self, merged: dict, shards: tuple[str, ...]) -> None:
+        self.tables, self.shards = merged, shards
+
+    def entries(self, m: int, keys: np.ndarray) -> list:
+        """Per key, [documents, shard, document, start, end] or None when training never had it."""
+        table = self.tables.get(m)
+        if table is None or not len(keys):
+            return [None] * len(keys)
+        at = np.minimum(np.searchsorted(table["key"], keys), len(table["key"]) - 1)
+        hit = (table["key"][at] == keys).tolist()
+        columns = [table[c][at].tolist() for c in ("count", "shard", "doc", "start", "end")]
+        return [[count, self.shards[shard], doc, start, end] if h else None
+                for h, count, shard, doc, start, end in zip(hit, *columns, strict=True)]
+
+    def common(self, threshold: int):
+        """((length, key), entry) of the keys in at least `threshold` training documents."""
+        for m, table in self.tables.items():
+            for i in np.flatnonzero(table["count"] >= threshold).tolist():
+                key = int(table["key"][i])
+                yield (m, key), self.entries(m, np.array([key], dtype=np.uint64))[0]
+
+
+def _score(items: pd.DataFrame, index, spans: list, found: Found, threshold: int, rule: str,
            min_short: int, boiler_text: dict) -> pd.DataFrame:
     rows = []
     for i, (eval_set, item_id, text) in enumerate(items[["eval_set", "item_id", "text"]].itertuples(index=False)):
@@ -118,7 +137,7 @@ def _score(items: pd.DataFrame, index, spans: list, found: dict, threshold: int,
             rows.append(_row(eval_set, item_id, "too short", 0, math.nan, 0, rule, None))
             continue
         keys, _ = window_keys(ids, m)
-        entries = [found.get((m, int(k))) for k in keys.tolist()]
+        entries = found.entries(m, keys)
         hit = np.array([e is not None and e[0] < threshold for e in entries], dtype=bool)
         boiler = 0
         for pos, (key, e) in enumerate(zip(keys.tolist(), entries, strict=True)):

@@ -19,7 +19,7 @@ import numpy as np
 from fourlens.data.corpus import Corpus, iter_documents
 from fourlens.data.ngrams import EvalIndex, Windows, filter_slot
 from fourlens.data.tokenize import HFTokenizer, load_tokenizer
-from fourlens.data.wordhash import char_span, hash_words
+from fourlens.data.wordhash import hash_words, utf8_char_index
 
 BATCH_DOCS = 1024
 BATCH_CHARS = 1 << 20   # bounds the per-batch arrays (a few dozen bytes per character) whatever the documents
@@ -84,12 +84,18 @@ def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
         hashes, starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
         ids = index.word_lookup(hashes) if len(index.word_keys) else np.zeros(len(hashes), np.int64)
 
+        char_index: list[np.ndarray] = []
+
         def word_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            # byte offsets are character offsets in ASCII documents; the others are decoded one by one
             begin, end = byte_starts[firsts] - doc_bytes[docs], byte_ends[lasts] - doc_bytes[docs]
-            for row in np.flatnonzero(~ascii_docs[docs]).tolist():
-                begin[row], end[row] = char_span(joined, int(doc_bytes[docs[row]]), int(byte_starts[firsts[row]]),
-                                                 int(byte_ends[lasts[row]]))
+            others = np.flatnonzero(~ascii_docs[docs])
+            if len(others):   # non-ASCII documents: count the UTF-8 lead bytes before each offset
+                if not char_index:
+                    char_index.append(utf8_char_index(joined))
+                index_of = char_index[0]
+                base = index_of[doc_bytes[docs[others]]]
+                begin[others] = index_of[byte_starts[firsts[others]]] - base
+                end[others] = index_of[byte_ends[lasts[others]]] - base
             return begin, end
 
         return ids, starts, word_span

@@ -70,3 +70,10 @@ def char_span(joined: bytes, doc_start: int, byte_start: int, byte_end: int) -> 
     """Character offsets, within its document, of a byte span of the joined lowercased UTF-8."""
     start = len(joined[doc_start:byte_start].decode("utf-8", errors="ignore"))
     return start, start + len(joined[byte_start:byte_end].decode("utf-8", errors="ignore"))
+
+
+def utf8_char_index(joined: bytes) -> np.ndarray:
+    """For every byte offset b (0..len), the number of characters before it: offsets become character
+    offsets by one lookup (UTF-8 continuation bytes are 10xxxxxx)."""
+    data = np.frombuffer(joined, dtype=np.uint8)
+    return np.concatenate([[0], np.cumsum((data & 0xC0) != 0x80)])
