@@ -116,7 +116,9 @@ def bench_tokens(corpus: Path, docs: list[dict], repeat: int) -> dict:
 def _shard_with_rss(shard, corpus, spec, rate):
     from fourlens.data.profiling import profile_shard
 
-    return profile_shard(shard, corpus, spec, rate), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu = time.process_time()
+    partial = profile_shard(shard, corpus, spec, rate)
+    return partial, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - cpu
 
 
 def bench_ray(corpus: Path, repeat: int) -> dict:
@@ -134,8 +136,12 @@ def bench_ray(corpus: Path, repeat: int) -> dict:
                                                    EngineConfig("ray")), repeat)
         ray.shutdown()
         out[f"ray_{workers}_worker_s"] = seconds
-        out[f"ray_{workers}_worker_peak_rss_mb"] = max(rss for _, rss in results) / 1024
+        out[f"ray_{workers}_worker_peak_rss_mb"] = max(r[1] for r in results) / 1024
+        # CPU seconds the tasks got, per second of wall time: 2.0 would be two busy cores
+        out[f"ray_{workers}_worker_task_cpu_s"] = sum(r[2] for r in results)
+        out[f"ray_{workers}_worker_cores_used"] = sum(r[2] for r in results) / seconds
     out["speedup_2_vs_1"] = out["ray_1_worker_s"] / out["ray_2_worker_s"]
+    out["load_average_1min_after"] = os.getloadavg()[0]
     out["shards"] = len(spec.shards)
     return out
 

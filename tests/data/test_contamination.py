@@ -143,3 +143,9 @@ def test_bad_inputs(planted, tmp_path):
         contamination(train, tmp_path / "e.jsonl")
     with pytest.raises(BadInputError, match="does not exist"):
         contamination(train, tmp_path / "missing.jsonl")
+
+
+def test_empty_eval_set_is_an_error(planted, tmp_path):
+    (tmp_path / "none.jsonl").write_text("\n")
+    with pytest.raises(BadInputError, match="hold no items"):
+        contamination(planted[0], tmp_path / "none.jsonl")

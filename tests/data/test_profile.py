@@ -72,3 +72,12 @@ def test_domains_are_counted(corpora):
     table = profile(corpora["no_code"], domain_field="domain").domain_table()
     assert set(table["domain"]) == {"wiki", "math"}
     assert table["documents_share"].sum() == pytest.approx(1.0)
+
+
+def test_empty_shard_and_empty_diff(tmp_path):
+    from fourlens.data import diff
+
+    (tmp_path / "empty.jsonl").write_text("")
+    empty = profile(tmp_path / "empty.jsonl")
+    assert empty.n_documents == 0 and empty.exact_duplicate_rate() == 0.0
+    assert diff(empty, empty) == []

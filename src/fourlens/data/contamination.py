@@ -62,6 +62,8 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
     missing = {"eval_set", "item_id", "text"} - set(items.columns)
     if missing:
         raise BadInputError(f"the eval table lacks column(s) {', '.join(sorted(missing))}")
+    if items.empty:
+        raise BadInputError("the eval sets hold no items; pass JSONL files with one item per line")
     corpus = as_corpus(train_corpus, text_field=text_field, domain_from="none")
     tok_spec = None
     if mode == "tokens":
@@ -75,7 +77,8 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
         spans = [list(e.offsets) for e in encodings]
         index = build_index(units, n, "tokens", min_short, tok.vocab_size)
     else:
-        units = [hash_words([t])[0].tolist() for t in items["text"]]
+        hashes, firsts = hash_words(items["text"].tolist())[:2]
+        units = [chunk.tolist() for chunk in np.split(hashes, firsts[1:])]   # one batch, split per item
         spans = [word_spans(t) for t in items["text"]]
         index = build_index(units, n, "words", min_short)
     with ShardProgress(corpus.shards, "scanning", enabled=progress) as bar:
