@@ -74,12 +74,13 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
         tok_spec = tok.spec()
         encodings = tok.encode_batch(items["text"].tolist())
         units = [e.ids for e in encodings]
-        spans = [list(e.offsets) for e in encodings]
+        spans = _LazySpans(lambda i: list(encodings[i].offsets))
         index = build_index(units, n, "tokens", min_short, tok.vocab_size)
     else:
         hashes, firsts = hash_words(items["text"].tolist())[:2]
         units = [chunk.tolist() for chunk in np.split(hashes, firsts[1:])]   # one batch, split per item
-        spans = [word_spans(t) for t in items["text"]]
+        texts = items["text"].tolist()
+        spans = _LazySpans(lambda i: word_spans(texts[i]))   # only items with a hit need their spans
         index = build_index(units, n, "words", min_short)
     with ShardProgress(corpus.shards, "scanning", enabled=progress) as bar:
         results = map_shards(scan_shard, corpus.shards, (corpus, index, tok_spec),
@@ -126,7 +127,19 @@ class Found:
                 yield (m, key), self.entries(m, np.array([key], dtype=np.uint64))[0]
 
 
-def _score(items: pd.DataFrame, index, spans: list, found: Found, threshold: int, rule: str,
+class _LazySpans:
+    """Character spans of an item's units, computed on first use."""
+
+    def __init__(self, compute) -> None:
+        self._compute, self._cache = compute, {}
+
+    def __getitem__(self, i: int) -> list:
+        if i not in self._cache:
+            self._cache[i] = self._compute(i)
+        return self._cache[i]
+
+
+def _score(items: pd.DataFrame, index, spans: _LazySpans, found: Found, threshold: int, rule: str,
            min_short: int, boiler_text: dict) -> pd.DataFrame:
     rows = []
     for i, (eval_set, item_id, text) in enumerate(items[["eval_set", "item_id", "text"]].itertuples(index=False)):
