@@ -199,6 +199,8 @@ def diff_figures(d: ProfileDiff) -> list[Figure]:
     """Domain mix before/after, token-class shifts, and the tokens that gained/lost most."""
     a, b = d.names
     dom = d.domains.sort_values("domain")
+    shown = d.classes[d.classes["token_class"] != "other"]   # "other" dwarfs the classes that move
+    other = d.classes[d.classes["token_class"] == "other"].iloc[0]
     figures = [Figure("data", "Domain mix (share of tokens)", "bar", {
         "x_label": "domain", "y_label": "% of tokens", "categories": dom["domain"].tolist(),
         "series": [{"name": a, "values": (100 * dom["token_share_a"]).tolist()},
@@ -206,9 +208,11 @@ def diff_figures(d: ProfileDiff) -> list[Figure]:
         caption=f"JS distance {d.mix['js_distance_tokens']:.3f}, PSI {d.mix['psi_tokens']:.3f}, "
                 f"Cramér's V (documents) {d.mix['cramers_v_documents']:.3f}"),
         Figure("data", "Token classes (share of tokens)", "bar", {
-            "x_label": "token class", "y_label": "% of tokens", "categories": d.classes["token_class"].tolist(),
-            "series": [{"name": a, "values": (100 * d.classes["share_a"]).tolist()},
-                       {"name": b, "values": (100 * d.classes["share_b"]).tolist()}]})]
+            "x_label": "token class", "y_label": "% of tokens", "categories": shown["token_class"].tolist(),
+            "series": [{"name": a, "values": (100 * shown["share_a"]).tolist()},
+                       {"name": b, "values": (100 * shown["share_b"]).tolist()}]},
+            caption=f"'other' (plain words and prose punctuation) not drawn: {100 * other.share_a:.1f}% -> "
+                    f"{100 * other.share_b:.1f}%")]
     top = pd.concat([d.tokens.head(TOP_TOKENS), d.tokens.tail(TOP_TOKENS)]).drop_duplicates("token")
     top = top[np.isfinite(top["z"])]
     figures.append(Figure("data", "Tokens that gained / lost most (weighted log-odds z)", "bar", {
