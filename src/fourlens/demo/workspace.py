@@ -41,12 +41,11 @@ def build_workspace(root: str | Path, overwrite: bool = False) -> Workspace:
             raise BadInputError(f"{directory} already exists and is not empty; choose another --out or pass "
                                 "--overwrite to replace the demo files in it")
     rules = teachers()
-    for index, (directory, config, name, log_format) in enumerate(((baseline_dir, BASELINE, "ckpt-baseline", "csv"),
-                                                                   (candidate_dir, CANDIDATE, "ckpt-candidate",
-                                                                    "jsonl"))):
+    for directory, config, name, log_format in ((baseline_dir, BASELINE, "ckpt-baseline", "csv"),
+                                                (candidate_dir, CANDIDATE, "ckpt-candidate", "jsonl")):
         model, log = train(config, rules)
         _write_bundle(directory, name, model, log, evaluate(model, rules), log_format)
-        _write_snapshot(directory, config, seed=index)
+        _write_snapshot(directory, config, seed=int(directory == candidate_dir))
     return Workspace(root=root, baseline=baseline_dir, candidate=candidate_dir)
 
 
