@@ -24,10 +24,11 @@ def shards(tmp_path):
     (tmp_path / "gz.jsonl.gz").write_bytes(gzip.compress(_lines()))
     (tmp_path / "zst.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(_lines()))
     pq.write_table(pa.Table.from_pylist(RECORDS), tmp_path / "table.parquet")
+    (tmp_path / "array.json").write_text(json.dumps(RECORDS))
     return tmp_path
 
 
-@pytest.mark.parametrize("name", ["plain.jsonl", "gz.jsonl.gz", "zst.jsonl.zst", "table.parquet"])
+@pytest.mark.parametrize("name", ["plain.jsonl", "gz.jsonl.gz", "zst.jsonl.zst", "table.parquet", "array.json"])
 def test_every_format_reads_the_same_documents(shards, name):
     corpus = as_corpus(shards / name, domain_field="source")
     assert list(iter_documents(corpus, corpus.shards[0])) == [(r["text"], r["source"]) for r in RECORDS]
@@ -60,6 +61,7 @@ def test_text_files_are_one_document_each_with_directory_domain(tmp_path):
 
 def test_glob_and_list_inputs(shards):
     assert len(as_corpus(str(shards / "*.jsonl*")).shards) == 3
+    assert len(as_corpus(shards).shards) == 5
     assert len(as_corpus([shards / "plain.jsonl", shards / "table.parquet"]).shards) == 2
 
 

@@ -37,7 +37,7 @@ def test_local_processes_match_one_process(planted, reference):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray")
+    import ray  # in the ray extra (and dev): a missing Ray fails here rather than skipping silently
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     started = time.perf_counter() - start

@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 
 from fourlens.errors import BadInputError, require
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst", ".json.gz")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst")
+JSON_SUFFIXES = (".json",)   # one JSON array of records (or one record)
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py", ".text")
 PARQUET_SUFFIXES = (".parquet",)
-SHARD_SUFFIXES = JSONL_SUFFIXES + TEXT_SUFFIXES + PARQUET_SUFFIXES
+SHARD_SUFFIXES = JSONL_SUFFIXES + JSON_SUFFIXES + TEXT_SUFFIXES + PARQUET_SUFFIXES
 DOMAIN_SOURCES = ("field", "host", "suffix", "directory", "none")
 PARQUET_BATCH_ROWS = 4096
 
@@ -101,6 +102,8 @@ def iter_documents(corpus: Corpus, shard: str) -> Iterator[tuple[str, str]]:
         records: Iterator[dict] = _parquet_records(shard, corpus)
     elif name.endswith(JSONL_SUFFIXES):
         records = _jsonl_records(shard)
+    elif name.endswith(JSON_SUFFIXES):
+        records = _json_records(shard)
     else:
         yield _read_text(shard), _domain({}, corpus, shard)
         return
@@ -171,6 +174,19 @@ def _jsonl_records(shard: str) -> Iterator[dict]:
         if type(exc).__name__ == "ZstdError":
             raise BadInputError(f"{shard}: corrupt zstd stream ({exc})") from None
         raise
+
+
+def _json_records(shard: str) -> Iterator[dict]:
+    try:
+        data = json.loads(Path(shard).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"{shard}: not a readable JSON file ({exc}); a .json shard holds an array of "
+                            "records with a text field") from None
+    records = data if isinstance(data, list) else [data]
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise BadInputError(f"{shard}: element {number} is a JSON {type(record).__name__}, not an object")
+        yield record
 
 
 def _parquet_records(shard: str, corpus: Corpus) -> Iterator[dict]:
