@@ -4,7 +4,8 @@
 - candidate: the "code" domain cut from 33% to 8% of the data mix, and a learning-rate fault (25x
   for 4 steps at step 450, a botched restart).
 Each bundle holds the run's scalar log (CSV for the baseline, JSONL for the candidate), item-level
-eval results on the same held-out items, the weights (safetensors) and a fourlens.toml.
+eval results on the same held-out items, the weights (safetensors), a data snapshot (generated
+documents whose `domain` field follows the run's data mix) and a fourlens.toml.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fourlens._io import write_atomic
-from fourlens.demo.tinytask import TrainConfig, evaluate, teachers, train
+from fourlens.demo.tinytask import DOMAINS, TrainConfig, evaluate, teachers, train
 from fourlens.errors import BadInputError
 
 BASELINE = TrainConfig(seed=0)
@@ -44,6 +45,7 @@ def build_workspace(root: str | Path, overwrite: bool = False) -> Workspace:
                                                 (candidate_dir, CANDIDATE, "ckpt-candidate", "jsonl")):
         model, log = train(config, rules)
         _write_bundle(directory, name, model, log, evaluate(model, rules), log_format)
+        _write_snapshot(directory, config, seed=int(directory == candidate_dir))
     return Workspace(root=root, baseline=baseline_dir, candidate=candidate_dir)
 
 
@@ -63,3 +65,11 @@ def _write_bundle(directory: Path, name: str, model, log: list[dict], items: lis
     tensors = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
     write_atomic(directory / "weights" / "model.safetensors", save(tensors))
     write_atomic(directory / "fourlens.toml", f'name = "{name}"\n')
+
+
+def _write_snapshot(directory: Path, config: TrainConfig, seed: int) -> None:
+    """The run's training-data snapshot: documents drawn with the run's domain mix (data lens evidence)."""
+    from fourlens.data.synthetic import snapshot_documents
+
+    docs = snapshot_documents(DOMAINS, config.domain_mix, n_docs=3000, seed=seed)
+    write_atomic(directory / "data" / "snapshot.jsonl", "".join(json.dumps(d) + "\n" for d in docs))

@@ -1,0 +1,151 @@
+"""The training-side map of a contamination scan: one shard in, the eval n-grams it contains out.
+
+A shard's partial is, per window length, arrays over the eval keys the shard contains: the key, the
+number of documents containing it, and its first occurrence (document index, character start and end
+in that document). Partials are small (bounded by the eval side) and merge by adding document counts
+and keeping the earliest location (`merge_partials`).
+
+Documents are processed in batches: their unit ids are concatenated with a 0 between documents (0 is in
+no eval n-gram, so no window spans two documents), every window is hashed with numpy, a bitmap rejects
+almost every non-matching window, and only the survivors are checked exactly against the sorted keys.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from fourlens.data.corpus import Corpus, iter_documents
+from fourlens.data.ngrams import EvalIndex, Windows, filter_slot
+from fourlens.data.tokenize import HFTokenizer, load_tokenizer
+from fourlens.data.wordhash import hash_words, utf8_char_index
+
+BATCH_DOCS = 1024
+BATCH_CHARS = 1 << 20   # bounds the per-batch arrays (a few dozen bytes per character) whatever the documents
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(spec: str) -> HFTokenizer:
+    return load_tokenizer(spec)  # type: ignore[return-value]
+
+
+Partial = dict[int, dict[str, np.ndarray]]   # length -> {"key", "count", "doc", "start", "end"} (K,)
+COLUMNS = ("key", "count", "doc", "start", "end")
+
+
+def scan_shard(shard: str, corpus: Corpus, index: EvalIndex, tokenizer_spec: str | None = None
+               ) -> tuple[int, Partial]:
+    """(documents in the shard, partial) for one training shard."""
+    rows: dict[int, list[tuple[np.ndarray, ...]]] = {}
+    batch: list[str] = []
+    n_docs = 0
+    chars = 0
+    for text, _ in iter_documents(corpus, shard):
+        batch.append(text)
+        chars += len(text)
+        if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
+            _scan_batch(batch, n_docs, index, rows, tokenizer_spec)
+            n_docs += len(batch)
+            batch, chars = [], 0
+    if batch:
+        _scan_batch(batch, n_docs, index, rows, tokenizer_spec)
+        n_docs += len(batch)
+    return n_docs, {m: _group([dict(zip(COLUMNS, r, strict=True)) for r in parts], ("doc",))
+                    for m, parts in rows.items()}
+
+
+def _group(parts: list[dict[str, np.ndarray]], order: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Concatenate partial rows and reduce them per key: counts add up, the first row by `order` keeps
+    its location."""
+    table = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    sort = np.lexsort(tuple(table[c] for c in reversed(order)) + (table["key"],))
+    table = {c: v[sort] for c, v in table.items()}
+    first = np.flatnonzero(np.r_[True, table["key"][1:] != table["key"][:-1]])
+    grouped = {c: v[first] for c, v in table.items()}
+    grouped["count"] = np.add.reduceat(table["count"], first)
+    return grouped
+
+
+def merge_partials(partials: list[Partial]) -> Partial:
+    """Merge shard partials (in shard order): counts add up, the earliest shard's location is kept."""
+    by_length: dict[int, list[dict[str, np.ndarray]]] = {}
+    for shard_index, partial in enumerate(partials):
+        for m, table in partial.items():
+            by_length.setdefault(m, []).append({**table, "shard": np.full(len(table["key"]), shard_index)})
+    return {m: _group(parts, ("shard", "doc")) for m, parts in by_length.items()}
+
+
+def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
+    """Unit ids of a batch (eval-local ids, 0 for units no eval item has), each document's first unit
+    index, and `span(docs, firsts, lasts)`: the character spans (within their documents) of the units
+    first..last, for arrays of hits."""
+    if index.mode == "words":
+        hashes, starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
+        ids = index.word_lookup(hashes) if len(index.word_keys) else np.zeros(len(hashes), np.int64)
+
+        char_index: list[np.ndarray] = []
+
+        def word_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            begin, end = byte_starts[firsts] - doc_bytes[docs], byte_ends[lasts] - doc_bytes[docs]
+            others = np.flatnonzero(~ascii_docs[docs])
+            if len(others):   # non-ASCII documents: count the UTF-8 lead bytes before each offset
+                if not char_index:
+                    char_index.append(utf8_char_index(joined))
+                index_of = char_index[0]
+                base = index_of[doc_bytes[docs[others]]]
+                begin[others] = index_of[byte_starts[firsts[others]]] - base
+                end[others] = index_of[byte_ends[lasts[others]]] - base
+            return begin, end
+
+        return ids, starts, word_span
+    encodings = _tokenizer(tokenizer_spec).encode_batch(texts)
+    lengths = np.array([len(e.ids) + 1 for e in encodings])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    raw = np.zeros(int(lengths.sum()), dtype=np.int64)
+    for start, encoding in zip(starts, encodings, strict=True):
+        raw[start:start + len(encoding.ids)] = encoding.ids
+    ids = index.lookup[np.minimum(raw, len(index.lookup) - 1)] * (raw < len(index.lookup))
+    ids[starts + lengths - 1] = 0
+
+    def token_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [(encodings[d].offsets[f - int(starts[d])][0], encodings[d].offsets[la - int(starts[d])][1])
+                 for d, f, la in zip(docs.tolist(), firsts.tolist(), lasts.tolist(), strict=True)]
+        table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        return table[:, 0], table[:, 1]
+
+    return ids, starts, token_span
+
+
+def _scan_batch(texts: list[str], first_doc: int, index: EvalIndex, rows: dict[int, list],
+                tokenizer_spec: str | None) -> None:
+    ids, starts, span_of = _units(texts, index, tokenizer_spec)
+    windows = Windows(ids)
+    for m, keys_sorted in index.keys.items():
+        keys, valid = windows.keys(m)
+        if not len(keys):
+            continue
+        positions = np.flatnonzero(valid & index.presence[filter_slot(keys)])
+        if not len(positions):
+            continue
+        found = keys[positions]
+        slot = np.minimum(np.searchsorted(keys_sorted, found), len(keys_sorted) - 1)
+        exact = keys_sorted[slot] == found
+        positions, found = positions[exact], found[exact]
+        if not len(positions):
+            continue
+        docs = np.searchsorted(starts, positions, side="right") - 1
+        inside = docs == np.searchsorted(starts, positions + m - 1, side="right") - 1  # no window spans 2 docs
+        docs, found, positions = docs[inside], found[inside], positions[inside]
+        if not len(positions):
+            continue
+        # one count per (document, key), at its first position in the document
+        order = np.lexsort((positions, docs, found))
+        docs, found, positions = docs[order], found[order], positions[order]
+        first = np.r_[True, (docs[1:] != docs[:-1]) | (found[1:] != found[:-1])]
+        docs, found, positions = docs[first], found[first], positions[first]
+        # the batch's first document per key carries the location; the rest only add to the count
+        lead = np.flatnonzero(np.r_[True, found[1:] != found[:-1]])
+        counts = np.diff(np.r_[lead, len(found)])
+        begin, end = span_of(docs[lead], positions[lead], positions[lead] + m - 1)
+        rows.setdefault(m, []).append((found[lead], counts, docs[lead] + first_doc, begin, end))

@@ -1,0 +1,104 @@
+"""The data lens in triage: profile both bundles' data snapshots, diff them, and (when the manifest
+names eval sets) scan the candidate's data for contamination.
+
+Options (`[options.data]` in the candidate's fourlens.toml, else the baseline's):
+    text_field = "text"          # default: "text", or "content" when the shards use that
+    domain_field = "domain"      # default: the first of domain/source/subset/category the shards have
+    url_field = "url"            # derive the domain from a URL's host instead
+    tokenizer = "words"          # or a tokenizer.json path (relative to the bundle)
+    near_duplicates = false
+    contamination_evals = ["evals_text/*.jsonl"]   # eval items with text, relative to the bundle
+    n = 13
+    rule = "any"
+Severity and confidence: see `fourlens.data.diff` and `fourlens.data.report`.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+from fourlens.data.contamination import contamination
+from fourlens.data.diff import compare_profiles, diff_figures, findings_from
+from fourlens.data.profiling import profile
+from fourlens.errors import BadInputError
+from fourlens.report import Figure, Finding
+from fourlens.triage.bundle import Bundle
+from fourlens.triage.registry import Diagnosis
+
+DOMAIN_FIELDS = ("domain", "source", "subset", "category", "dataset")
+
+
+def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
+    options = dict(candidate.lens_options("data") or baseline.lens_options("data"))
+    base_paths, cand_paths = [str(p) for p in baseline.paths("data")], [str(p) for p in candidate.paths("data")]
+    fields = _fields(cand_paths, options)
+    tokenizer = options.get("tokenizer")
+    if tokenizer and tokenizer != "words" and not Path(tokenizer).is_absolute():
+        tokenizer = str(candidate.root / tokenizer)
+    common = {"tokenizer": tokenizer, "near_duplicates": bool(options.get("near_duplicates", False)), **fields}
+    base_profile = profile(base_paths, **common)
+    cand_profile = profile(cand_paths, **common)
+    d = compare_profiles(base_profile, cand_profile, names=(baseline.name, candidate.name))
+    findings: list[Finding] = findings_from(d)
+    figures: list[Figure] = diff_figures(d)
+    evals = options.get("contamination_evals")
+    if evals:
+        findings.extend(_contamination(candidate, evals, fields["text_field"], options))
+    return Diagnosis(findings=findings, figures=figures)
+
+
+def _fields(paths: list[str], options: dict) -> dict:
+    """Text and domain fields: from the options, else sniffed from the first record of the first shard."""
+    from fourlens.data.corpus import as_corpus
+
+    text_field = options.get("text_field")
+    domain_field = options.get("domain_field")
+    url_field = options.get("url_field")
+    if text_field is None or (domain_field is None and url_field is None):
+        first = _first_record(paths)
+        if text_field is None:
+            text_field = "content" if "content" in first and "text" not in first else "text"
+        if domain_field is None and url_field is None:
+            domain_field = next((f for f in DOMAIN_FIELDS if f in first), None)
+    corpus = as_corpus(paths, text_field=text_field, domain_field=domain_field, url_field=url_field)
+    return {"text_field": corpus.text_field, "domain_field": corpus.domain_field, "url_field": corpus.url_field}
+
+
+def _first_record(paths: list[str]) -> dict:
+    for path in sorted(paths):
+        if path.endswith((".jsonl", ".ndjson")):
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    if line.strip():
+                        try:
+                            record = json.loads(line)
+                        except json.JSONDecodeError:
+                            return {}
+                        return record if isinstance(record, dict) else {}
+        if path.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            return dict.fromkeys(pq.read_schema(path).names)
+    return {}
+
+
+def _contamination(candidate: Bundle, evals, text_field: str, options: dict) -> list[Finding]:
+    patterns = [evals] if isinstance(evals, str) else list(evals)
+    files = sorted({m for p in patterns for m in glob.glob(str(candidate.root / p), recursive=True)})
+    if not files:
+        raise BadInputError(f"[options.data] contamination_evals = {patterns} matches nothing under {candidate.root}")
+    report = contamination([str(p) for p in candidate.paths("data")], files, n=int(options.get("n", 13)),
+                           rule=str(options.get("rule", "any")), text_field=text_field)
+    scores = None
+    if candidate.has("evals"):
+        try:
+            from fourlens.behavior import load_evals
+
+            scores = load_evals(candidate.paths("evals")).items
+        except (ImportError, BadInputError):
+            scores = None   # eval results in a format the behavior lens does not read yet: no score split
+    return report.findings(scores)
+
+

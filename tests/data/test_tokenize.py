@@ -1,0 +1,50 @@
+import pytest
+
+from fourlens.data import load_tokenizer, minilm_tokenizer_path, profile, token_class
+from fourlens.data.diff import diff
+from fourlens.data.profile import TokenizerMismatchError
+
+
+def test_hf_tokenizer_counts_whole_documents_without_padding_or_special_tokens():
+    tok = load_tokenizer(minilm_tokenizer_path())
+    long_text = "word " * 1000  # MiniLM's tokenizer.json truncates at 512 and pads to 128 for the model
+    counts, lengths = tok.count_tokens(["hello world", long_text])
+    assert lengths == [2, 1000]
+    assert counts["word"] == 1000 and "[PAD]" not in counts and "[CLS]" not in counts
+    assert tok.identity.name.startswith("hf:") and len(tok.identity.vocab_hash) == 64
+    assert "[CLS]" in tok.identity.special_tokens
+
+
+def test_identities_differ_and_are_stable():
+    assert load_tokenizer("words").identity == load_tokenizer(None).identity
+    assert load_tokenizer("words").identity.vocab_hash != load_tokenizer(minilm_tokenizer_path()).identity.vocab_hash
+    assert load_tokenizer(minilm_tokenizer_path().parent).identity == load_tokenizer(minilm_tokenizer_path()).identity
+
+
+def test_comparing_profiles_of_different_tokenizers_is_an_error(corpora):
+    words = profile(corpora["baseline"])
+    hf = profile(corpora["baseline"], tokenizer=minilm_tokenizer_path())
+    with pytest.raises(TokenizerMismatchError, match="different tokenizers.*same --tokenizer"):
+        diff(words, hf)
+    with pytest.raises(TokenizerMismatchError):
+        words.merge(hf)
+
+
+def test_bad_tokenizer_path(tmp_path):
+    from fourlens.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="no tokenizer.json"):
+        load_tokenizer(tmp_path)
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(BadInputError, match="not a Hugging Face tokenizer.json"):
+        load_tokenizer(tmp_path)
+
+
+@pytest.mark.parametrize("token,expected", [
+    ("[CLS]", "special"), ("<|endoftext|>", "special"), ("Ċ", "whitespace"), ("▁", "whitespace"),
+    ("2024", "digits"), ("##7", "digits"), ("=", "math"), ("\\frac", "math"), ("frac", "math"), ("∑", "math"),
+    ("{", "code"), (";", "code"), ("def", "code"), ("->", "code"), ("Привет", "non_latin"), ("##и", "non_latin"),
+    ("你好", "non_latin"), ("river", "other"), (".", "other"), ("Ġthe", "other"), ("Ġ{", "code"),
+])
+def test_token_classes(token, expected):
+    assert token_class(token) == expected

@@ -1,0 +1,62 @@
+"""The vectorized word hashing is the regex normalization, byte for byte."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fourlens.data.ngrams import Windows, build_index, window_keys
+from fourlens.data.wordhash import char_span, hash_words, normalize_words
+
+ALPHABET = st.sampled_from(list("abcXYZ019 _-.,;:!?'\"\n\t") + ["é", "ß", "Ж", "日", "’", "—", "…", "\u00a0", "«", "İ",
+                                                                 "😀", "\u2070", "\u00bf", "\u00c0"])
+TEXTS = st.lists(st.text(alphabet=ALPHABET, max_size=40), min_size=1, max_size=5)
+
+
+def _word_hash(word: str) -> int:
+    data = word.encode("utf-8")
+    mult, value, power = 0x9E3779B97F4A7C15, 0, 1
+    for byte in data:
+        value = (value + byte * power) % (1 << 64)
+        power = (power * mult) % (1 << 64)
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXTS)
+def test_hash_words_equals_the_regex_words(texts):
+    hashes, doc_starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
+    expected = [w for t in texts for w in normalize_words(t)]
+    assert hashes.tolist() == [_word_hash(w) for w in expected]
+    per_doc = np.diff(np.r_[doc_starts, len(hashes)]).tolist()
+    assert per_doc == [len(normalize_words(t)) for t in texts]
+    for d, text in enumerate(texts):
+        words = normalize_words(text)
+        lowered = text.lower()
+        for k, word in enumerate(words):
+            start, end = char_span(joined, int(doc_bytes[d]), int(byte_starts[doc_starts[d] + k]),
+                                   int(byte_ends[doc_starts[d] + k]))
+            assert lowered[start:end] == word
+
+
+@given(st.lists(st.integers(0, 50), max_size=40), st.integers(1, 6))
+def test_prefix_keys_equal_direct_polynomials(ids, m):
+    keys, valid = window_keys(np.array(ids, dtype=np.int64), m)
+    mult = 0x9E3779B97F4A7C15
+    for i in range(len(ids) - m + 1):
+        direct = sum(ids[i + t] * pow(mult, t, 1 << 64) for t in range(m)) % (1 << 64)
+        assert int(keys[i]) == direct
+        assert bool(valid[i]) == (0 not in ids[i:i + m])
+    assert np.array_equal(Windows(np.array(ids, dtype=np.int64)).keys(m)[0], keys)
+
+
+def test_word_lookup_resolves_shared_slots():
+    # many words: some share a slot of the direct-mapped table and take the fallback path
+    words = [[f"w{i}" for i in range(k, k + 20)] for k in range(0, 40_000, 20)]
+    units = [hash_words([" ".join(w)])[0].tolist() for w in words]
+    index = build_index(units, 13)
+    table_key, _, shared = index.word_table
+    assert shared.any()
+    probe = hash_words([" ".join(f"w{i}" for i in range(0, 40_010))])[0]
+    ids = index.word_lookup(probe)
+    assert (ids[:40_000] > 0).all() and (ids[40_000:] == 0).all()
+    assert len(set(ids[:40_000].tolist())) == 40_000
