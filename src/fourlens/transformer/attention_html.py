@@ -49,7 +49,8 @@ def render_attention_html(result: AttentionResult, index: int = 0, title: str = 
 
 
 _PAGE = r"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="fourlens transformer attention">
+<title>__TITLE__</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:16px;color:#222}
 h1{font-size:18px;margin:0 0 8px} h2{font-size:15px;margin:16px 0 6px}

@@ -66,7 +66,7 @@ def induction_circuit(model: nn.Module, tokenizer: Any = None, scores: pd.DataFr
     scores = scores if scores is not None else head_scores(model, tokenizer, probe=probe, arch=arch)
     later = scores[scores.layer >= 1]
     top = later.loc[later.induction.idxmax()]
-    induction = (int(top.layer), int(top.head))
+    induction = (int(top["layer"]), int(top["head"]))
     effects = ablation_effects(model, probe, arch=arch)
     earlier = {head: effect for head, effect in effects.items() if head[0] < induction[0]}
     source = max(earlier, key=earlier.get)
@@ -74,7 +74,7 @@ def induction_circuit(model: nn.Module, tokenizer: Any = None, scores: pd.DataFr
     pair = comp[(comp.source_layer == source[0]) & (comp.source_head == source[1])
                 & (comp.target_layer == induction[0]) & (comp.target_head == induction[1])].iloc[0]
     kind = "K" if pair.k_adj >= pair.q_adj else "Q"
-    source_row = scores[(scores.layer == source[0]) & (scores.head == source[1])].iloc[0]
+    source_row = scores[(scores.layer == source[0]) & (scores["head"] == source[1])].iloc[0]
     role = "previous-token" if source_row.previous_token >= source_row.duplicate_token else "duplicate-token"
     confirmed = effects[induction] > EFFECT_THRESHOLD and effects[source] > EFFECT_THRESHOLD
     return InductionCircuit(

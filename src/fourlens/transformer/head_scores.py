@@ -122,12 +122,12 @@ def head_scores(model: nn.Module, tokenizer: Any = None, n_sequences: int = 64, 
     return pd.DataFrame(rows, columns=["layer", "head", *SCORE_COLUMNS])
 
 
-def heads_figure(table: pd.DataFrame, score: str = "induction") -> Any:
+def heads_figure(table: pd.DataFrame, score: str = "induction", title: str | None = None) -> Any:
     """A `fourlens.report.Figure` heatmap (layers x heads) of one score column."""
     from fourlens.report import Figure
 
     pivot = table.pivot(index="layer", columns="head", values=score)
-    return Figure("representation", f"{score.replace('_', ' ')} score per head", "heatmap",
+    return Figure("representation", title or f"{score.replace('_', ' ')} score per head", "heatmap",
                   {"x_label": "head", "y_label": "layer", "x": [int(h) for h in pivot.columns],
                    "y": [int(layer) for layer in pivot.index], "z": pivot.to_numpy().round(4).tolist(),
                    "colorscale": "Blues"},

@@ -1,0 +1,92 @@
+"""Regenerate the pictures and tables of docs/transformer.md from real runs (MiniLM + the cached TinyLM).
+
+    .venv/bin/python docs/img/transformer/make_figures.py
+
+Pages are rendered by the lens itself, then photographed with headless Chromium (/usr/bin/chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import plotly.graph_objects as go  # noqa: E402
+from plotly.subplots import make_subplots  # noqa: E402
+
+from fourlens.demo.tinylm import AsciiTokenizer, cached_run  # noqa: E402
+from fourlens.report.plotting import to_plotly  # noqa: E402
+from fourlens.transformer import (  # noqa: E402
+    attention,
+    embedding_map,
+    head_scores,
+    heads_figure,
+    induction_circuit,
+    logit_lens,
+)
+from fourlens.transformer.load import load_model  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def shoot(html: str, name: str, width: int, height: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "page.html"
+        page.write_text(html, encoding="utf-8")
+        subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        f"--screenshot={HERE / name}", f"--window-size={width},{height}", page.as_uri()],
+                       check=True, capture_output=True)
+    print("wrote", HERE / name)
+
+
+def main() -> None:
+    model, tokenizer = load_model("minilm")
+    pair = attention(model, tokenizer, [("the cat sat on the mat", "the cat lay on the rug")])
+    shoot(pair.to_html(title="MiniLM: the cat sat on the mat / the cat lay on the rug"), "minilm_attention.png",
+          1300, 1050)
+    words = ["king", "queen", "man", "woman", "paris", "france", "london", "england", "cat", "dog", "apple",
+             "banana"]
+    shoot(embedding_map(model, tokenizer, words).to_plotly().to_html(include_plotlyjs=True),
+          "minilm_embeddings.png", 740, 580)
+
+    run = cached_run(verbose=True)
+    final = run.model()
+    table = head_scores(final)
+    figure = to_plotly(heads_figure(table, "induction"))
+    figure.update_layout(width=520, height=320)
+    shoot(figure.to_html(include_plotlyjs=True), "tinylm_induction_heads.png", 540, 340)
+    print(table.round(3).to_string(index=False))
+    print(induction_circuit(final).description)
+
+    steps = list(run.steps)
+    curves = {name: [] for name in ("induction", "previous_token", "duplicate_token")}
+    for step in steps:
+        scores = head_scores(run.model(step), n_sequences=32)
+        curves["induction"].append(scores[scores.layer == 1].induction.max())
+        curves["previous_token"].append(scores[scores.layer == 0].previous_token.max())
+        curves["duplicate_token"].append(scores[scores.layer == 0].duplicate_token.max())
+    log = run.log()
+    window = 50
+    smooth = [sum(r["repeat_loss"] for r in log[max(0, i - window):i + 1]) / len(log[max(0, i - window):i + 1])
+              for i in range(len(log))]
+    plot = make_subplots(specs=[[{"secondary_y": True}]])
+    plot.add_trace(go.Scatter(x=steps, y=curves["induction"], name="max induction score, layer 1"))
+    plot.add_trace(go.Scatter(x=steps, y=curves["previous_token"], name="max previous-token score, layer 0"))
+    plot.add_trace(go.Scatter(x=steps, y=curves["duplicate_token"], name="max duplicate-token score, layer 0"))
+    plot.add_trace(go.Scatter(x=[r["step"] for r in log], y=smooth, name="loss on repeated tokens (50-step mean)",
+                              line={"color": "#999", "dash": "dot"}), secondary_y=True)
+    plot.update_layout(template="plotly_white", width=820, height=400, title="TinyLM training: induction heads form",
+                       legend={"orientation": "h", "y": -0.25}, xaxis_title="step")
+    plot.update_yaxes(title_text="attention score", secondary_y=False)
+    plot.update_yaxes(title_text="loss (nats)", secondary_y=True)
+    shoot(plot.to_html(include_plotlyjs=True), "tinylm_training_curve.png", 840, 420)
+
+    lens = logit_lens(final, AsciiTokenizer(), "xq7#vKm2!pLw9zR xq7#vKm2!pLw9z")
+    print(lens.to_text())
+
+
+if __name__ == "__main__":
+    main()
