@@ -30,6 +30,7 @@ from fourlens.transformer import (  # noqa: E402
 from fourlens.transformer.load import load_model  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+PAGE = {"include_plotlyjs": True, "config": {"displayModeBar": False}}  # offline page, no toolbar
 
 
 def shoot(html: str, name: str, width: int, height: int) -> None:
@@ -49,7 +50,7 @@ def main() -> None:
           1300, 1050)
     words = ["king", "queen", "man", "woman", "paris", "france", "london", "england", "cat", "dog", "apple",
              "banana"]
-    shoot(embedding_map(model, tokenizer, words).to_plotly().to_html(include_plotlyjs=True),
+    shoot(embedding_map(model, tokenizer, words).to_plotly().to_html(**PAGE),
           "minilm_embeddings.png", 740, 580)
 
     run = cached_run(verbose=True)
@@ -57,7 +58,9 @@ def main() -> None:
     table = head_scores(final)
     figure = to_plotly(heads_figure(table, "induction"))
     figure.update_layout(width=520, height=320)
-    shoot(figure.to_html(include_plotlyjs=True), "tinylm_induction_heads.png", 540, 340)
+    figure.update_yaxes(dtick=1)
+    figure.update_xaxes(dtick=1)
+    shoot(figure.to_html(**PAGE), "tinylm_induction_heads.png", 540, 340)
     print(table.round(3).to_string(index=False))
     print(induction_circuit(final).description)
 
@@ -82,7 +85,7 @@ def main() -> None:
                        legend={"orientation": "h", "y": -0.25}, xaxis_title="step")
     plot.update_yaxes(title_text="attention score", secondary_y=False)
     plot.update_yaxes(title_text="loss (nats)", secondary_y=True)
-    shoot(plot.to_html(include_plotlyjs=True), "tinylm_training_curve.png", 840, 420)
+    shoot(plot.to_html(**PAGE), "tinylm_training_curve.png", 840, 420)
 
     lens = logit_lens(final, AsciiTokenizer(), "xq7#vKm2!pLw9zR xq7#vKm2!pLw9z")
     print(lens.to_text())

@@ -110,7 +110,10 @@ def heads_command(
         found = induction_circuit(loaded, tokenizer, scores=table, n_sequences=sequences, seed=seed)
         console.print(found.description)
     if html is not None:
-        _write(html, _plot_page(to_plotly(heads_figure(table, score)), f"{score} scores"))
+        figure = to_plotly(heads_figure(table, score))
+        figure.update_xaxes(dtick=1)
+        figure.update_yaxes(dtick=1)
+        _write(html, _plot_page(figure, f"{score} scores"))
     if json_path is not None:
         _write(json_path, _json({"heads": table.to_dict(orient="records"),
                                  "circuit": found.to_dict() if found else None}))
@@ -199,9 +202,13 @@ def compare_command(
         view.add_row(row.layer, *[f"{getattr(row, c):.3f}" for c in ("cka", "norm_a", "norm_b", "massive_a",
                                                                        "massive_b")])
     console.print(view)
-    findings = result.findings()
-    for finding in sorted(findings, key=lambda f: -f.score):
+    findings = sorted(result.findings(), key=lambda f: -f.score)
+    shown = [f for f in findings if f.score >= 0.01]
+    for finding in shown:
         console.print(f"[bold]{finding.score:.2f}[/bold] {finding.title} -> {finding.next_check}")
+    if len(shown) < len(findings):
+        console.print(f"{len(findings) - len(shown)} more with score < 0.01 (too few probe texts to be sure); "
+                      "see --json")
     if not findings:
         console.print("no representation findings: the checkpoints look alike on these probes")
     if json_path is not None:

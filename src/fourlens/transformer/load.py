@@ -6,7 +6,7 @@ MODEL may be:
 - a `*.safetensors` file written by `fourlens.demo.tinylm.train` (config.json beside it);
 - a local Hugging Face model directory (config.json, weights, tokenizer files); nothing is downloaded.
   Weights are read as safetensors; a directory with only pickled `*.bin` weights needs
-  `trust_pickle=True` (`--trust-pickle`).
+  `trust_pickle=True`.
 """
 
 from __future__ import annotations
