@@ -56,3 +56,16 @@ def test_embeddings_and_bad_model(tmp_path):
     assert "queen" in result.output and (tmp_path / "map.html").is_file()
     result = runner.invoke(app, ["transformer", "heads", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "neither" in result.output and "Traceback" not in result.output
+
+
+def test_attention_window_for_long_texts(tmp_path):
+    text = " ".join(f"word{i}" for i in range(150))
+    out = tmp_path / "long.html"
+    result = runner.invoke(app, ["transformer", "attention", "minilm", text, "--html", str(out)])
+    assert result.exit_code == 2 and "window" in result.output
+    result = runner.invoke(app, ["transformer", "attention", "minilm", text, "--window", "0:100",
+                                 "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "100 tokens" in result.output and out.is_file()
+    result = runner.invoke(app, ["transformer", "attention", "minilm", text, "--window", "ten"])
+    assert result.exit_code == 2 and "START:STOP" in result.output

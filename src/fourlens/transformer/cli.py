@@ -49,7 +49,10 @@ def _plot_page(figure, title: str) -> str:
 
 
 def _json(data: dict) -> str:
-    return json.dumps({"schema": "fourlens.transformer", **data}, indent=2, allow_nan=True)
+    from fourlens.report.jsonsafe import json_safe
+
+    # NaN (e.g. dead-unit shares of a model without MLPs) becomes "NaN", as in report JSON
+    return json.dumps(json_safe({"schema": "fourlens.transformer", **data}, "output"), indent=2)
 
 
 @app.command("attention")
@@ -59,14 +62,24 @@ def attention_command(
     text: str = typer.Argument(..., help="The text (sentence A for a pair)."),
     text_b: str | None = typer.Option(None, "--pair", help="Sentence B: enables the A -> B filter."),
     html: Path = typer.Option(Path("attention.html"), "--html", help="Where to write the head/model view page."),
-    max_tokens: int = typer.Option(128, "--max-tokens", help="Refuse longer texts (pages grow as tokens^2)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", help="Refuse longer texts (memory grows as tokens^2)."),
+    window: str | None = typer.Option(None, "--window", help="START:STOP token positions to show (pages "
+                                                              "hold at most 128 tokens)."),
 ) -> None:
     """Attention of every layer and head, as a self-contained head view + model view page."""
     from fourlens.transformer import attention
     from fourlens.transformer.load import load_model
 
+    bounds = None
+    if window is not None:
+        start, _, stop = window.partition(":")
+        if not (start.isdigit() and stop.isdigit()):
+            raise BadInputError(f"--window takes START:STOP token positions, e.g. 0:100; got {window!r}")
+        bounds = (int(start), int(stop))
     loaded, tokenizer = load_model(model)
     result = attention(loaded, tokenizer, [(text, text_b)] if text_b else [text], max_tokens=max_tokens)
+    if bounds is not None:
+        result = result.window(*bounds)
     entropy = result.entropy(0)
     table = Table(title=f"{len(result.tokens[0])} tokens: mean attention entropy per head (nats)")
     table.add_column("layer")

@@ -55,6 +55,13 @@ class CheckpointComparison:
 
         return comparison_findings(self)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        findings = "".join(f"<li>{html.escape(f.title)} (score {f.score:.2f})</li>" for f in self.findings())
+        return (self.layers.to_html(index=False, float_format="%.3f") + (f"<ul>{findings}</ul>" if findings else "")
+                + self.heads.to_html(index=False, float_format="%.3f"))
+
     def to_dict(self) -> dict[str, Any]:
         return {"layers": self.layers.to_dict(orient="records"), "heads": self.heads.to_dict(orient="records"),
                 "findings": [f.to_dict() for f in self.findings()]}

@@ -48,7 +48,7 @@ class EmbeddingMap:
         return fig
 
     def _repr_html_(self) -> str:
-        return self.to_plotly().to_html(include_plotlyjs="cdn", full_html=False)
+        return self.to_plotly()._repr_html_()  # plotly's notebook renderer decides how plotly.js is loaded
 
 
 def embedding_map(model: nn.Module, tokenizer: Any, words_or_tokens: Sequence[str], layer: int | None = None,
