@@ -39,6 +39,8 @@ class Architecture:
     final_norm: str | None = None      # applied before the unembedding (None: none)
     layer_weights: Callable[[nn.Module, int], HeadWeights] | None = None
     mlp_activations: tuple[str, ...] = ()  # modules whose output is an MLP's post-activation units
+    attention_probs: tuple[str, ...] = ()  # per layer: a module whose first input is the softmaxed attention
+                                           # (for models that do not return attentions, e.g. nanoGPT's attn_dropout)
 
     def __post_init__(self) -> None:
         if len(self.blocks) != self.n_layers or len(self.head_inputs) != self.n_layers:

@@ -117,13 +117,29 @@ def device_of(model: nn.Module) -> torch.device:
 
 def forward(model: nn.Module, inputs: dict[str, torch.Tensor], attentions: bool = False,
             hidden_states: bool = False) -> Any:
-    """One forward pass returning HF-style outputs; the TinyLM ignores the attention mask (it is causal
-    and padded on the right, so padding never reaches a real token)."""
+    """One forward pass returning HF-style outputs (`.logits`, `.attentions`, `.hidden_states`).
+
+    The TinyLM ignores the attention mask (it is causal and padded on the right, so padding never reaches
+    a real token). A plain nn.Module is called as `model(input_ids)`; a tensor it returns is its logits."""
     from fourlens.demo.tinylm import TinyLM
 
     if isinstance(model, TinyLM):
         return model(inputs["input_ids"], output_attentions=attentions, output_hidden_states=hidden_states)
-    return model(**inputs, output_attentions=attentions, output_hidden_states=hidden_states, return_dict=True)
+    if _is_hugging_face(model):
+        return model(**inputs, output_attentions=attentions, output_hidden_states=hidden_states, return_dict=True)
+    output = model(inputs["input_ids"])
+    return _PlainOutput(output) if isinstance(output, torch.Tensor) else output
+
+
+def _is_hugging_face(model: nn.Module) -> bool:
+    return any(cls.__module__.startswith("transformers.") and cls.__name__ == "PreTrainedModel"
+               for cls in type(model).__mro__)
+
+
+@dataclass(frozen=True)
+class _PlainOutput:
+    logits: torch.Tensor
+    attentions: None = None
 
 
 def logits_of(output: Any) -> torch.Tensor:

@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
-from fourlens.transformer._run import device_of, encode, forward, inspecting, model_inputs
+from fourlens.transformer._arch import Architecture
+from fourlens.transformer._patterns import attention_patterns
+from fourlens.transformer._run import device_of, encode, inspecting, model_inputs
 
 DEFAULT_MAX_TOKENS = 512
 
@@ -80,20 +82,17 @@ class AttentionResult:
 
 
 def attention(model: nn.Module, tokenizer: Any, texts: str | Sequence[str] | Sequence[tuple[str, str]],
-              max_tokens: int = DEFAULT_MAX_TOKENS) -> AttentionResult:
+              max_tokens: int = DEFAULT_MAX_TOKENS, arch: Architecture | None = None) -> AttentionResult:
     """Per-layer, per-head attention for `texts` (strings, or (sentence_a, sentence_b) pairs).
 
     Returns an `AttentionResult` with `.weights` (layers, batch, heads, query, key) and `.tokens`.
     Texts longer than `max_tokens` tokens are refused with a message (memory grows with layers x
-    heads x tokens^2); use `AttentionResult.window` to page through long inputs."""
+    heads x tokens^2); use `AttentionResult.window` to page through long inputs. Models that do not
+    return attentions (not Hugging Face, not the TinyLM) need `arch` naming `attention_probs`."""
     with inspecting(model):
         encoded = encode(tokenizer, texts, device_of(model), max_tokens=max_tokens)
-        output = forward(model, model_inputs(encoded), attentions=True)
-    patterns = getattr(output, "attentions", None)
-    if not patterns or any(p is None for p in patterns):
-        raise BadInputError(f"{type(model).__name__} returned no attention weights; it needs eager attention "
-                            "(load it with attn_implementation='eager')")
-    weights = torch.stack([p.detach() for p in patterns])  # (layers, batch, heads, query, key)
+        patterns, _ = attention_patterns(model, model_inputs(encoded), arch)
+    weights = torch.stack(patterns)  # (layers, batch, heads, query, key)
     return AttentionResult(encoded.tokens, weights, _sentence_b_starts(encoded, texts))
 
 

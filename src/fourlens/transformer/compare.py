@@ -25,8 +25,9 @@ from torch import nn
 
 from fourlens.errors import BadInputError
 from fourlens.transformer._arch import Architecture, architecture
+from fourlens.transformer._patterns import attention_patterns
 from fourlens.transformer._residual import residual_stream
-from fourlens.transformer._run import device_of, encode, forward, hooks, inspecting, model_inputs
+from fourlens.transformer._run import device_of, encode, hooks, inspecting, model_inputs
 from fourlens.transformer.cka import linear_cka
 from fourlens.transformer.head_scores import default_probe, per_sequence_scores
 
@@ -78,7 +79,7 @@ def _collect(model: nn.Module, arch: Architecture, encoded: Any, mlp: Sequence[s
 
     with inspecting(model), hooks([(arch.module(model, n), "forward", keep_max(i)) for i, n in enumerate(mlp)]):
         stream, _ = residual_stream(model, arch, model_inputs(encoded))
-        patterns = forward(model, model_inputs(encoded), attentions=True).attentions
+        patterns, _ = attention_patterns(model, model_inputs(encoded), arch)
     hidden = [h[real].float() for h in stream]  # (tokens, d_model)
     entropy = []
     for index in range(real.shape[0]):
@@ -111,8 +112,8 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
     acts_a, acts_b = _collect(model_a, arch_a, enc_a, mlp), _collect(model_b, arch_b, enc_b, mlp)
 
     probe = default_probe(model_a, tokenizer, n_sequences=n_sequences, seed=seed)
-    seq_a = per_sequence_scores(model_a, probe)  # (sequences, layers, heads, 4)
-    seq_b = per_sequence_scores(model_b, probe)
+    seq_a = per_sequence_scores(model_a, probe, arch=arch)  # (sequences, layers, heads, 4)
+    seq_b = per_sequence_scores(model_b, probe, arch=arch)
 
     token_text = torch.cat([torch.full((int(m.sum()),), i) for i, m in enumerate(enc_a.attention_mask.cpu())])
     names = ["embeddings", *arch_a.blocks]

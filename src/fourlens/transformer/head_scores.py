@@ -20,20 +20,27 @@ import pandas as pd
 import torch
 from torch import nn
 
+from fourlens.errors import BadInputError
 from fourlens.transformer._arch import Architecture, architecture
-from fourlens.transformer._run import device_of, forward, inspecting
+from fourlens.transformer._patterns import attention_patterns
+from fourlens.transformer._run import device_of, inspecting
 from fourlens.transformer.probes import RepeatProbe, allowed_ids, repeat_probe
 
 SCORE_COLUMNS = ("previous_token", "induction", "duplicate_token", "copying", "entropy")
 
 
 def default_probe(model: nn.Module, tokenizer: Any = None, n_sequences: int = 64, seq_len: int | None = None,
-                  seed: int = 0) -> RepeatProbe:
+                  seed: int = 0, arch: Architecture | None = None) -> RepeatProbe:
     """Repeated random sequences for `model`: token ids from the tokenizer's vocabulary minus its special
     tokens (or the model's vocabulary without a tokenizer), after [CLS]/BOS where the tokenizer has one."""
     config = getattr(model, "config", None)
     vocab = len(tokenizer) if tokenizer is not None and hasattr(tokenizer, "__len__") else (
-        getattr(tokenizer, "vocab_size", None) or config.vocab_size)
+        getattr(tokenizer, "vocab_size", None) or getattr(config, "vocab_size", None))
+    if vocab is None and arch is not None and arch.embed is not None:
+        vocab = arch.embedding_matrix(model).shape[0]
+    if vocab is None:
+        raise BadInputError("cannot tell the model's vocabulary size: pass a tokenizer, or an Architecture "
+                            "naming the token embedding")
     special = list(getattr(tokenizer, "all_special_ids", []) or []) if tokenizer is not None else []
     prefix = []
     for name in ("cls_token_id", "bos_token_id"):
@@ -48,16 +55,17 @@ def default_probe(model: nn.Module, tokenizer: Any = None, n_sequences: int = 64
     return repeat_probe(n_sequences, length, allowed_ids(int(vocab), special), generator, prefix=prefix)
 
 
-def per_sequence_scores(model: nn.Module, probe: RepeatProbe, batch_size: int = 32) -> torch.Tensor:
+def per_sequence_scores(model: nn.Module, probe: RepeatProbe, batch_size: int = 32,
+                        arch: Architecture | None = None) -> torch.Tensor:
     """(sequences, layers, heads, 4): previous_token, induction, duplicate_token, entropy per sequence."""
     device = device_of(model)
     results = []
     with inspecting(model):
         for start in range(0, probe.tokens.shape[0], batch_size):
             tokens = probe.tokens[start:start + batch_size].to(device)
-            output = forward(model, {"input_ids": tokens, "attention_mask": torch.ones_like(tokens)},
-                             attentions=True)
-            pattern = torch.stack(output.attentions).transpose(0, 1)  # (batch, layers, heads, q, k)
+            patterns, _ = attention_patterns(model, {"input_ids": tokens, "attention_mask": torch.ones_like(tokens)},
+                                             arch)
+            pattern = torch.stack(patterns).transpose(0, 1)  # (batch, layers, heads, q, k)
             results.append(_scores(pattern, _slice(probe, start, start + tokens.shape[0])))
     return torch.cat(results)
 
@@ -83,9 +91,13 @@ def _scores(pattern: torch.Tensor, probe: RepeatProbe) -> torch.Tensor:
     return torch.stack([previous, induction, duplicate, entropy], dim=-1).cpu()
 
 
-def copying_scores(model: nn.Module, arch: Architecture | None = None) -> torch.Tensor:
-    """(layers, heads) OV eigenvalue positivity; NaN where the weights are not reachable."""
-    arch = architecture(model, arch)
+def copying_scores(model: nn.Module, arch: Architecture | None = None) -> torch.Tensor | None:
+    """(layers, heads) OV eigenvalue positivity; None where the architecture is unknown, NaN where its
+    weights are not reachable."""
+    try:
+        arch = architecture(model, arch)
+    except BadInputError:
+        return None  # an architecture fourlens does not know: attention scores still work, copying does not
     out = torch.full((arch.n_layers, arch.n_heads), float("nan"))
     if arch.layer_weights is None or arch.embed is None:
         return out
@@ -109,10 +121,11 @@ def head_scores(model: nn.Module, tokenizer: Any = None, n_sequences: int = 64, 
 
     Works without a tokenizer (random ids from the model's vocabulary). `probe` overrides the random
     repeated sequences (see `fourlens.transformer.probes.repeat_probe`)."""
-    probe = probe or default_probe(model, tokenizer, n_sequences, seq_len, seed)
-    scores = per_sequence_scores(model, probe, batch_size).mean(0)  # (layers, heads, 4)
-    copying = copying_scores(model, arch)
+    probe = probe or default_probe(model, tokenizer, n_sequences, seq_len, seed, arch)
+    scores = per_sequence_scores(model, probe, batch_size, arch).mean(0)  # (layers, heads, 4)
     layers, heads = scores.shape[:2]
+    copying = copying_scores(model, arch)
+    copying = torch.full((layers, heads), float("nan")) if copying is None else copying
     rows = []
     for layer in range(layers):
         for head in range(heads):
