@@ -19,6 +19,8 @@ def test_patching_recovers_through_the_induction_head(tinylm_final):
     assert float(result.residual[-1, -1]) == pytest.approx(1.0, abs=1e-4)
     # ... and at any other position it cannot change the last position's logits
     assert result.residual[-1, :-1].abs().max() < 1e-4
+    chunked = activation_patching(tinylm_final, CLEAN, CORRUPTED, answer="p", tokenizer=tokenizer, batch_size=5)
+    assert torch.allclose(chunked.residual, result.residual, atol=1e-5)
     scores = head_scores(tinylm_final)
     induction = int(scores[scores.layer == 1].sort_values("induction").iloc[-1]["head"])
     assert int(result.heads[1].argmax()) == induction and result.heads[1, induction] > 0.3

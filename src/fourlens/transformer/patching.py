@@ -8,8 +8,8 @@ activation restored from the clean run and measure how much of the clean logit d
     LD = logit(answer) - logit(wrong) at the last position.
 
 Patched activations: the residual stream after each block at each position (layers x positions), and
-each head's output at all positions (layers x heads). Patched runs are batched: one forward pass per
-layer holds one patched copy per position (or per head).
+each head's output at all positions (layers x heads). Patched runs are batched: a forward pass holds up
+to `batch_size` copies patched at different positions, or one copy per head of a layer.
 """
 
 from __future__ import annotations
@@ -66,9 +66,10 @@ def _repeat(inputs: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
 
 def activation_patching(model: nn.Module, clean: str | torch.Tensor, corrupted: str | torch.Tensor,
                         answer: str | int | None = None, wrong: str | int | None = None, tokenizer: Any = None,
-                        arch: Architecture | None = None) -> PatchingResult:
+                        arch: Architecture | None = None, batch_size: int = 64) -> PatchingResult:
     """Patch clean activations into the corrupted run; see the module docstring for the metric.
 
+    `batch_size`: position-patched copies per forward pass.
     `answer`/`wrong` default to the clean and the corrupted run's top predictions at the last position."""
     arch = architecture(model, arch)
     with inspecting(model):
@@ -105,14 +106,18 @@ def activation_patching(model: nn.Module, clean: str | torch.Tensor, corrupted: 
 
         residual = torch.zeros(arch.n_layers, seq)
         for layer, block in enumerate(blocks):
-            def patch_block(_m, _a, out, layer=layer):
-                hidden = first_output(out).clone()  # (seq copies, seq, d_model): copy p restores position p
-                index = torch.arange(seq, device=hidden.device)
-                hidden[index, index] = saved_blocks[layer][0, index]
-                return (hidden, *out[1:]) if isinstance(out, (tuple, list)) else hidden
-            with hooks([(block, "forward", patch_block)]):
-                logits = logits_of(forward(model, _repeat(corrupt_in, seq)))[:, -1]
-            residual[layer] = ((logits[:, a] - logits[:, b]).float().cpu() - corrupt_diff) / span
+            for start in range(0, seq, batch_size):
+                positions = torch.arange(start, min(seq, start + batch_size))
+
+                def patch_block(_m, _a, out, layer=layer, positions=positions):
+                    hidden = first_output(out).clone()  # (copies, seq, d_model): copy i restores positions[i]
+                    rows = torch.arange(len(positions), device=hidden.device)
+                    at = positions.to(hidden.device)
+                    hidden[rows, at] = saved_blocks[layer][0, at]
+                    return (hidden, *out[1:]) if isinstance(out, (tuple, list)) else hidden
+                with hooks([(block, "forward", patch_block)]):
+                    logits = logits_of(forward(model, _repeat(corrupt_in, len(positions))))[:, -1]
+                residual[layer, positions] = ((logits[:, a] - logits[:, b]).float().cpu() - corrupt_diff) / span
 
         heads = torch.zeros(arch.n_layers, arch.n_heads)
         for layer, projection in enumerate(projections):
