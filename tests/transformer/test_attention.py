@@ -83,3 +83,17 @@ def test_tinylm_attention_is_causal():
     upper = torch.ones(6, 6, dtype=torch.bool).triu(1)
     assert result.weights[..., upper].abs().max() == 0
     assert result.tokens[1] == ("x", "y", "z")
+
+
+def test_batch_invariance_with_padding(minilm):
+    """A text's attention does not depend on what it is batched with (padding is masked out)."""
+    model, tokenizer = minilm
+    short, long = "a short one", "a much longer text that forces the short one to be padded quite a lot"
+    alone = attention(model, tokenizer, [short])
+    batched = attention(model, tokenizer, [long, short])
+    n = len(alone.tokens[0])
+    assert batched.tokens[1] == alone.tokens[0]
+    for layer in range(6):
+        for head in (0, 5, 11):
+            assert torch.allclose(batched.matrix(layer, head, index=1), alone.matrix(layer, head), atol=1e-5)
+    assert batched.weights[:, 1, :, :n, n:].abs().max() < 1e-6  # no weight on padding keys
