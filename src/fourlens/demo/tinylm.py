@@ -272,7 +272,11 @@ def load(path: str | os.PathLike[str], config: TinyLMConfig | None = None) -> Ti
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise BadInputError(f"{path}: not a readable safetensors file ({exc})") from None
     model = TinyLM(config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = str(exc).strip().splitlines()[-1].strip()
+        raise BadInputError(f"{path}: tensors do not fit a TinyLM with {config} ({detail})") from None
     if missing or unexpected:
         raise BadInputError(f"{path}: not a TinyLM checkpoint for {config} (missing {missing[:3]}, "
                             f"unexpected {unexpected[:3]})")
