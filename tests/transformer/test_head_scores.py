@@ -92,8 +92,13 @@ def test_induction_score_rises_with_the_loss_drop(tinylm_run):
     start, end = repeat[:100].mean(), repeat[-100:].mean()
     assert start - end > 2  # the abrupt drop of the loss on repeated tokens happened
     loss_step = int(steps[np.argmax(repeat < (start + end) / 2) + 49])
-    curve = {step: head_scores(tinylm_run.model(step), n_sequences=32).query("layer == 1").induction.max()
-             for step in tinylm_run.steps}
+    from fourlens.transformer import head_scores_over_training, score_curves
+
+    table = head_scores_over_training((step, lambda step=step: tinylm_run.model(step)) for step in tinylm_run.steps)
+    curves = score_curves(table)
+    curve = dict(zip(curves.step, curves.induction, strict=True))
+    assert curves.induction.iloc[0] < 0.1 < 0.5 < curves.induction.iloc[-1]
+    assert curves.previous_token.iloc[-1] > 0.5  # the partner half of the circuit formed too
     top = max(curve.values())
     score_step = min(step for step, value in curve.items() if value > top / 2)
     assert abs(score_step - loss_step) <= 300, (score_step, loss_step)

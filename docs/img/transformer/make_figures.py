@@ -23,9 +23,11 @@ from fourlens.transformer import (  # noqa: E402
     attention,
     embedding_map,
     head_scores,
+    head_scores_over_training,
     heads_figure,
     induction_circuit,
     logit_lens,
+    score_curves,
 )
 from fourlens.transformer.load import load_model  # noqa: E402
 
@@ -64,21 +66,17 @@ def main() -> None:
     print(table.round(3).to_string(index=False))
     print(induction_circuit(final).description)
 
-    steps = list(run.steps)
-    curves = {name: [] for name in ("induction", "previous_token", "duplicate_token")}
-    for step in steps:
-        scores = head_scores(run.model(step), n_sequences=32)
-        curves["induction"].append(scores[scores.layer == 1].induction.max())
-        curves["previous_token"].append(scores[scores.layer == 0].previous_token.max())
-        curves["duplicate_token"].append(scores[scores.layer == 0].duplicate_token.max())
+    table = head_scores_over_training((step, lambda step=step: run.model(step)) for step in run.steps)
+    curves = score_curves(table)
+    steps = curves.step.tolist()
     log = run.log()
     window = 50
     smooth = [sum(r["repeat_loss"] for r in log[max(0, i - window):i + 1]) / len(log[max(0, i - window):i + 1])
               for i in range(len(log))]
     plot = make_subplots(specs=[[{"secondary_y": True}]])
-    plot.add_trace(go.Scatter(x=steps, y=curves["induction"], name="max induction score, layer 1"))
-    plot.add_trace(go.Scatter(x=steps, y=curves["previous_token"], name="max previous-token score, layer 0"))
-    plot.add_trace(go.Scatter(x=steps, y=curves["duplicate_token"], name="max duplicate-token score, layer 0"))
+    plot.add_trace(go.Scatter(x=steps, y=curves.induction, name="max induction score, layer 1"))
+    plot.add_trace(go.Scatter(x=steps, y=curves.previous_token, name="max previous-token score, layer 0"))
+    plot.add_trace(go.Scatter(x=steps, y=curves.duplicate_token, name="max duplicate-token score, layer 0"))
     plot.add_trace(go.Scatter(x=[r["step"] for r in log], y=smooth, name="loss on repeated tokens (50-step mean)",
                               line={"color": "#999", "dash": "dot"}), secondary_y=True)
     plot.update_layout(template="plotly_white", width=820, height=400, title="TinyLM training: induction heads form",

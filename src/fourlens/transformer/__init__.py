@@ -11,11 +11,12 @@ from fourlens.transformer.composition import composition_scores
 from fourlens.transformer.embeddings import EmbeddingMap, embedding_map
 from fourlens.transformer.head_scores import copying_scores, head_scores, heads_figure
 from fourlens.transformer.logit_lens import LogitLensResult, logit_lens
+from fourlens.transformer.over_training import head_scores_over_training, score_curves
 from fourlens.transformer.patching import PatchingResult, activation_patching
 from fourlens.transformer.probes import RepeatProbe, repeat_probe
 
 __all__ = ["Architecture", "AttentionResult", "CheckpointComparison", "EmbeddingMap", "InductionCircuit",
            "LogitLensResult", "PatchingResult", "RepeatProbe", "ablate_heads", "ablation_effects",
            "activation_patching", "architecture", "attention", "compare_checkpoints", "composition_scores",
-           "copying_scores", "embedding_map", "head_scores", "heads_figure", "induction_circuit", "linear_cka",
-           "logit_lens", "repeat_loss", "repeat_probe"]
+           "copying_scores", "embedding_map", "head_scores", "head_scores_over_training", "heads_figure",
+           "induction_circuit", "linear_cka", "logit_lens", "repeat_loss", "repeat_probe", "score_curves"]

@@ -107,7 +107,9 @@ for (let h = 0; h < H; h++) {
   lab.append(cb, ' ' + h); headsBox.append(lab);
 }
 const svg = document.getElementById('headview'), NS = 'http://www.w3.org/2000/svg';
-const rowH = 18, left = 10, right = 330, top = 10;
+const rowH = 18, top = 10;
+const labelW = Math.min(200, 12 + 8 * Math.max(...D.tokens.map(t => t.length)));
+const x0 = labelW, x1 = labelW + 260;  // query column ends at x0, key column starts at x1
 function text(x, y, s, anchor, i, side) {
   const t = document.createElementNS(NS, 'text');
   t.setAttribute('x', x); t.setAttribute('y', y); t.setAttribute('text-anchor', anchor);
@@ -118,8 +120,7 @@ function text(x, y, s, anchor, i, side) {
 }
 function draw() {
   svg.innerHTML = '';
-  svg.setAttribute('width', right + 150); svg.setAttribute('height', top + N * rowH + 10);
-  const x0 = left + 120, x1 = right;
+  svg.setAttribute('width', x1 + labelW); svg.setAttribute('height', top + N * rowH + 10);
   for (const h of shown) for (let q = 0; q < N; q++) for (let k = 0; k < N; k++) {
     if (!allowed(q, k)) continue;
     if (hover && ((hover[0] === 'q' && hover[1] !== q) || (hover[0] === 'k' && hover[1] !== k))) continue;
