@@ -69,3 +69,12 @@ def test_attention_window_for_long_texts(tmp_path):
     assert "100 tokens" in result.output and out.is_file()
     result = runner.invoke(app, ["transformer", "attention", "minilm", text, "--window", "ten"])
     assert result.exit_code == 2 and "START:STOP" in result.output
+
+
+def test_heads_over_training(tinylm_run, tmp_path):
+    result = runner.invoke(app, ["transformer", "heads", str(tinylm_run.directory), "--over-training",
+                                 "--sequences", "16", "--html", str(tmp_path / "curve.html")])
+    assert result.exit_code == 0, result.output
+    assert "2500" in result.output and (tmp_path / "curve.html").is_file()
+    result = runner.invoke(app, ["transformer", "heads", str(tmp_path), "--over-training"])
+    assert result.exit_code == 2 and "step-XXXXX" in result.output

@@ -101,6 +101,8 @@ def heads_command(
     circuit: bool = typer.Option(False, "--circuit", help="Also find the induction circuit and ablate it."),
     sequences: int = typer.Option(64, "--sequences", help="Repeated random probe sequences."),
     seed: int = typer.Option(0, "--seed"),
+    over_training: bool = typer.Option(False, "--over-training", help="Score every checkpoint of a TinyLM run "
+                                       "(MODEL: tinylm or a directory of step-*.safetensors) and draw the curves."),
 ) -> None:
     """Previous-token, induction, duplicate-token, copying and entropy scores of every head."""
     from fourlens.report.plotting import to_plotly
@@ -110,6 +112,9 @@ def heads_command(
 
     if score not in SCORE_COLUMNS:
         raise BadInputError(f"--score must be one of {', '.join(SCORE_COLUMNS)}; got {score!r}")
+    if over_training:
+        _over_training(model, sequences, seed, html, json_path)
+        return
     loaded, tokenizer = load_model(model)
     table = head_scores(loaded, tokenizer, n_sequences=sequences, seed=seed)
     view = Table(title=f"head scores of {model} on {sequences} repeated random sequences")
@@ -130,6 +135,33 @@ def heads_command(
     if json_path is not None:
         _write(json_path, _json({"heads": table.to_dict(orient="records"),
                                  "circuit": found.to_dict() if found else None}))
+
+
+def _over_training(model: str, sequences: int, seed: int, html: Path | None, json_path: Path | None) -> None:
+    from fourlens.report import Figure
+    from fourlens.report.plotting import to_plotly
+    from fourlens.transformer import head_scores_over_training, score_curves
+    from fourlens.transformer.load import run_checkpoints
+
+    checkpoints, tokenizer = run_checkpoints(model)
+    table = head_scores_over_training(checkpoints, tokenizer, n_sequences=sequences, seed=seed)
+    curves = score_curves(table)
+    view = Table(title=f"head scores over the checkpoints of {model}")
+    for column in curves.columns:
+        view.add_column(column, justify="right")
+    for row in curves.itertuples(index=False):
+        view.add_row(str(int(row.step)), *[f"{v:.3f}" for v in row[1:]])
+    console.print(view)
+    if html is not None:
+        steps = curves.step.tolist()
+        series = [{"name": name, "x": steps, "y": curves[column].round(4).tolist()} for column, name in (
+            ("induction", "max induction score, layers >= 1"), ("previous_token", "max previous-token score, layer 0"),
+            ("duplicate_token", "max duplicate-token score, layer 0"))]
+        figure = Figure("representation", "head scores over training", "line",
+                        {"x_label": "step", "y_label": "attention score", "series": series})
+        _write(html, _plot_page(to_plotly(figure), "head scores over training"))
+    if json_path is not None:
+        _write(json_path, _json({"heads_over_training": table.to_dict(orient="records")}))
 
 
 @app.command("logit-lens")

@@ -73,3 +73,22 @@ def _hf(path: Path, head: Head, trust_pickle: bool) -> tuple[nn.Module, Any]:
     except (OSError, ValueError) as exc:
         raise BadInputError(f"{path}: cannot load the model or tokenizer ({exc})") from None
     return model.eval(), tokenizer
+
+
+def run_checkpoints(spec: str) -> tuple[list[tuple[int, Any]], Any]:
+    """(step, loader) pairs of a TinyLM training run, and its tokenizer: `tinylm` (the cached run) or a
+    directory of `step-XXXXX.safetensors` files with their config.json."""
+    import re
+
+    from fourlens.demo.tinylm import AsciiTokenizer, cached_run, load
+
+    if spec == "tinylm":
+        run = cached_run(verbose=True)
+        return [(step, lambda step=step: run.model(step)) for step in run.steps], AsciiTokenizer()
+    folder = Path(spec).expanduser()
+    files = sorted(folder.glob("step-*.safetensors")) if folder.is_dir() else []
+    steps = [(int(m.group(1)), f) for f in files if (m := re.fullmatch(r"step-(\d+)\.safetensors", f.name))]
+    if not steps:
+        raise BadInputError(f"{spec!r} is not 'tinylm' or a directory of step-XXXXX.safetensors checkpoints "
+                            "written by fourlens.demo.tinylm.train")
+    return [(step, lambda path=path: load(path)) for step, path in sorted(steps)], AsciiTokenizer()
