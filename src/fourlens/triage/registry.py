@@ -77,6 +77,8 @@ BUILTIN_LENSES: tuple[LensSpec, ...] = (
              "anomalies in scalar training logs"),
     LensSpec("weights", "representation", ("weights",), "fourlens.weights.triage:diagnose",
              "tensor-by-tensor comparison of the two checkpoints' weights"),
+    LensSpec("transformer", "representation", ("weights",), "fourlens.transformer.triage:diagnose",
+             "layer-by-layer comparison of two transformer checkpoints (CKA, heads, activations)"),
     LensSpec("data", "data", ("data",), "fourlens.data.triage:diagnose",
              "domain mix, token statistics and contamination of the data snapshots"),
 )

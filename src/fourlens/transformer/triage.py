@@ -1,0 +1,69 @@
+"""The transformer lens in triage: load both checkpoints as models and compare them inside.
+
+A bundle's weights are a model fourlens can run when they are a local Hugging Face model directory
+(config.json + *.safetensors) or a TinyLM checkpoint (`*.safetensors` with a TinyLM config.json beside
+it). Other weights (a bare state dict of an unknown architecture) give no findings here; the `weights`
+lens still compares them tensor by tensor. Probe texts come from `[options.transformer] probe_texts`
+in fourlens.toml, else a fixed set of short English sentences.
+
+Findings and their severity/confidence rules: `fourlens.transformer.findings`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fourlens.report import Figure
+from fourlens.triage.bundle import Bundle
+from fourlens.triage.registry import Diagnosis
+
+DEFAULT_PROBES = (
+    "The cat sat on the mat, and then the cat sat on the rug.",
+    "In 1905 Einstein published four papers that changed physics.",
+    "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
+    "The committee approved the budget after a long debate.",
+    "Water boils at 100 degrees Celsius at sea level.",
+    "She said that the meeting was moved to Thursday afternoon.",
+)
+
+
+def _model_path(bundle: Bundle) -> str | None:
+    """The newest loadable model among the bundle's weights, as a `load_model` spec, or None."""
+    candidates = []
+    for path in bundle.paths("weights"):
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        config = folder / "config.json"
+        if not config.is_file() or not path.name.endswith(".safetensors"):
+            continue
+        try:
+            data = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if "model" in data and "train" in data:  # written by fourlens.demo.tinylm.train
+            candidates.append(str(path))
+        elif "model_type" in data:
+            candidates.append(str(folder))
+    return sorted(candidates)[-1] if candidates else None
+
+
+def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
+    from fourlens.transformer.compare import compare_checkpoints
+    from fourlens.transformer.head_scores import heads_figure
+    from fourlens.transformer.load import load_model
+
+    spec_a, spec_b = _model_path(baseline), _model_path(candidate)
+    if spec_a is None or spec_b is None:
+        return Diagnosis()
+    probes = candidate.lens_options("transformer").get("probe_texts") or list(DEFAULT_PROBES)
+    model_a, tokenizer = load_model(spec_a)
+    model_b, _ = load_model(spec_b)
+    result = compare_checkpoints(model_a, model_b, tokenizer, probes)
+    figures = [Figure("representation", "linear CKA between the checkpoints per layer", "bar",
+                      {"x_label": "layer", "y_label": "linear CKA", "categories": result.layers.layer.tolist(),
+                       "series": [{"name": "CKA", "values": result.layers.cka.round(4).tolist()}]},
+                      caption="1 = the two checkpoints represent the probe texts alike at this depth.")]
+    figures.append(heads_figure(result.heads, "induction_change",
+                                "induction score change per head (candidate - baseline)"))
+    return Diagnosis(findings=result.findings(), figures=figures)
