@@ -28,10 +28,11 @@ def test_triage_reports_the_lost_induction_head(tmp_path, tinylm_run):
     assert {fig.kind for fig in report.figures} == {"bar", "heatmap"}
 
 
-def test_weights_of_unknown_models_give_no_transformer_findings(tmp_path):
+def test_weights_of_unknown_models_skip_the_transformer_lens(tmp_path):
     for name in ("a", "b"):
         (tmp_path / name / "weights").mkdir(parents=True)
         (tmp_path / name / "weights" / "model.safetensors").write_bytes(b"not really")
     report = triage(load_bundle(tmp_path / "a"), load_bundle(tmp_path / "b"), lenses=TRANSFORMER)
-    assert {s.name: s.state for s in report.lenses}["transformer"] == "ok"
+    status = {s.name: s for s in report.lenses}["transformer"]
+    assert status.state == "skipped" and "not a model this lens can run" in status.message
     assert report.findings == ()

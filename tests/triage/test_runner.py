@@ -1,5 +1,5 @@
 from fourlens.report import Figure, Finding
-from fourlens.triage import Diagnosis, LensSpec, load_bundle, triage
+from fourlens.triage import Diagnosis, LensSpec, NotApplicable, load_bundle, triage
 from tests.conftest import eval_items, training_log
 
 
@@ -23,11 +23,16 @@ def _lens_wrong(baseline, candidate):
     return [Finding("data", "reported under the wrong lens", 1.0, 1.0)]
 
 
+def _lens_not_applicable(baseline, candidate):
+    raise NotApplicable("these logs are not in a form this lens reads")
+
+
 SPECS = [
     LensSpec("fake-training", "training", ("training_logs",), _lens_ok),
     LensSpec("fake-broken", "representation", ("training_logs",), _lens_boom),
     LensSpec("fake-data", "behavior", ("data",), _lens_data),
     LensSpec("fake-wrong", "behavior", ("training_logs",), _lens_wrong),
+    LensSpec("fake-not-applicable", "data", ("training_logs",), _lens_not_applicable),
 ]
 
 
@@ -42,6 +47,7 @@ def test_runner_ranks_tolerates_failures_and_skips(make_bundle, tmp_path):
     assert states["fake-data"][0] == "skipped" and "no data snapshots in the baseline and candidate" in states[
         "fake-data"][1]
     assert states["fake-wrong"][0] == "failed" and "returned a finding for lens data" in states["fake-wrong"][1]
+    assert states["fake-not-applicable"] == ("skipped", "these logs are not in a form this lens reads")
     assert report.baseline == "a" and report.candidate == "b"
     path = tmp_path / "report.html"
     report.to_html(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fourlens.report import Figure
 from fourlens.triage.bundle import Bundle
-from fourlens.triage.registry import Diagnosis
+from fourlens.triage.registry import Diagnosis, NotApplicable
 
 DEFAULT_PROBES = (
     "The cat sat on the mat, and then the cat sat on the rug.",
@@ -55,7 +55,10 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
 
     spec_a, spec_b = _model_path(baseline), _model_path(candidate)
     if spec_a is None or spec_b is None:
-        return Diagnosis()
+        sides = [name for name, spec in (("baseline", spec_a), ("candidate", spec_b)) if spec is None]
+        raise NotApplicable(f"the {' and '.join(sides)} weights are not a model this lens can run (a Hugging "
+                            "Face model folder or a TinyLM checkpoint); the weights lens compares them tensor "
+                            "by tensor")
     probes = candidate.lens_options("transformer").get("probe_texts") or list(DEFAULT_PROBES)
     model_a, tokenizer = load_model(spec_a)
     model_b, _ = load_model(spec_b)

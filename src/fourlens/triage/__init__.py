@@ -2,8 +2,8 @@
 
 from fourlens.triage.bundle import MANIFEST_NAME, Bundle, load_bundle
 from fourlens.triage.detect import EVIDENCE_KINDS, detect_kind
-from fourlens.triage.registry import BUILTIN_LENSES, Diagnosis, LensSpec, available_lenses
+from fourlens.triage.registry import BUILTIN_LENSES, Diagnosis, LensSpec, NotApplicable, available_lenses
 from fourlens.triage.runner import triage
 
 __all__ = ["BUILTIN_LENSES", "EVIDENCE_KINDS", "MANIFEST_NAME", "Bundle", "Diagnosis", "LensSpec",
-           "available_lenses", "detect_kind", "load_bundle", "triage"]
+           "NotApplicable", "available_lenses", "detect_kind", "load_bundle", "triage"]

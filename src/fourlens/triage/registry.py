@@ -36,6 +36,11 @@ class Diagnosis:
     figures: Sequence[Figure] = ()
 
 
+class NotApplicable(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a diagnose whose evidence is present but not of a form it reads (e.g. weights of a
+    model it cannot run); the runner lists the lens as skipped with this message, not as failed."""
+
+
 DiagnoseResult = Sequence[Finding] | Diagnosis
 DiagnoseFn = Callable[["Bundle", "Bundle"], DiagnoseResult]
 

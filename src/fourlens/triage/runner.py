@@ -10,7 +10,7 @@ from fourlens.errors import FourlensError
 from fourlens.report import Figure, Finding, LensStatus, Report
 from fourlens.triage.bundle import Bundle, load_bundle
 from fourlens.triage.detect import EVIDENCE_KINDS, EVIDENCE_LABELS
-from fourlens.triage.registry import Diagnosis, LensSpec, available_lenses
+from fourlens.triage.registry import Diagnosis, LensSpec, NotApplicable, available_lenses
 
 # Which DESIGN.md lens an evidence kind belongs to, for "found but no lens reads it" notes.
 KIND_LENS = {"training_logs": "training", "evals": "behavior", "agent_traces": "behavior",
@@ -61,6 +61,8 @@ def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
     try:
         result = spec.resolve()(base, cand)
         found, figures = _validate(spec, result)
+    except NotApplicable as exc:
+        return LensStatus(spec.name, spec.lens, "skipped", str(exc)), [], []
     except Exception as exc:  # a failing lens must not sink the report
         if raise_errors:
             raise
