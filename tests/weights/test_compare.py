@@ -22,12 +22,13 @@ def direct(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize(("chunk", "workers"), [(1 << 18, 2), (7, 3), (100, 1)])
-def test_values_match_direct_float64(write_st, dtype, chunk: int, workers: int) -> None:
+@pytest.mark.parametrize(("chunk", "workers", "io"), [(1 << 18, 2, "pread"), (7, 3, "pread"), (100, 1, "mmap"),
+                                                      (7, 2, "mmap")])
+def test_values_match_direct_float64(write_st, dtype, chunk: int, workers: int, io: str) -> None:
     state_a = block_state(3, dtype=dtype)
     state_b = perturbed(state_a, 0.05)
     path_a, path_b = write_st("a.safetensors", state_a), write_st("b.safetensors", state_b)
-    result = compare(path_a, path_b, chunk=chunk, workers=workers)
+    result = compare(path_a, path_b, chunk=chunk, workers=workers, io=io)
     table = result.table.set_index("name")
     assert set(table.index) == set(state_a)
     assert (table["status"] == "ok").all()
@@ -151,3 +152,17 @@ def test_chunk_engine_needs_a_context() -> None:
         engine.pair(Side(torch.ones(3)), Side(torch.ones(3)))
     with pytest.raises(ValueError):
         ChunkEngine(chunk=0)
+    with pytest.raises(ValueError, match="exactly one"):
+        Side()
+
+
+def test_float32_precision_is_close(write_st) -> None:
+    state_a = block_state(3, width=64, dtype=torch.bfloat16)
+    state_b = perturbed(state_a, 0.05)
+    path_a, path_b = write_st("a.safetensors", state_a), write_st("b.safetensors", state_b)
+    exact = compare(path_a, path_b).table
+    fast = compare(path_a, path_b, precision="float32").table
+    for column in ("norm_a", "norm_b", "rel_change", "max_abs_diff"):
+        assert np.allclose(fast[column], exact[column], rtol=1e-5, atol=0), column
+    with pytest.raises(ValueError, match="precision"):
+        compare(path_a, path_b, precision="float16")

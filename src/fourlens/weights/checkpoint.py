@@ -27,6 +27,7 @@ from fourlens.weights.tensor_info import TensorInfo
 from fourlens.weights.torch_file import TorchFile
 
 TORCH_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+IO_MODES = ("pread", "mmap")
 PathLike = str | os.PathLike[str]
 
 
@@ -91,11 +92,18 @@ class Checkpoint:
         """The tensor as a 1-D view; on mapped files nothing is read until elements are touched."""
         return self._owner[name].flat(name)
 
-    def side(self, name: str) -> Side:
-        """What the chunk engine streams: the 1-D view plus its page prefetch/release hooks."""
+    def side(self, name: str, io: str = "pread") -> Side:
+        """What the chunk engine streams. `io="pread"` reads safetensors chunks with pread into a
+        reused buffer; `io="mmap"` (and torch files always) reads through the memory map, handing
+        pages back after each chunk."""
+        if io not in IO_MODES:
+            raise ValueError(f"io must be one of {', '.join(IO_MODES)}; got {io!r}")
         reader = self._owner[name]
-        return Side(reader.flat(name), functools.partial(reader.prefetch, name),
-                    functools.partial(reader.release, name))
+        hooks = {"prefetch": functools.partial(reader.prefetch, name),
+                 "release": functools.partial(reader.release, name)}
+        if io == "pread" and isinstance(reader, SafetensorsFile):
+            return Side(read=functools.partial(reader.read, name), numel=self.infos[name].numel, **hooks)
+        return Side(flat=reader.flat(name), **hooks)
 
     def close(self) -> None:
         for reader in self._readers:

@@ -128,7 +128,8 @@ class WeightComparison:
 
 def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[PathLike], *,
             trust_pickle: bool = False, layer_pattern: str | Callable[[str], str] | None = None,
-            chunk: int = DEFAULT_CHUNK, workers: int | None = None, progress: Progress | None = None
+            chunk: int = DEFAULT_CHUNK, workers: int | None = None, precision: str = "float64",
+            io: str = "pread", progress: Progress | None = None
             ) -> WeightComparison:
     """Compare two checkpoints tensor by tensor.
 
@@ -137,21 +138,26 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
     `torch.load(weights_only=True)`; `trust_pickle=True` allows a full unpickle (trusted files only).
     `layer_pattern`: how names map to layers (default `fourlens.weights.layers.layer_of`; a regex
     whose first group names the layer, or a callable). `chunk`: elements per chunk; `workers`:
-    threads (default: min(4, CPUs)). `progress(bytes_done, bytes_total, name)` is called after each
-    tensor. Raises `BadInputError` naming the file when a checkpoint is missing, corrupt or truncated.
+    threads (default: min(4, CPUs)); `precision`: "float64" (default) or "float32" (about twice as fast,
+    relative error ~1e-6; see `fourlens.weights.stats.PRECISIONS`). `io`: how safetensors data is read,
+    "pread" (default: into a reused buffer) or "mmap" (through the memory map, pages handed back after
+    each chunk); both keep memory bounded (see benchmarks/README.md). `progress(bytes_done, bytes_total,
+    name)` is called after each tensor. Raises `BadInputError` naming the file when a checkpoint is
+    missing, corrupt or truncated.
     """
     started = time.perf_counter()
     to_layer = layer_function(layer_pattern)
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     with open_checkpoint(path_a, trust_pickle) as a, open_checkpoint(path_b, trust_pickle) as b, \
-            ChunkEngine(chunk, workers) as engine:
+            ChunkEngine(chunk, workers, precision) as engine:
         names = list(a) + [name for name in b if name not in a]
         total = sum(info.nbytes for info in a.infos.values()) + sum(info.nbytes for info in b.infos.values())
         done = 0
         rows = []
         for name in names:
             info_a, info_b = a.infos.get(name), b.infos.get(name)
-            rows.append({"name": name, "layer": to_layer(name), **_compare_one(engine, a, b, name, info_a, info_b)})
+            rows.append({"name": name, "layer": to_layer(name),
+                         **_compare_one(engine, a, b, name, info_a, info_b, io)})
             done += (info_a.nbytes if info_a else 0) + (info_b.nbytes if info_b else 0)
             if progress is not None:
                 progress(done, total, name)
@@ -163,7 +169,7 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
 
 
 def _compare_one(engine: ChunkEngine, a: Checkpoint, b: Checkpoint, name: str,
-                 info_a: TensorInfo | None, info_b: TensorInfo | None) -> dict[str, Any]:
+                 info_a: TensorInfo | None, info_b: TensorInfo | None, io: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "shape": info_a.shape if info_a else info_b.shape, "shape_b": info_b.shape if info_b else None,
         "dtype": info_a.dtype if info_a else info_b.dtype, "dtype_b": info_b.dtype if info_b else None,
@@ -172,7 +178,7 @@ def _compare_one(engine: ChunkEngine, a: Checkpoint, b: Checkpoint, name: str,
         "max_abs_diff": np.nan, "nonfinite_a": 0, "nonfinite_b": 0,
     }
     if info_a is not None and info_b is not None and info_a.shape == info_b.shape:
-        stats = engine.pair(a.side(name), b.side(name))
+        stats = engine.pair(a.side(name, io), b.side(name, io))
         row.update(status="ok" if info_a.dtype == info_b.dtype else "dtype_changed", norm_a=stats.norm_a,
                    norm_b=stats.norm_b, diff_norm=stats.diff_norm, rel_change=stats.rel_change,
                    cosine=stats.cosine, max_abs_diff=stats.max_abs_diff, nonfinite_a=stats.nonfinite_a,
@@ -180,10 +186,10 @@ def _compare_one(engine: ChunkEngine, a: Checkpoint, b: Checkpoint, name: str,
         return row
     row["status"] = "shape_mismatch" if info_a and info_b else ("missing_in_b" if info_a else "extra_in_b")
     if info_a is not None:
-        sum_sq, row["nonfinite_a"] = engine.single(a.side(name))
+        sum_sq, row["nonfinite_a"] = engine.single(a.side(name, io))
         row["norm_a"] = math.sqrt(sum_sq)
     if info_b is not None:
-        sum_sq, row["nonfinite_b"] = engine.single(b.side(name))
+        sum_sq, row["nonfinite_b"] = engine.single(b.side(name, io))
         row["norm_b"] = math.sqrt(sum_sq)
     return row
 

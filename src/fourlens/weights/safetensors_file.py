@@ -1,13 +1,16 @@
-"""Read a safetensors file tensor by tensor through a memory map, without the safetensors library.
+"""Read a safetensors file tensor by tensor, without the safetensors library.
 
 The format (https://github.com/huggingface/safetensors, "Format"): 8 bytes little-endian u64 N, then N
 bytes of UTF-8 JSON mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
 (offsets relative to the byte after the header; an optional "__metadata__" maps str -> str), then
 the data, little-endian, C order. We parse the header ourselves so that every way a file can be
-corrupt or truncated becomes one `BadInputError` naming the file, and so that we own the memory map
-and can hand pages back to the kernel once a chunk has been read (see `release`): file-backed pages
-count in a process's resident set, so without that, reading a 100 GB file through a map would grow
-the RSS to 100 GB even though nothing is kept.
+corrupt or truncated becomes one `BadInputError` naming the file.
+
+Two ways to read the data: `flat(name)`, a zero-copy view of a memory map, and `read(...)`, pread
+of a chunk into a reused buffer. Through a map, file-backed pages count in the process's resident
+set, so reading a 100 GB file would grow the RSS to 100 GB although nothing is kept; `release` hands
+a chunk's pages back (MADV_DONTNEED) once it is converted. pread needs no such care and avoids page
+faults, which is why the comparison uses it by default (`compare(..., io="mmap")` uses the map).
 """
 
 from __future__ import annotations
@@ -39,15 +42,19 @@ class SafetensorsFile:
         self._map: mmap.mmap | None = None
         self._fd: int | None = None
 
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
+
     def _mapping(self) -> mmap.mmap:
         if self._map is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-            size = os.fstat(self._fd).st_size
+            size = os.fstat(self._descriptor()).st_size
             if size == 0:  # mmap refuses empty files; a file with no tensors has nothing to map anyway
                 raise BadInputError(f"{self.path}: the file is empty; re-save the checkpoint")
             # ACCESS_COPY (a private mapping) gives torch.frombuffer a writable buffer, so it does not
             # warn; nothing is ever written, so no page is ever copied.
-            self._map = mmap.mmap(self._fd, size, access=mmap.ACCESS_COPY)
+            self._map = mmap.mmap(self._descriptor(), size, access=mmap.ACCESS_COPY)
             if hasattr(mmap, "MADV_SEQUENTIAL"):
                 self._map.madvise(mmap.MADV_SEQUENTIAL)
         return self._map
@@ -62,12 +69,35 @@ class SafetensorsFile:
             return torch.frombuffer(self._mapping(), dtype=info.torch_dtype, count=info.numel,
                                     offset=self._data_start + info.offset)
 
+    def read(self, name: str, start: int, stop: int, out: torch.Tensor) -> torch.Tensor:
+        """Elements [start, stop) of `name`, read with pread into `out` (a uint8 buffer large enough);
+        returns the typed view. Thread-safe: pread takes the offset, so no shared file position."""
+        info = self.infos[name]
+        nbytes = (stop - start) * info.itemsize
+        view = out[:nbytes]
+        target = memoryview(view.numpy())
+        offset = self._data_start + info.offset + start * info.itemsize
+        done = 0
+        while done < nbytes:
+            got = os.preadv(self._descriptor(), [target[done:]], offset + done)
+            if got == 0:
+                raise BadInputError(f"{self.path}: the file ended while reading tensor {name!r}; it was "
+                                    "truncated while being compared? re-save or re-download it")
+            done += got
+        return view.view(info.torch_dtype)
+
     def release(self, name: str, start: int, stop: int) -> None:
-        """Give back the pages holding elements [start, stop) of `name` (they are re-read on demand)."""
+        """Give back the mapped pages of elements [start, stop) of `name` (re-read on demand)."""
         self._advise(name, start, stop, getattr(mmap, "MADV_DONTNEED", None))
 
     def prefetch(self, name: str, start: int, stop: int) -> None:
         """Ask the kernel to start reading elements [start, stop) of `name` from disk, asynchronously."""
+        if self._map is None:  # reading with pread: advise the file, not a map
+            if hasattr(os, "posix_fadvise") and stop > start:
+                info = self.infos[name]
+                os.posix_fadvise(self._descriptor(), self._data_start + info.offset + start * info.itemsize,
+                                 (stop - start) * info.itemsize, os.POSIX_FADV_WILLNEED)
+            return
         self._advise(name, start, stop, getattr(mmap, "MADV_WILLNEED", None))
 
     def _advise(self, name: str, start: int, stop: int, advice: int | None) -> None:
