@@ -166,3 +166,11 @@ def test_float32_precision_is_close(write_st) -> None:
         assert np.allclose(fast[column], exact[column], rtol=1e-5, atol=0), column
     with pytest.raises(ValueError, match="precision"):
         compare(path_a, path_b, precision="float16")
+
+
+def test_top_ranks_finite_changes_before_zero_baselines(write_st) -> None:
+    state_a = {"bias": torch.zeros(4), "w": torch.ones(4), "v": torch.ones(4)}
+    state_b = {"bias": torch.full((4,), 0.1), "w": torch.full((4,), 1.5), "v": torch.full((4,), 1.1)}
+    result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b))
+    assert result.top(3)["name"].tolist() == ["w", "v", "bias"]
+    assert math.isinf(result.table.set_index("name").loc["bias", "rel_change"])

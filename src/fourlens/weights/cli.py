@@ -83,19 +83,21 @@ def _print(console, result, top: int) -> None:
                   f"{_fmt(s['global_rel_change'])}; {s['n_missing_in_b']} missing, {s['n_extra_in_b']} extra, "
                   f"{s['n_shape_mismatches']} reshaped, {s['n_dtype_changes']} dtype changes, "
                   f"NaN/Inf: {s['nonfinite_a']} in a, {s['nonfinite_b']} in b", highlight=False)
+    shown = result.top(top)
     tensors = Table(title=f"top {top} tensors by relative change")
-    for column in ("name", "shape", "dtype", "rel_change", "cosine", "norm_a", "norm_b", "max_abs_diff",
-                   "nonfinite_b"):
-        tensors.add_column(column, justify="left" if column in ("name", "shape", "dtype") else "right")
-    for row in result.top(top).itertuples():
+    longest = max((len(name) for name in shown["name"]), default=4)
+    tensors.add_column("name", min_width=min(longest, 40), overflow="fold")
+    for column in ("shape", "dtype", "rel_change", "cosine", "norm_a", "norm_b", "max|b-a|", "NaN/Inf b"):
+        tensors.add_column(column, justify="left" if column in ("shape", "dtype") else "right")
+    for row in shown.itertuples():
         dtype = row.dtype if row.dtype_b == row.dtype else f"{row.dtype}->{row.dtype_b}"
         tensors.add_row(row.name, "x".join(map(str, row.shape)) or "scalar", dtype, _fmt(row.rel_change),
                         _fmt(row.cosine), _fmt(row.norm_a), _fmt(row.norm_b), _fmt(row.max_abs_diff),
                         str(row.nonfinite_b))
     console.print(tensors)
     layers = Table(title=f"layers ({min(top, len(result.layers))} of {len(result.layers)}, largest change first)")
-    for column in ("layer", "tensors", "rel_change", "norm_a", "norm_b", "nonfinite_b", "mismatched"):
-        layers.add_column(column, justify="left" if column == "layer" else "right")
+    for column in ("layer", "tensors", "rel_change", "norm_a", "norm_b", "NaN/Inf b", "mismatched"):
+        layers.add_column(column, justify="left" if column == "layer" else "right", overflow="fold")
     ranked = result.layers.sort_values("rel_change", ascending=False, kind="stable", na_position="last")
     for row in ranked.head(top).itertuples():
         layers.add_row(row.layer, str(row.n_tensors), _fmt(row.rel_change), _fmt(row.norm_a), _fmt(row.norm_b),

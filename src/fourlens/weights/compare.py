@@ -103,8 +103,12 @@ class WeightComparison:
         return comparison_findings(self, **thresholds)
 
     def top(self, n: int = 10) -> pd.DataFrame:
-        """The `n` paired tensors with the largest relative change."""
-        return self.paired.sort_values("rel_change", ascending=False, kind="stable").head(n)
+        """The `n` paired tensors with the largest finite relative change, then those whose baseline
+        is all zeros (relative change inf, e.g. biases initialised to zero)."""
+        paired = self.paired
+        finite = np.isfinite(paired["rel_change"].to_numpy(float))
+        ranked = paired[finite].sort_values("rel_change", ascending=False, kind="stable")
+        return pd.concat([ranked, paired[~finite]]).head(n)
 
     def to_dict(self) -> dict[str, Any]:
         from fourlens.report.jsonsafe import json_safe

@@ -7,7 +7,8 @@ Severity scales (README "How findings are ranked"):
 - dtype changes: 0.3 (precision or range changed, e.g. a bf16 -> fp16 export can overflow).
 - an outlier layer: min(1, log10(its relative change / the median layer's)), i.e. a layer that moved
   10x more than the typical layer is 1.0. Outliers are layers whose log relative change lies more
-  than `outlier_z` robust sigmas (median absolute deviation x 1.4826) above the median (5+ layers).
+  than `outlier_z` robust sigmas (median absolute deviation x 1.4826) above the median (5+ layers)
+  and that moved at least `outlier_ratio` (3) times more than the median layer.
 - norm blow-up or collapse: min(1, |log2(norm_b / norm_a)| / 3) for the worst tensor whose norm
   changed by more than `norm_ratio` x (8x is 1.0).
 - unchanged layers while the others moved (frozen, or not saved): 0.3.
@@ -36,10 +37,11 @@ MIN_LAYERS_FOR_OUTLIERS = 5
 MAX_LISTED = 10
 
 
-def comparison_findings(result: WeightComparison, outlier_z: float = 3.5, norm_ratio: float = 2.0,
-                        ) -> list[Finding]:
+def comparison_findings(result: WeightComparison, outlier_z: float = 3.5, outlier_ratio: float = 3.0,
+                        norm_ratio: float = 2.0) -> list[Finding]:
     """Findings for one comparison, baseline = a, candidate = b."""
-    findings = [*_nonfinite(result), *_structure(result), *_dtypes(result), *_outlier_layers(result, outlier_z),
+    findings = [*_nonfinite(result), *_structure(result), *_dtypes(result),
+                *_outlier_layers(result, outlier_z, outlier_ratio),
                 *_norm_changes(result, norm_ratio), *_unchanged(result)]
     overall = _overall(result)
     if overall is not None:
@@ -113,7 +115,7 @@ def _dtypes(result: WeightComparison) -> list[Finding]:
     )]
 
 
-def _outlier_layers(result: WeightComparison, outlier_z: float) -> list[Finding]:
+def _outlier_layers(result: WeightComparison, outlier_z: float, outlier_ratio: float) -> list[Finding]:
     layers = result.layers
     changes = layers["rel_change"].to_numpy(dtype=float)
     usable = np.isfinite(changes) & (changes > 0)
@@ -128,9 +130,11 @@ def _outlier_layers(result: WeightComparison, outlier_z: float) -> list[Finding]
     findings = []
     for name, value in zip(names, logs, strict=True):
         z = (value - median) / sigma
-        if z < outlier_z:
-            continue
         ratio = math.exp(value - median)
+        # Both: a robust z alone flags 2x differences when every layer moved alike (tiny MAD), and
+        # layers of a healthy run routinely differ by 2x (embeddings vs blocks).
+        if z < outlier_z or ratio < outlier_ratio:
+            continue
         confidence = 1.0 - min(1.0, len(logs) * float(stats.norm.sf(z)))
         change = math.exp(value)
         findings.append(Finding(
