@@ -174,3 +174,18 @@ def test_top_ranks_finite_changes_before_zero_baselines(write_st) -> None:
     result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b))
     assert result.top(3)["name"].tolist() == ["w", "v", "bias"]
     assert math.isinf(result.table.set_index("name").loc["bias", "rel_change"])
+
+
+@pytest.mark.parametrize("io", ["pread", "mmap"])
+def test_fp8_integer_and_bool_tensors(write_st, io: str) -> None:
+    base = torch.randn(64, 8, generator=torch.Generator().manual_seed(5))
+    state_a = {"e4m3": base.to(torch.float8_e4m3fn), "e5m2": base.to(torch.float8_e5m2), "ids": torch.arange(10),
+               "mask": torch.tensor([True, False, True])}
+    state_b = {"e4m3": (base * 1.1).to(torch.float8_e4m3fn), "e5m2": (base * 1.1).to(torch.float8_e5m2),
+               "ids": torch.arange(10) + 1, "mask": torch.tensor([True, True, True])}
+    result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b), io=io)
+    table = result.table.set_index("name")
+    assert table.loc["e4m3", "dtype"] == "F8_E4M3" and table.loc["e5m2", "dtype"] == "F8_E5M2"
+    for name in state_a:
+        expected = direct(state_a[name].double(), state_b[name].double())
+        assert table.loc[name, "rel_change"] == pytest.approx(expected["rel_change"], rel=1e-12), name
