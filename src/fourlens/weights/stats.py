@@ -138,6 +138,7 @@ class ChunkEngine:
             raise ValueError(f"pair needs tensors of equal length; got {numel} and {b.numel}")
         starts = range(0, numel, self.chunk)
         parts = self._map(lambda start: self._pair_chunk(a, b, start, min(start + self.chunk, numel)), starts)
+        _release_all(a, b)
         totals = [0.0] * 4
         max_diff, bad_a, bad_b = 0.0, 0, 0
         for sums, chunk_max, chunk_bad_a, chunk_bad_b in parts:  # chunk order: deterministic sums
@@ -152,6 +153,7 @@ class ChunkEngine:
         numel = a.numel
         parts = self._map(lambda start: self._single_chunk(a, start, min(start + self.chunk, numel)),
                           range(0, numel, self.chunk))
+        _release_all(a)
         return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
     def _map(self, function: Callable, starts: range) -> list:
@@ -191,6 +193,14 @@ class ChunkEngine:
         finite = torch.isfinite(x)
         x = x[finite]
         return float(torch.dot(x, x)), int((~finite).sum())
+
+
+def _release_all(*sides: Side) -> None:
+    """Release a whole tensor once its chunks are done: the kernel's fault-around maps a few pages
+    next to each faulting one, including pages of chunks already released, and those would stay."""
+    for side in sides:
+        if side.release is not None and side.numel > 0:
+            side.release(0, side.numel)
 
 
 def _sums(x: torch.Tensor, y: torch.Tensor, d: torch.Tensor) -> list[float]:
