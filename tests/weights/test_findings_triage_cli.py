@@ -109,3 +109,15 @@ def test_cli_bad_file_is_one_message(tmp_path: Path, write_st) -> None:
     result = CliRunner().invoke(app, ["weights", "compare", str(good), str(bad)], env={"COLUMNS": "300"})
     assert result.exit_code == 2
     assert "error:" in result.output and str(bad) in result.output and "Traceback" not in result.output
+
+
+def test_triage_reads_weights_listed_in_the_manifest(tmp_path: Path) -> None:
+    state = block_state(2)
+    base = _bundle(tmp_path / "base", state)
+    cand = _bundle(tmp_path / "cand", perturbed(state, 0.01))
+    (cand / "weights" / "model.safetensors").rename(cand / "weights" / "ckpt.pt.safetensors")
+    (cand / "fourlens.toml").write_text('[evidence]\nweights = ["weights"]\n[options.weights]\noutlier_z = 2.0\n')
+    report = triage(load_bundle(base), load_bundle(cand))
+    weights = next(lens for lens in report.lenses if lens.name == "weights")
+    assert weights.state == "ok", weights.message
+    assert any(f.title.startswith("weights moved") for f in report.findings)

@@ -131,11 +131,17 @@ def _resolve(source: PathLike | Sequence[PathLike]) -> tuple[list[Path], Path | 
         candidates = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
         origin = path
     else:
-        candidates = [Path(p).expanduser() for p in source]
-        origin = candidates[0].parent if candidates else Path(".")
-        for path in candidates:
-            if not path.is_file():
-                raise BadInputError(f"checkpoint file {path} does not exist")
+        candidates = []
+        for entry in (Path(p).expanduser() for p in source):
+            if entry.is_dir():  # a bundle may list a directory of weights
+                candidates.extend(sorted(p for p in entry.iterdir() if p.is_file()))
+            elif entry.is_file():
+                candidates.append(entry)
+            else:
+                raise BadInputError(f"checkpoint file {entry} does not exist")
+        if not candidates:
+            raise BadInputError("no checkpoint files given; pass a file, an index or a directory")
+        origin = candidates[0].parent
     indexes = [p for p in candidates if p.name.endswith(".index.json")]
     if indexes:
         if len(indexes) > 1:
