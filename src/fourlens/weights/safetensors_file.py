@@ -144,6 +144,8 @@ def _read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str], int
     if not isinstance(header, dict):
         raise BadInputError(f"{path}: the safetensors header must be a JSON object; {hint}")
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        raise BadInputError(f"{path}: the header's __metadata__ must be an object of strings; {hint}")
     data_start = 8 + header_len
     data_size = size - data_start
     infos: dict[str, TensorInfo] = {}
@@ -157,12 +159,12 @@ def _parse_entry(path: Path, name: str, entry: object, data_size: int, hint: str
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
         raise BadInputError(f"{path}: header entry {name!r} lacks dtype/shape/data_offsets; {hint}")
     code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if code not in DTYPES:
+    if not isinstance(code, str) or code not in DTYPES:
         raise BadInputError(f"{path}: tensor {name!r} has dtype {code!r}, which this torch build cannot "
                             f"read (supported: {', '.join(DTYPES)})")
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+    if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
         raise BadInputError(f"{path}: tensor {name!r} has an invalid shape {shape!r}; {hint}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
             and 0 <= offsets[0] <= offsets[1]):
         raise BadInputError(f"{path}: tensor {name!r} has invalid data_offsets {offsets!r}; {hint}")
     dtype = DTYPES[code]

@@ -75,8 +75,12 @@ class TorchFile:
 
 
 def _load(path: Path, trust_pickle: bool, owner: TorchFile) -> object:
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a file; pass a .bin/.pt/.pth/.ckpt file")
     try:
         is_zip = zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # a damaged zip directory; torch.load below says what is wrong
+        is_zip = False
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read the file ({exc})") from None
     try:
@@ -91,9 +95,10 @@ def _load(path: Path, trust_pickle: bool, owner: TorchFile) -> object:
             f"{path}: the checkpoint stores Python objects besides tensors, which fourlens does not unpickle "
             f"by default ({_first_line(exc)}). If you trust the file, pass trust_pickle=True "
             "(CLI: --trust-pickle), or re-save only its state_dict as safetensors") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise BadInputError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)}); the file is "
-                            "corrupt, truncated or not a torch.save file; re-save or re-download it") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes torch.load raise almost any type
+        raise BadInputError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
+                            f"{_first_line(exc)}); the file is corrupt, truncated or not a torch.save file; "
+                            "re-save or re-download it") from None
     owner.mapped = is_zip
     return obj
 
