@@ -1,0 +1,202 @@
+"""`compare(path_a, path_b)`: two checkpoints, tensor by tensor, in bounded memory.
+
+Each tensor present in both checkpoints with the same shape is streamed in chunks (see
+`fourlens.weights.stats`): relative change ||b - a|| / ||a||, norms, cosine, max |b - a| and NaN/Inf
+counts, all in float64. Tensors present in one checkpoint only, or with different shapes, get their
+norms and NaN/Inf counts alone. Peak memory is a few chunks per worker plus what `torch.load` keeps
+for non-mappable legacy .bin files; it does not grow with the checkpoint or the largest tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fourlens.weights.checkpoint import Checkpoint, PathLike, open_checkpoint
+from fourlens.weights.layers import aggregate_layers, layer_function
+from fourlens.weights.stats import DEFAULT_CHUNK, ChunkEngine
+from fourlens.weights.tensor_info import TensorInfo
+
+TENSOR_COLUMNS = ["name", "layer", "status", "shape", "shape_b", "dtype", "dtype_b", "numel", "norm_a", "norm_b",
+                  "diff_norm", "rel_change", "cosine", "max_abs_diff", "nonfinite_a", "nonfinite_b"]
+STATUSES = ("ok", "dtype_changed", "shape_mismatch", "missing_in_b", "extra_in_b")
+Progress = Callable[[int, int, str], None]  # (bytes done, bytes total, tensor name)
+
+
+@dataclass(frozen=True)
+class WeightComparison:
+    """The result of `compare`.
+
+    `table`: one row per tensor name in either checkpoint (`TENSOR_COLUMNS`; `status` is one of
+    `STATUSES`; `shape`/`dtype` are checkpoint a's, or b's for tensors only in b). `layers`: one row
+    per layer (`fourlens.weights.layers.LAYER_COLUMNS`). `a`, `b`: what was compared.
+    """
+
+    a: str
+    b: str
+    table: pd.DataFrame
+    layers: pd.DataFrame
+    format_a: str = ""
+    format_b: str = ""
+    bytes_read: int = 0
+    seconds: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, status: str) -> pd.DataFrame:
+        return self.table[self.table["status"] == status]
+
+    @property
+    def missing(self) -> list[str]:
+        """Tensor names in a but not in b."""
+        return self.rows("missing_in_b")["name"].tolist()
+
+    @property
+    def extra(self) -> list[str]:
+        """Tensor names in b but not in a."""
+        return self.rows("extra_in_b")["name"].tolist()
+
+    @property
+    def shape_mismatches(self) -> pd.DataFrame:
+        return self.rows("shape_mismatch")
+
+    @property
+    def dtype_changes(self) -> pd.DataFrame:
+        return self.rows("dtype_changed")
+
+    @property
+    def paired(self) -> pd.DataFrame:
+        """Tensors compared element by element (same name and shape)."""
+        return self.table[self.table["status"].isin(["ok", "dtype_changed"])]
+
+    @property
+    def global_rel_change(self) -> float:
+        """||b - a|| / ||a|| over every paired tensor taken as one vector."""
+        paired = self.paired
+        sum_aa = float((paired["norm_a"] ** 2).sum())
+        sum_dd = float((paired["diff_norm"] ** 2).sum())
+        if sum_aa > 0:
+            return math.sqrt(sum_dd / sum_aa)
+        return 0.0 if sum_dd == 0 else math.inf
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "a": self.a, "b": self.b, "format_a": self.format_a, "format_b": self.format_b,
+            "n_tensors_a": int((self.table["status"] != "extra_in_b").sum()),
+            "n_tensors_b": int((self.table["status"] != "missing_in_b").sum()),
+            "n_paired": len(self.paired), "n_missing_in_b": len(self.missing), "n_extra_in_b": len(self.extra),
+            "n_shape_mismatches": len(self.shape_mismatches), "n_dtype_changes": len(self.dtype_changes),
+            "nonfinite_a": int(self.table["nonfinite_a"].sum()), "nonfinite_b": int(self.table["nonfinite_b"].sum()),
+            "global_rel_change": self.global_rel_change, "bytes_read": self.bytes_read, "seconds": self.seconds,
+        }
+
+    def findings(self, **thresholds: float) -> list:
+        """The comparison as fourlens `Finding`s (lens "representation"); see `fourlens.weights.findings`."""
+        from fourlens.weights.findings import comparison_findings
+
+        return comparison_findings(self, **thresholds)
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        """The `n` paired tensors with the largest finite relative change, then those whose baseline
+        is all zeros (relative change inf, e.g. biases initialised to zero)."""
+        paired = self.paired
+        finite = np.isfinite(paired["rel_change"].to_numpy(float))
+        ranked = paired[finite].sort_values("rel_change", ascending=False, kind="stable")
+        return pd.concat([ranked, paired[~finite]]).head(n)
+
+    def to_dict(self) -> dict[str, Any]:
+        from fourlens.report.jsonsafe import json_safe
+
+        tensors = self.table.assign(shape=self.table["shape"].map(_listify),
+                                    shape_b=self.table["shape_b"].map(_listify))
+        return json_safe({"summary": self.summary(), "metadata": self.metadata,
+                          "tensors": tensors.to_dict(orient="records"),
+                          "layers": self.layers.to_dict(orient="records")}, "WeightComparison")
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        s = self.summary()
+        head = (f"<p><b>{escape(self.a)}</b> vs <b>{escape(self.b)}</b>: {s['n_paired']} tensors compared, "
+                f"relative change {s['global_rel_change']:.4g}; {s['n_missing_in_b']} missing, "
+                f"{s['n_extra_in_b']} extra, {s['n_shape_mismatches']} shape and {s['n_dtype_changes']} dtype "
+                f"changes, {s['nonfinite_b']} NaN/Inf in b.</p>")
+        return head + self.layers.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[PathLike], *,
+            trust_pickle: bool = False, layer_pattern: str | Callable[[str], str] | None = None,
+            chunk: int = DEFAULT_CHUNK, workers: int | None = None, precision: str = "float64",
+            io: str = "pread", progress: Progress | None = None
+            ) -> WeightComparison:
+    """Compare two checkpoints tensor by tensor.
+
+    `path_a`/`path_b`: a .safetensors file, a sharded `*.index.json`, a .bin/.pt/.pth/.ckpt file, a
+    directory holding them, or a list of files. PyTorch files are read with
+    `torch.load(weights_only=True)`; `trust_pickle=True` allows a full unpickle (trusted files only).
+    `layer_pattern`: how names map to layers (default `fourlens.weights.layers.layer_of`; a regex
+    whose first group names the layer, or a callable). `chunk`: elements per chunk; `workers`:
+    threads (default: min(4, CPUs)); `precision`: "float64" (default) or "float32" (about twice as fast,
+    relative error ~1e-6; see `fourlens.weights.stats.PRECISIONS`). `io`: how safetensors data is read,
+    "pread" (default: into a reused buffer) or "mmap" (through the memory map, pages handed back after
+    each chunk); both keep memory bounded (see benchmarks/README.md). `progress(bytes_done, bytes_total,
+    name)` is called after each tensor. Raises `BadInputError` naming the file when a checkpoint is
+    missing, corrupt or truncated.
+    """
+    started = time.perf_counter()
+    to_layer = layer_function(layer_pattern)
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    with open_checkpoint(path_a, trust_pickle) as a, open_checkpoint(path_b, trust_pickle) as b, \
+            ChunkEngine(chunk, workers, precision) as engine:
+        names = list(a) + [name for name in b if name not in a]
+        total = sum(info.nbytes for info in a.infos.values()) + sum(info.nbytes for info in b.infos.values())
+        done = 0
+        rows = []
+        for name in names:
+            info_a, info_b = a.infos.get(name), b.infos.get(name)
+            rows.append({"name": name, "layer": to_layer(name),
+                         **_compare_one(engine, a, b, name, info_a, info_b, io)})
+            done += (info_a.nbytes if info_a else 0) + (info_b.nbytes if info_b else 0)
+            if progress is not None:
+                progress(done, total, name)
+        table = pd.DataFrame(rows, columns=TENSOR_COLUMNS)
+        return WeightComparison(a=a.label, b=b.label, table=table, layers=aggregate_layers(table),
+                                format_a=a.format, format_b=b.format, bytes_read=total,
+                                seconds=time.perf_counter() - started,
+                                metadata={"a": a.metadata, "b": b.metadata})
+
+
+def _compare_one(engine: ChunkEngine, a: Checkpoint, b: Checkpoint, name: str,
+                 info_a: TensorInfo | None, info_b: TensorInfo | None, io: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "shape": info_a.shape if info_a else info_b.shape, "shape_b": info_b.shape if info_b else None,
+        "dtype": info_a.dtype if info_a else info_b.dtype, "dtype_b": info_b.dtype if info_b else None,
+        "numel": info_a.numel if info_a else info_b.numel,
+        "norm_a": np.nan, "norm_b": np.nan, "diff_norm": np.nan, "rel_change": np.nan, "cosine": np.nan,
+        "max_abs_diff": np.nan, "nonfinite_a": 0, "nonfinite_b": 0,
+    }
+    if info_a is not None and info_b is not None and info_a.shape == info_b.shape:
+        stats = engine.pair(a.side(name, io), b.side(name, io))
+        row.update(status="ok" if info_a.dtype == info_b.dtype else "dtype_changed", norm_a=stats.norm_a,
+                   norm_b=stats.norm_b, diff_norm=stats.diff_norm, rel_change=stats.rel_change,
+                   cosine=stats.cosine, max_abs_diff=stats.max_abs_diff, nonfinite_a=stats.nonfinite_a,
+                   nonfinite_b=stats.nonfinite_b)
+        return row
+    row["status"] = "shape_mismatch" if info_a and info_b else ("missing_in_b" if info_a else "extra_in_b")
+    if info_a is not None:
+        sum_sq, row["nonfinite_a"] = engine.single(a.side(name, io))
+        row["norm_a"] = math.sqrt(sum_sq)
+    if info_b is not None:
+        sum_sq, row["nonfinite_b"] = engine.single(b.side(name, io))
+        row["norm_b"] = math.sqrt(sum_sq)
+    return row
+
+
+def _listify(shape: object) -> object:
+    return list(shape) if isinstance(shape, tuple) else shape
