@@ -60,7 +60,17 @@ def test_runner_reports_evidence_no_lens_reads(make_bundle):
     cand = make_bundle("b", log=training_log(50), evals=eval_items({"t": 0.5}, n=10))
     report = triage(base, cand, lenses=SPECS[:1])
     notes = [s for s in report.lenses if s.name == "evals"]
-    assert notes and notes[0].state == "skipped" and "no installed lens reads them" in notes[0].message
+    assert notes and notes[0].state == "skipped" and "not selected: the behavior lens reads them" in notes[0].message
+
+
+def test_runner_says_when_no_installed_lens_reads_evidence(make_bundle, monkeypatch):
+    import fourlens.triage.runner as runner
+
+    monkeypatch.setattr(runner, "available_lenses", lambda: tuple(SPECS))
+    base = make_bundle("a", log=training_log(50), evals=eval_items({"t": 0.5}, n=10))
+    cand = make_bundle("b", log=training_log(50), evals=eval_items({"t": 0.5}, n=10))
+    notes = [s for s in triage(base, cand, lenses=SPECS[:1]).lenses if s.name == "evals"]
+    assert notes and "no installed lens reads them yet" in notes[0].message
 
 
 def test_raise_errors_reraises(make_bundle):

@@ -100,11 +100,14 @@ def _missing_message(spec: LensSpec, base: Bundle, cand: Bundle) -> str:
 def _unread_evidence(specs: Sequence[LensSpec], base: Bundle, cand: Bundle) -> list[LensStatus]:
     """Evidence present in both bundles that no lens reads: say so rather than stay silent."""
     read = {kind for spec in specs for kind in spec.evidence}
+    readers = {kind: [spec.name for spec in available_lenses() if kind in spec.evidence] for kind in EVIDENCE_KINDS}
     notes = []
     for kind in EVIDENCE_KINDS:
         if kind not in read and base.has(kind) and cand.has(kind):
-            notes.append(LensStatus(kind, KIND_LENS[kind], "skipped",
-                                    f"{EVIDENCE_LABELS[kind]} found, but no installed lens reads them yet"))
+            # A lens left out on purpose (`--lens`) is not the same news as a lens that does not exist.
+            why = (f"not selected: the {', '.join(readers[kind])} lens reads them" if readers[kind]
+                   else "no installed lens reads them yet")
+            notes.append(LensStatus(kind, KIND_LENS[kind], "skipped", f"{EVIDENCE_LABELS[kind]} found, {why}"))
     return notes
 
 
