@@ -18,3 +18,23 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def test_guard_output_protects_files_fourlens_did_not_write(tmp_path):
+    import pytest
+
+    from fourlens._io import HTML_MARKER, guard_output
+    from fourlens.errors import BadInputError
+
+    guard_output(None, HTML_MARKER)
+    guard_output(tmp_path / "new.html", HTML_MARKER)  # not there yet: fine
+    ours = tmp_path / "ours.html"
+    ours.write_bytes(b"<html><head><meta " + HTML_MARKER + b' report"></head></html>')
+    guard_output(ours, HTML_MARKER)
+    theirs = tmp_path / "notes.html"
+    theirs.write_text("<html>my notes</html>")
+    with pytest.raises(BadInputError, match=r"--html .*notes.html exists and was not written by fourlens"):
+        guard_output(theirs, HTML_MARKER, option="html")
+    with pytest.raises(BadInputError, match="is a directory"):
+        guard_output(tmp_path, HTML_MARKER)
+    assert theirs.read_text() == "<html>my notes</html>"

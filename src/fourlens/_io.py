@@ -35,3 +35,31 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+# What each fourlens writer puts in the first bytes of its files, so a later run knows the file is its own.
+HTML_MARKER = b'name="generator" content="fourlens'
+REPORT_JSON_MARKER = b'"fourlens.report"'
+
+
+def guard_output(path: str | os.PathLike[str] | None, *markers: bytes, option: str = "") -> None:
+    """Refuse to overwrite a file fourlens did not write, so nothing a user wrote is lost.
+
+    A file counts as fourlens's own when its first 4 KiB contain one of `markers` (the generator tag
+    its writer puts there). `option` names the CLI option in the message (e.g. "html" -> "--html PATH").
+    Raises `BadInputError`; a missing path (or None) passes."""
+    from fourlens.errors import BadInputError
+
+    if path is None:
+        return
+    target = Path(path)
+    label = f"--{option} {target}" if option else str(target)
+    if target.is_dir():
+        raise BadInputError(f"{label} is a directory; give a file path")
+    if not target.exists():
+        return
+    with open(target, "rb") as handle:
+        head = handle.read(4096)
+    if not any(marker in head for marker in markers):
+        raise BadInputError(f"{label} exists and was not written by fourlens; choose another path or remove the "
+                            "file yourself")

@@ -11,6 +11,7 @@ from rich.console import Console
 from fourlens import __version__
 from fourlens.cli_errors import DEBUG, user_errors
 from fourlens.cli_groups import PLANNED, lens_group
+from fourlens.cli_output import guard_report_outputs, write_report_outputs
 from fourlens.errors import BadInputError
 
 app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False,
@@ -33,19 +34,6 @@ def _main(
     DEBUG["enabled"] = debug
 
 
-def _check_output(path: Path, kind: str) -> None:
-    """Refuse to overwrite a file fourlens did not write (nothing a user wrote is lost)."""
-    if not path.exists():
-        return
-    if path.is_dir():
-        raise BadInputError(f"--{kind} {path} is a directory; give a file path")
-    head = path.read_bytes()[:4096].decode("utf-8", errors="ignore")
-    ours = ('name="generator" content="fourlens' in head) if kind == "html" else '"fourlens.report"' in head
-    if not ours:
-        raise BadInputError(f"--{kind} {path} exists and was not written by fourlens; choose another path "
-                            "or remove the file yourself")
-
-
 @app.command("triage")
 @user_errors
 def triage_command(
@@ -59,9 +47,7 @@ def triage_command(
     """Run every lens with evidence in both bundles and rank what they find."""
     from fourlens.triage import available_lenses, load_bundle, triage
 
-    for path, kind in ((html, "html"), (json_path, "json")):
-        if path is not None:
-            _check_output(path, kind)
+    guard_report_outputs(html, json_path)
     specs = available_lenses()
     if lens:
         unknown = sorted(set(lens) - {spec.name for spec in specs})
@@ -72,16 +58,7 @@ def triage_command(
     report = triage(load_bundle(baseline), load_bundle(candidate), lenses=specs,
                     raise_errors=DEBUG["enabled"], progress=sys.stderr.isatty())
     report.print(Console(), limit=limit)
-    _write_outputs(report, html, json_path)
-
-
-def _write_outputs(report, html: Path | None, json_path: Path | None) -> None:
-    if html is not None:
-        report.to_html(html)
-        typer.echo(f"HTML report: {html}")
-    if json_path is not None:
-        report.to_json(json_path)
-        typer.echo(f"JSON report: {json_path}")
+    write_report_outputs(report, html, json_path)
 
 
 @app.command("demo")
@@ -101,7 +78,7 @@ def demo_command(
     report = triage(workspace.baseline, workspace.candidate, title="fourlens demo: what changed in the candidate?",
                     raise_errors=DEBUG["enabled"])
     report.print(console)
-    _write_outputs(report, workspace.root / "report.html", workspace.root / "report.json")
+    write_report_outputs(report, workspace.root / "report.html", workspace.root / "report.json")
     console.print(f"Open {workspace.root / 'report.html'} in a browser, or run: "
                   f"fourlens serve {workspace.root / 'report.json'}")
 

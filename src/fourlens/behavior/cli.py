@@ -9,17 +9,10 @@ from pathlib import Path
 import typer
 
 from fourlens.cli_errors import user_errors
+from fourlens.cli_output import guard_report_outputs, write_report_outputs
 
 app = typer.Typer(help="Behavior: paired item-level comparison of eval results, safety, agent latency.",
                   no_args_is_help=True)
-
-
-def _check_outputs(html: Path | None, json_path: Path | None) -> None:
-    from fourlens.cli import _check_output  # the top-level CLI's guard against overwriting others' files
-
-    for path, kind in ((html, "html"), (json_path, "json")):
-        if path is not None:
-            _check_output(path, kind)
 
 
 def _labels(baseline: Path, candidate: Path) -> tuple[str, str]:
@@ -27,15 +20,6 @@ def _labels(baseline: Path, candidate: Path) -> tuple[str, str]:
     if baseline.name != candidate.name:
         return baseline.name, candidate.name
     return f"{baseline.parent.name}/{baseline.name}", f"{candidate.parent.name}/{candidate.name}"
-
-
-def _write(report, html: Path | None, json_path: Path | None) -> None:
-    if html is not None:
-        report.to_html(html)
-        typer.echo(f"HTML report: {html}")
-    if json_path is not None:
-        report.to_json(json_path)
-        typer.echo(f"JSON report: {json_path}")
 
 
 @app.command("compare")
@@ -64,7 +48,7 @@ def compare_command(
     from fourlens.behavior.render import comparison_report, print_comparison
     from fourlens.errors import BadInputError
 
-    _check_outputs(html, json_path)
+    guard_report_outputs(html, json_path)
     if traces and len(traces) != 2:
         raise BadInputError("--traces takes two paths: --traces BASE_TRACES --traces CANDIDATE_TRACES")
     result = compare(load_evals(baseline, fmt), load_evals(candidate, fmt), alpha=alpha,
@@ -79,7 +63,7 @@ def compare_command(
     console = Console()
     print_comparison(result, console, latency)
     report = comparison_report(result, *result.names, latency)
-    _write(report, html, json_path)
+    write_report_outputs(report, html, json_path)
     if fail_on_regression:
         regressions = result.regressions()
         failing = regressions[regressions["diff"].abs() > threshold]
@@ -106,12 +90,12 @@ def latency_command(
     from fourlens.behavior.render import latency_report, print_latency
     from fourlens.behavior.traces import load_traces
 
-    _check_outputs(html, json_path)
+    guard_report_outputs(html, json_path)
     result = compare_latency(load_traces(baseline), load_traces(candidate), alpha=alpha)
     result = dataclasses.replace(result, names=_labels(baseline, candidate))
     console = Console()
     print_latency(result, console)
-    _write(latency_report(result, *result.names), html, json_path)
+    write_report_outputs(latency_report(result, *result.names), html, json_path)
     if fail_on_regression and result.findings():
         raise typer.Exit(code=1)
 
@@ -130,7 +114,7 @@ def trend_command(
     from fourlens.behavior.render import print_trend, trend_report
     from fourlens.behavior.trend import step_of, trend
 
-    _check_outputs(html, None)
+    guard_report_outputs(html, None)
     loaded = {}
     for run in runs:
         step, sep, path = run.partition("=")
@@ -143,4 +127,4 @@ def trend_command(
         loaded[number] = load_evals(Path(path))
     table = trend(loaded)
     print_trend(table, Console())
-    _write(trend_report(table), html, None)
+    write_report_outputs(trend_report(table), html, None)

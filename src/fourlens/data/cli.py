@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fourlens._io import HTML_MARKER, REPORT_JSON_MARKER, guard_output
 from fourlens.cli_errors import user_errors
-from fourlens.errors import BadInputError
+from fourlens.cli_output import write_report_outputs
 
 app = typer.Typer(help="Data: domain-mix drift, token statistics, contamination (profile once, diff many).",
                   invoke_without_command=True)
@@ -25,17 +26,12 @@ def _group(ctx: typer.Context) -> None:
 ENGINE_HELP = "local (processes on this machine) or ray."
 
 
+# what each output of these commands starts with, so a rerun may replace its own file and no other
+_MARKERS = {"profile": b"meta.npy", "html": HTML_MARKER, "json": REPORT_JSON_MARKER, "csv": b"eval_set,"}
+
+
 def _guard(path: Path | None, kind: str) -> None:
-    """Refuse to overwrite a file fourlens did not write."""
-    if path is None or not path.exists():
-        return
-    if path.is_dir():
-        raise BadInputError(f"{path} is a directory; give a file path")
-    head = path.read_bytes()[:4096]
-    ours = {"profile": head.startswith(b"PK"), "html": b'content="fourlens' in head,
-            "json": b'"fourlens.report"' in head, "csv": head.startswith(b"eval_set,")}[kind]
-    if not ours:
-        raise BadInputError(f"{path} exists and was not written by fourlens; choose another path or remove it")
+    guard_output(path, _MARKERS[kind], option=kind)
 
 
 @app.command("profile")
@@ -101,7 +97,7 @@ def diff_command(
     console.print(f"domain mix: JS distance {d.mix['js_distance_tokens']:.3f}, PSI {d.mix['psi_tokens']:.3f}, "
                   f"Cramér's V {d.mix['cramers_v_documents']:.3f}")
     report.print(console)
-    _write(report, html, json_path)
+    write_report_outputs(report, html, json_path)
 
 
 @app.command("contamination")
@@ -153,7 +149,7 @@ def contamination_command(
         "series": [{"name": f"rule {rule}", "values": (100 * summary["share"]).tolist()}]})
     report = Report(title=f"contamination: {', '.join(evals)} in {', '.join(train)}",
                     findings=tuple(result.findings()), figures=(figure,))
-    _write(report, html, json_path)
+    write_report_outputs(report, html, json_path)
     if csv_path is not None:
         from fourlens._io import write_atomic
 
@@ -162,10 +158,3 @@ def contamination_command(
         console.print(f"items: {csv_path}")
 
 
-def _write(report, html: Path | None, json_path: Path | None) -> None:
-    if html is not None:
-        report.to_html(html)
-        typer.echo(f"HTML report: {html}")
-    if json_path is not None:
-        report.to_json(json_path)
-        typer.echo(f"JSON report: {json_path}")

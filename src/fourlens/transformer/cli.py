@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fourlens._io import HTML_MARKER
 from fourlens.cli_errors import user_errors
 from fourlens.errors import BadInputError
 
@@ -22,30 +23,19 @@ app = typer.Typer(no_args_is_help=True, help="Transformer representation: attent
 # piped output (logs, CI) gets a fixed width instead of rich's 80-column default
 console = Console() if sys.stdout.isatty() else Console(width=120)
 MODEL_HELP = "minilm, tinylm[:STEP], a TinyLM .safetensors file, or a local Hugging Face model directory."
-GENERATOR = 'name="generator" content="fourlens'
-
-
-def _writable(path: Path) -> None:
-    """Never overwrite a file fourlens did not write."""
-    if path.is_dir():
-        raise BadInputError(f"{path} is a directory; give a file path")
-    if path.exists():
-        head = path.read_bytes()[:4096].decode("utf-8", errors="ignore")
-        if GENERATOR not in head and '"fourlens.transformer"' not in head:
-            raise BadInputError(f"{path} exists and was not written by fourlens; choose another path or remove it")
 
 
 def _write(path: Path, text: str) -> None:
-    from fourlens._io import write_atomic
+    from fourlens._io import guard_output, write_atomic
 
-    _writable(path)
+    guard_output(path, HTML_MARKER, b'"fourlens.transformer"')
     write_atomic(path, text)
     console.print(f"wrote {path}")
 
 
 def _plot_page(figure, title: str) -> str:
     html = figure.to_html(include_plotlyjs=True, full_html=True)  # plotly.js inlined: works offline
-    return html.replace("<head>", f'<head><meta {GENERATOR} transformer"><title>{title}</title>', 1)
+    return html.replace("<head>", f'<head><meta {HTML_MARKER.decode()} transformer"><title>{title}</title>', 1)
 
 
 def _json(data: dict) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from fourlens._io import guard_output
 from fourlens.cli_errors import user_errors
-from fourlens.errors import BadInputError
 
 app = typer.Typer(help="Streaming comparison of two checkpoints' tensors (safetensors, torch state dicts).",
                   no_args_is_help=True)
@@ -39,8 +39,7 @@ def compare_command(
 
     from fourlens.weights.compare import compare
 
-    if json_path is not None:
-        _check_output(json_path)
+    guard_output(json_path, f'"generator": "{GENERATOR}"'.encode(), option="json")
     console = Console()
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=Console(stderr=True), transient=True) as bar:
@@ -57,15 +56,6 @@ def compare_command(
         payload = {"generator": GENERATOR, **result.to_dict()}
         write_atomic(json_path, json.dumps(payload, indent=1))
         console.print(f"JSON: {json_path}")
-
-
-def _check_output(path: Path) -> None:
-    """Never overwrite a file fourlens did not write."""
-    if path.is_dir():
-        raise BadInputError(f"--json {path} is a directory; give a file path")
-    if path.exists() and f'"generator": "{GENERATOR}"' not in path.read_bytes()[:200].decode("utf-8", "ignore"):
-        raise BadInputError(f"--json {path} exists and was not written by fourlens weights compare; choose "
-                            "another path or remove the file yourself")
 
 
 def _fmt(value: float, digits: int = 4) -> str:
