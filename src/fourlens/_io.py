@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -63,3 +64,46 @@ def guard_output(path: str | os.PathLike[str] | None, *markers: bytes, option: s
     if not any(marker in head for marker in markers):
         raise BadInputError(f"{label} exists and was not written by fourlens; choose another path or remove the "
                             "file yourself")
+
+
+def expand_paths(path: str | os.PathLike[str] | list | tuple, suffixes: tuple[str, ...], what: str) -> list[Path]:
+    """The files a user named: a file as given, a directory's files with one of `suffixes` (recursively,
+    sorted, hidden files left out), or a list of either. `what` names them in errors ("eval results")."""
+    from fourlens.errors import BadInputError
+
+    if isinstance(path, (list, tuple)):
+        return [p for item in path for p in expand_paths(item, suffixes, what)]
+    source = Path(path)
+    if not source.exists():
+        raise BadInputError(f"{source}: no such {what} file or directory")
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*")
+                       if p.is_file() and p.suffix in suffixes and not p.name.startswith("."))
+        if not files:
+            raise BadInputError(f"{source}: no {what} inside ({', '.join(suffixes)} files)")
+        return files
+    return [source]
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict]]:
+    """(line number, JSON object) for each non-blank line of a JSONL file; errors name the file and line."""
+    import json
+
+    from fourlens.errors import BadInputError
+
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise BadInputError(f"{path}:{number}: each line must be a JSON object")
+            yield number, record
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict]:
+    """The JSON objects of a JSONL file (blank lines skipped); errors name the file and line."""
+    return [record for _, record in iter_jsonl(path)]

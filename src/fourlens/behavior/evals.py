@@ -9,13 +9,13 @@ files (HarmBench-, StrongREJECT-, JailbreakBench-style); see `fourlens.behavior.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from fourlens._io import expand_paths, read_jsonl
 from fourlens.errors import BadInputError
 
 REQUIRED = ("task", "item_id", "score")
@@ -60,26 +60,8 @@ def load_evals(path: str | os.PathLike[str] | list | tuple, fmt: str | None = No
     recognised from its name and first record."""
     from fourlens.behavior.formats import read_any
 
-    paths = _expand(path)
+    paths = expand_paths(path, (".jsonl", ".json", ".csv", ".eval"), "eval results")
     return read_any(paths, fmt)
-
-
-def _expand(path: str | os.PathLike[str] | list | tuple) -> list[Path]:
-    if isinstance(path, (list, tuple)):
-        return [p for item in path for p in _expand(item)]
-    source = Path(path)
-    if not source.exists():
-        raise BadInputError(f"{source}: no such eval results file or directory")
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and _readable_name(p))
-        if not files:
-            raise BadInputError(f"{source}: no eval results inside (.jsonl, .json, .csv or .eval files)")
-        return files
-    return [source]
-
-
-def _readable_name(path: Path) -> bool:
-    return path.suffix in (".jsonl", ".json", ".csv", ".eval") and not path.name.startswith(".")
 
 
 def check_unique(items: pd.DataFrame, paths: list[Path]) -> pd.DataFrame:
@@ -89,23 +71,6 @@ def check_unique(items: pd.DataFrame, paths: list[Path]) -> pd.DataFrame:
         raise BadInputError(f"{', '.join(map(str, paths))}: item {row['item_id']!r} of task {row['task']!r} "
                             f"(metric {row['metric']!r}) appears more than once; each item needs one score")
     return items
-
-
-def read_jsonl_records(path: Path) -> list[dict]:
-    """JSON objects of a JSONL file, with line numbers in errors."""
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise BadInputError(f"{path}:{number}: each line must be a JSON object")
-            records.append(record)
-    return records
 
 
 def read_generic(path: Path) -> pd.DataFrame:
@@ -118,7 +83,7 @@ def read_generic(path: Path) -> pd.DataFrame:
         records = frame.to_dict(orient="records")
         offset = 2  # header line
     else:
-        records = read_jsonl_records(path)
+        records = read_jsonl(path)
         offset = 1
     for number, record in enumerate(records, start=offset):
         missing = [key for key in REQUIRED if key not in record]

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fourlens.behavior.evals import EvalResults, check_unique, normalise, read_jsonl_records
+from fourlens._io import read_jsonl
+from fourlens.behavior.evals import EvalResults, check_unique, normalise
 from fourlens.errors import BadInputError
 
 SAMPLES = re.compile(r"samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
@@ -74,7 +75,7 @@ def _read_results(path: Path) -> dict:
 
 def _read_samples(path: Path, task: str, higher_is_better: dict) -> pd.DataFrame:
     rows = []
-    for number, record in enumerate(read_jsonl_records(path), start=1):
+    for number, record in enumerate(read_jsonl(path), start=1):
         missing = [key for key in ("doc_id", "metrics") if key not in record]
         if missing:
             raise BadInputError(f"{path}:{number}: lacks {', '.join(missing)}; is this an lm-eval "

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fourlens.behavior.evals import EvalResults, check_unique, normalise, read_jsonl_records
+from fourlens._io import read_jsonl
+from fourlens.behavior.evals import EvalResults, check_unique, normalise
 from fourlens.errors import BadInputError
 
 SAFETY_KEYS = {"attack", "jailbroken", "behavior_id", "attack_success", "forbidden_prompt"}
@@ -79,7 +80,7 @@ def _read_one(path: Path) -> pd.DataFrame:
     if path.suffix == ".csv":
         frame = pd.read_csv(path)
         return _records(path, frame.to_dict(orient="records"), offset=2)
-    return _records(path, read_jsonl_records(path), offset=1)
+    return _records(path, read_jsonl(path), offset=1)
 
 
 def _harmbench(path: Path, data: dict) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fourlens.behavior.evals import read_jsonl_records
+from fourlens._io import expand_paths, read_jsonl
 from fourlens.errors import BadInputError
 
 REQUEST_COLUMNS = ["request_id", "latency_s", "ttft_s", "output_tokens", "decode_s", "n_tool_calls", "tool_s",
@@ -54,27 +54,13 @@ class Traces:
 
 def load_traces(path: str | os.PathLike[str] | list | tuple) -> Traces:
     """Read agent traces from a file, a directory of them, or a list."""
-    paths = _expand(path)
+    paths = expand_paths(path, (".jsonl", ".json", ".csv"), "agent traces")
     frames = [_read_file(p) for p in paths]
     requests = pd.concat(frames, ignore_index=True)
     if requests["request_id"].duplicated().any():
         dup = requests.loc[requests["request_id"].duplicated(), "request_id"].iloc[0]
         raise BadInputError(f"{', '.join(map(str, paths))}: request {dup!r} appears more than once")
     return Traces(requests=requests, source=tuple(paths))
-
-
-def _expand(path) -> list[Path]:
-    if isinstance(path, (list, tuple)):
-        return [p for item in path for p in _expand(item)]
-    source = Path(path)
-    if not source.exists():
-        raise BadInputError(f"{source}: no such trace file or directory")
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix in (".jsonl", ".json", ".csv"))
-        if not files:
-            raise BadInputError(f"{source}: no .jsonl, .json or .csv traces inside")
-        return files
-    return [source]
 
 
 def _read_file(path: Path) -> pd.DataFrame:
@@ -90,7 +76,7 @@ def _read_file(path: Path) -> pd.DataFrame:
     elif path.suffix == ".csv":
         records = pd.read_csv(path).to_dict(orient="records")
     else:
-        records = read_jsonl_records(path)
+        records = read_jsonl(path)
     if not records:
         raise BadInputError(f"{path}: no trace records")
     if "span_id" in records[0] or "spanId" in records[0]:

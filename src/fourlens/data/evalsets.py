@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fourlens._io import iter_jsonl
 from fourlens.errors import BadInputError
 
 ID_FIELDS = ("item_id", "id", "doc_id", "idx", "question_id", "task_id")
@@ -57,25 +57,16 @@ def load_eval_sets(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
 def _read(file: Path, text_fields: Sequence[str] | None) -> list[dict]:
     match = LM_EVAL_SAMPLES.match(file.name)
     rows = []
-    with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{file}: line {number} is not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise BadInputError(f"{file}: line {number} is not a JSON object")
-            if match or ("doc" in record and "doc_id" in record):
-                task = match.group("task") if match else file.stem
-                rows.append({"eval_set": task, "item_id": str(record["doc_id"]), "text": _lm_eval_text(record)})
-                continue
-            item_id = next((record[k] for k in ID_FIELDS if k in record), None)
-            if item_id is None:
-                item_id = number - 1
-            rows.append({"eval_set": str(record.get("eval_set") or record.get("task") or _stem(file)),
-                         "item_id": str(item_id), "text": _item_text(record, file, number, text_fields)})
+    for number, record in iter_jsonl(file):
+        if match or ("doc" in record and "doc_id" in record):
+            task = match.group("task") if match else file.stem
+            rows.append({"eval_set": task, "item_id": str(record["doc_id"]), "text": _lm_eval_text(record)})
+            continue
+        item_id = next((record[k] for k in ID_FIELDS if k in record), None)
+        if item_id is None:
+            item_id = number - 1
+        rows.append({"eval_set": str(record.get("eval_set") or record.get("task") or _stem(file)),
+                     "item_id": str(item_id), "text": _item_text(record, file, number, text_fields)})
     return rows
 
 
