@@ -1,22 +1,20 @@
 """Representation lens for transformers: attention, head scores, circuits, logit lens, embeddings,
 activation patching and layer-by-layer checkpoint comparison (issue 5)."""
 
-from fourlens.transformer._arch import Architecture, architecture
-from fourlens.transformer.ablation import ablate_heads, ablation_effects, repeat_loss
-from fourlens.transformer.attention import AttentionResult, attention
-from fourlens.transformer.circuit import InductionCircuit, induction_circuit
-from fourlens.transformer.cka import linear_cka
-from fourlens.transformer.compare import CheckpointComparison, compare_checkpoints
-from fourlens.transformer.composition import composition_scores
-from fourlens.transformer.embeddings import EmbeddingMap, embedding_map
-from fourlens.transformer.head_scores import copying_scores, head_scores, heads_figure
-from fourlens.transformer.logit_lens import LogitLensResult, logit_lens
-from fourlens.transformer.over_training import head_scores_over_training, score_curves
-from fourlens.transformer.patching import PatchingResult, activation_patching
-from fourlens.transformer.probes import RepeatProbe, repeat_probe
+from fourlens._lazy import lazy_exports
 
-__all__ = ["Architecture", "AttentionResult", "CheckpointComparison", "EmbeddingMap", "InductionCircuit",
-           "LogitLensResult", "PatchingResult", "RepeatProbe", "ablate_heads", "ablation_effects",
-           "activation_patching", "architecture", "attention", "compare_checkpoints", "composition_scores",
-           "copying_scores", "embedding_map", "head_scores", "head_scores_over_training", "heads_figure",
-           "induction_circuit", "linear_cka", "logit_lens", "repeat_loss", "repeat_probe", "score_curves"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "._arch": ("Architecture", "architecture"),
+    ".ablation": ("ablate_heads", "ablation_effects", "repeat_loss"),
+    ".attention": ("AttentionResult", "attention"),
+    ".circuit": ("InductionCircuit", "induction_circuit"),
+    ".cka": ("linear_cka",),
+    ".compare": ("CheckpointComparison", "compare_checkpoints"),
+    ".composition": ("composition_scores",),
+    ".embeddings": ("EmbeddingMap", "embedding_map"),
+    ".head_scores": ("copying_scores", "head_scores", "heads_figure"),
+    ".logit_lens": ("LogitLensResult", "logit_lens"),
+    ".over_training": ("head_scores_over_training", "score_curves"),
+    ".patching": ("PatchingResult", "activation_patching"),
+    ".probes": ("RepeatProbe", "repeat_probe"),
+})

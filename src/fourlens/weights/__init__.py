@@ -1,10 +1,11 @@
 """Streaming, tensor-by-tensor comparison of two checkpoints (safetensors, sharded indexes, torch files)."""
 
-from fourlens.weights.checkpoint import Checkpoint, open_checkpoint
-from fourlens.weights.compare import STATUSES, TENSOR_COLUMNS, WeightComparison, compare
-from fourlens.weights.layers import LAYER_COLUMNS, aggregate_layers, layer_of
-from fourlens.weights.stats import ChunkEngine, PairStats, Side
-from fourlens.weights.tensor_info import TensorInfo
+from fourlens._lazy import lazy_exports
 
-__all__ = ["LAYER_COLUMNS", "STATUSES", "TENSOR_COLUMNS", "Checkpoint", "ChunkEngine", "PairStats", "Side",
-           "TensorInfo", "WeightComparison", "aggregate_layers", "compare", "layer_of", "open_checkpoint"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    ".checkpoint": ("Checkpoint", "open_checkpoint"),
+    ".compare": ("STATUSES", "TENSOR_COLUMNS", "WeightComparison", "compare"),
+    ".layers": ("LAYER_COLUMNS", "aggregate_layers", "layer_of"),
+    ".stats": ("ChunkEngine", "PairStats", "Side"),
+    ".tensor_info": ("TensorInfo",),
+})
