@@ -19,8 +19,18 @@ def test_version_and_help():
 
 
 def test_planned_group_says_what_it_will_hold():
-    result = runner.invoke(app, ["data"])
-    assert result.exit_code == 0 and "contamination" in result.output
+    from fourlens.cli_groups import planned_group
+
+    result = runner.invoke(planned_group("data"), [])
+    assert result.exit_code == 0 and "contamination" in result.output and "No data verbs" in result.output
+
+
+def test_every_lens_group_is_mounted_with_help():
+    from fourlens.cli_groups import PLANNED
+
+    for group in PLANNED:
+        result = runner.invoke(app, [group, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, (group, result.output)
 
 
 def test_missing_directory_exits_2_with_one_message(tmp_path):
