@@ -1,8 +1,8 @@
-"""`Run`: every scalar a training run logged, as a tidy table, and `load_run` for CSV/JSONL logs.
+"""`Run`: every scalar a training run logged, as a tidy table, and `load_run` for the formats people have.
 
-Formats read here: CSV and JSONL, wide (one row per step, one column per metric) or long (columns
-`step`, `tag`, `value`, optional `wall_time`). TensorBoard, W&B and MLflow readers come with the
-training-lens issue; until then such files get a clear error instead of a guess.
+Formats: TensorBoard event files (readers/tfevents.py, our own reader), CSV and JSONL, wide (one row
+per step, one column per metric) or long (columns `step`, `tag`, `value`, optional `wall_time`).
+Damage a reader survives (a truncated last record, a bad CRC) is listed in `Run.issues`.
 """
 
 from __future__ import annotations
@@ -17,21 +17,11 @@ import numpy as np
 import pandas as pd
 
 from fourlens.errors import BadInputError
+from fourlens.training.readers import ReadIssue, is_event_file, read_event_files
+from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, merge_aliases
 
 STEP_COLUMNS = ("step", "global_step", "_step", "iteration", "iter", "trainer/global_step")
 TIME_COLUMNS = ("wall_time", "_timestamp", "timestamp", "time")
-# Canonical signal -> tag names seen in the wild (lower-cased). Users extend this via `aliases`.
-DEFAULT_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "loss": ("loss", "train/loss", "loss/train", "train_loss", "training_loss", "lm_loss", "train/lm_loss"),
-    "val_loss": ("val_loss", "val/loss", "loss/val", "eval/loss", "validation_loss", "valid/loss"),
-    "grad_norm": ("grad_norm", "train/grad_norm", "gradient_norm", "grad-norm", "global_grad_norm",
-                  "optimizer/grad_norm"),
-    "lr": ("lr", "learning_rate", "train/lr", "train/learning_rate", "optimizer/lr"),
-    "tokens_per_sec": ("tokens_per_sec", "tokens/s", "throughput", "tok_per_sec", "train/tokens_per_sec"),
-    "loss_scale": ("loss_scale", "train/loss_scale", "scaler/scale"),
-}
-
-
 @dataclass(frozen=True)
 class Run:
     """All scalars of one run: `scalars` has columns step, wall_time, tag, value (original tag names)."""
@@ -39,6 +29,7 @@ class Run:
     scalars: pd.DataFrame
     source: tuple[Path, ...]
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    issues: tuple[ReadIssue, ...] = ()
 
     @property
     def tags(self) -> list[str]:
@@ -65,17 +56,32 @@ class Run:
         series.name = signal
         return series.astype(float)
 
+    def has(self, signal: str) -> bool:
+        return self.tag_for(signal) is not None
+
+    def expert_loads(self) -> dict[str, pd.DataFrame]:
+        """MoE per-expert load tags grouped by layer: {layer prefix: DataFrame steps x experts}."""
+        return expert_load_table(self.scalars, self.aliases.get("moe_load", ()))
+
 
 def load_run(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...],
-             aliases: Mapping[str, tuple[str, ...]] | None = None) -> Run:
-    """Read one run from a file, a directory of log files, or a list of files (restarts concatenated)."""
+             aliases: Mapping[str, tuple[str, ...]] | None = None, check_crc: bool = True) -> Run:
+    """Read one run from a file, a directory of log files, or a list of files (restarts concatenated).
+
+    `aliases` maps canonical signals ("loss", "grad_norm", ...) to extra tag names, tried before the
+    defaults (signals.py). Event files are read in name order, as tensorboard reads a run directory."""
     paths = _expand(path)
-    tables = [_read_one(p) for p in paths]
-    scalars = pd.concat(tables, ignore_index=True) if tables else _empty()
-    merged = dict(DEFAULT_ALIASES)
-    for signal, names in (aliases or {}).items():
-        merged[signal] = tuple(names) + merged.get(signal, ())
-    return Run(scalars=scalars, source=tuple(paths), aliases=merged)
+    events = [p for p in paths if is_event_file(p)]
+    tables = [_read_one(p) for p in paths if not is_event_file(p)]
+    issues: tuple[ReadIssue, ...] = ()
+    if events:
+        frame, issues = read_event_files(events, check_crc=check_crc)
+        tables.append(frame)
+    if len(tables) == 1:
+        scalars = tables[0]
+    else:
+        scalars = pd.concat([t.astype({"tag": object}) for t in tables], ignore_index=True) if tables else _empty()
+    return Run(scalars=scalars, source=tuple(paths), aliases=merge_aliases(aliases), issues=issues)
 
 
 def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> list[Path]:
@@ -85,9 +91,10 @@ def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> lis
     if not source.exists():
         raise BadInputError(f"{source}: no such log file or directory")
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in (".csv", ".jsonl"))
+        files = sorted(p for p in source.rglob("*")
+                       if p.is_file() and (p.suffix in (".csv", ".jsonl") or is_event_file(p)))
         if not files:
-            raise BadInputError(f"{source}: no .csv or .jsonl scalar logs inside")
+            raise BadInputError(f"{source}: no TensorBoard event files, .csv or .jsonl scalar logs inside")
         return files
     return [source]
 
@@ -99,9 +106,9 @@ def _empty() -> pd.DataFrame:
 
 def _read_one(path: Path) -> pd.DataFrame:
     name = path.name
-    if name.startswith("events.out.tfevents") or name.endswith(".wandb") or name in ("mlflow.db", "mlruns"):
-        raise BadInputError(f"{path}: TensorBoard, W&B and MLflow logs are not readable in this version; "
-                            "export the scalars to CSV or JSONL (columns step, tag, value) meanwhile")
+    if name.endswith(".wandb") or name in ("mlflow.db", "mlruns"):
+        raise BadInputError(f"{path}: W&B and MLflow stores are not readable in this version; export the "
+                            "scalars to CSV or JSONL (columns step, tag, value) meanwhile")
     if name.endswith(".csv"):
         frame, present = _read_csv(path)
     elif name.endswith((".jsonl", ".ndjson")):
