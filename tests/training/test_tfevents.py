@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from fourlens.training import load_run
 from fourlens.training.readers import read_event_file, read_event_files
-from fourlens.training.readers.crc32c import crc32c, crc32c_rows
+from fourlens.training.readers.crc32c import crc32c, crc32c_rows, mask
+from fourlens.training.readers.tfrecord import frame_records
 
 tb = pytest.importorskip("tensorboard", reason="tensorboard is in fourlens[dev]; install it to run this test")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -164,3 +165,20 @@ def test_arbitrary_bytes_never_crash_the_reader(tmp_path_factory, blob):
     frame, issues = read_event_files([path])
     assert list(frame.columns) == ["step", "wall_time", "tag", "value"]
     assert len(frame) == 0 or issues == () or all(i.offset >= 0 for i in issues)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 5, 9]), min_size=1, max_size=6), st.integers(1, 300),
+       st.lists(st.integers(0, 40), max_size=5), st.integers(0, 20))
+def test_cycle_prediction_frames_exactly_like_the_sequential_walk(cycle, repeats, tail, cut):
+    lengths = cycle * repeats + tail
+    blob = b"".join(n.to_bytes(8, "little") + mask(crc32c(n.to_bytes(8, "little"))).to_bytes(4, "little")
+                    + bytes(n) + b"\0\0\0\0" for n in lengths)
+    blob = blob[:len(blob) - cut]
+    starts, sizes, stop = frame_records(np.frombuffer(blob, dtype=np.uint8))
+    expected, pos = [], 0
+    while pos + 12 <= len(blob) and pos + 16 + int.from_bytes(blob[pos:pos + 8], "little") <= len(blob):
+        expected.append(pos)
+        pos += 16 + int.from_bytes(blob[pos:pos + 8], "little")
+    assert starts.tolist() == expected and stop == pos
+    assert sizes.tolist() == np.diff(expected + [pos]).tolist()

@@ -47,31 +47,20 @@ class Records:
 def read_records(path: Path, check_crc: bool = True) -> Records:
     """Frame every record of a TFRecord file; damaged records are dropped and reported."""
     data = np.fromfile(path, dtype=np.uint8)
-    buffer = memoryview(data)
     size = len(data)
-    unpack = struct.Struct("<Q").unpack_from
-    starts: list[int] = []
+    header_starts, record_sizes, pos = frame_records(data)
     issues: list[ReadIssue] = []
-    pos = 0
-    # The one sequential part: each length says where the next record begins.
-    while pos + HEADER <= size:
-        (length,) = unpack(buffer, pos)
-        end = pos + HEADER + length + FOOTER
-        if end > size:
-            break
-        starts.append(pos)
-        pos = end
-    header_starts = np.asarray(starts, dtype=np.int64)
     if pos < size:
         issues.append(_tail_issue(path, data, pos))
     if check_crc and len(header_starts):
         header_starts, damaged = _check_lengths(data, header_starts)
+        record_sizes = record_sizes[:len(header_starts)]
         if damaged is not None:
             issues.append(ReadIssue(str(path), damaged, "length_crc",
                                     f"{path}: record length CRC mismatch at byte {damaged:,}; the file is "
                                     "corrupt from there on, records before it were kept"))
             issues = [i for i in issues if i.kind != "truncated" or i.offset < damaged]
-    lengths = _lengths_at(data, header_starts) if len(header_starts) else np.zeros(0, dtype=np.int64)
+    lengths = record_sizes - HEADER - FOOTER
     payload_starts = header_starts + HEADER
     if check_crc and len(header_starts):
         good = _check_payloads(data, payload_starts, lengths)
@@ -84,10 +73,71 @@ def read_records(path: Path, check_crc: bool = True) -> Records:
                    issues=tuple(sorted(issues, key=lambda i: i.offset)))
 
 
-def _lengths_at(data: np.ndarray, header_starts: np.ndarray) -> np.ndarray:
-    # (n, 8) gathered length bytes -> uint64 little-endian
-    raw = data[header_starts[:, None] + np.arange(8)]
-    return raw.copy().view("<u8")[:, 0].astype(np.int64)
+def frame_records(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Header offsets and sizes of all complete records, and the offset where framing stopped.
+
+    The walk is inherently sequential (each length says where the next record begins), but logs
+    repeat: a writer logging the same tags every step produces a cycle of record lengths. When the
+    last lengths repeat with period p, the next records' offsets are predicted from the cycle, and
+    their length fields are read all at once; the prefix where every length matches is exactly what
+    the sequential walk would find. Otherwise one record is stepped in Python."""
+    buffer = memoryview(data)
+    size = len(data)
+    unpack = struct.Struct("<Q").unpack_from
+    blocks: list[np.ndarray] = []
+    size_blocks: list[np.ndarray] = []
+    recent: list[int] = []   # record sizes (header + payload + footer) of the last records walked
+    singles: list[int] = []
+    pos = 0
+    guess = 64
+    while pos + HEADER <= size:
+        period = _period(recent)
+        if period:
+            cycle = np.asarray(recent[-period:], dtype=np.int64)
+            sizes = np.tile(cycle, guess // period + 1)[:guess]
+            predicted = pos + np.concatenate(([0], np.cumsum(sizes[:-1])))
+            fits = predicted + sizes <= size
+            readable = np.minimum(predicted, max(0, size - 8))
+            lengths = data[readable[:, None] + np.arange(8)].copy().view("<u8")[:, 0].astype(np.int64)
+            ok = fits & (lengths + HEADER + FOOTER == sizes)
+            accepted = int(np.argmin(ok)) if not ok.all() else len(ok)
+            if accepted:
+                if singles:
+                    blocks.append(np.asarray(singles, dtype=np.int64))
+                    size_blocks.append(np.diff(np.append(blocks[-1], pos)))
+                    singles = []
+                blocks.append(predicted[:accepted])
+                size_blocks.append(sizes[:accepted])
+                pos = int(predicted[accepted - 1] + sizes[accepted - 1])
+                recent = sizes[:accepted].tolist()[-3 * period:] if accepted >= 3 * period else \
+                    (recent + sizes[:accepted].tolist())[-48:]
+                guess = min(guess * 4, CHUNK) if accepted == len(ok) else 64
+                continue
+        (length,) = unpack(buffer, pos)
+        end = pos + HEADER + length + FOOTER
+        if end > size:
+            break
+        singles.append(pos)
+        recent.append(end - pos)
+        if len(recent) > 48:
+            del recent[:-48]
+        pos = end
+    if singles:
+        blocks.append(np.asarray(singles, dtype=np.int64))
+        size_blocks.append(np.diff(np.append(blocks[-1], pos)))
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), pos
+    return np.concatenate(blocks), np.concatenate(size_blocks), pos
+
+
+def _period(recent: list[int]) -> int:
+    """The smallest p <= 16 such that the last 3p sizes are one cycle repeated three times, or 0."""
+    for p in range(1, 17):
+        if len(recent) < 3 * p:
+            return 0
+        if recent[-p:] == recent[-2 * p:-p] == recent[-3 * p:-2 * p]:
+            return p
+    return 0
 
 
 def _check_lengths(data: np.ndarray, header_starts: np.ndarray) -> tuple[np.ndarray, int | None]:
