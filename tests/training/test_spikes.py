@@ -36,3 +36,20 @@ def test_unrecovered_divergence():
     values = np.concatenate([np.full(100, 1.0) + np.linspace(0, 0.01, 100), np.full(50, 7.0)])
     events = detect_spikes(pd.Series(values, name="loss"))
     assert len(events) == 1 and events[0].recovered_step is None
+
+
+def test_screened_detector_flags_exactly_what_the_full_mad_flags():
+    from fourlens.training.spikes import _screened_z
+
+    rng = np.random.default_rng(3)
+    values = np.abs(rng.standard_t(3, 20_000)) + 1.0   # heavy tails: many near-threshold points
+    values[rng.integers(100, 20_000, 40)] *= rng.uniform(2, 20, 40)
+    for window, threshold in ((20, 4.0), (50, 6.0), (51, 3.0)):
+        medians, sigmas = trailing_median_mad(values, window)
+        sigmas = np.maximum(sigmas, 1e-3 * np.abs(medians))
+        with np.errstate(invalid="ignore"):
+            exact = np.nan_to_num((values - medians) / sigmas, nan=0.0) > threshold
+        z, fast_medians, _ = _screened_z(values, window, threshold, 1e-3)
+        np.testing.assert_allclose(fast_medians[window:], medians[window:])
+        assert exact.sum() > 10
+        np.testing.assert_array_equal(np.nan_to_num(z, nan=0.0) > threshold, exact)

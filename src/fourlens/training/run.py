@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,23 @@ class Run:
 
     @property
     def tags(self) -> list[str]:
-        return sorted(self.scalars["tag"].unique())
+        return sorted(self._tag_rows)
+
+    @cached_property
+    def _tag_rows(self) -> dict[str, np.ndarray]:
+        """Row indices of each tag, in log order (computed once; a 10M-row run has few tags)."""
+        codes, uniques = pd.factorize(self.scalars["tag"], sort=False)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        return {str(tag): order[bounds[i]:bounds[i + 1]] for i, tag in enumerate(uniques)}
+
+    def tag_series(self, tag: str) -> pd.Series:
+        """One logged tag as a float Series indexed by step (sorted; a step logged twice keeps the last)."""
+        rows = self._tag_rows[tag]
+        series = pd.Series(self.scalars["value"].to_numpy(dtype=float)[rows],
+                           index=self.scalars["step"].to_numpy()[rows], name=tag)
+        series = series[~series.index.duplicated(keep="last")]
+        return series if series.index.is_monotonic_increasing else series.sort_index(kind="stable")
 
     def tag_for(self, signal: str) -> str | None:
         """The logged tag that holds a canonical signal ("loss", "grad_norm", ...), or None."""
@@ -51,17 +68,16 @@ class Run:
         if tag is None:
             raise KeyError(f"no tag for signal {signal!r} in {', '.join(map(str, self.source))}; "
                            f"logged tags: {', '.join(self.tags[:20])}")
-        rows = self.scalars[self.scalars["tag"] == tag]
-        series = rows.drop_duplicates("step", keep="last").set_index("step")["value"].sort_index()
+        series = self.tag_series(tag)
         series.name = signal
-        return series.astype(float)
+        return series
 
     def has(self, signal: str) -> bool:
         return self.tag_for(signal) is not None
 
     def expert_loads(self) -> dict[str, pd.DataFrame]:
         """MoE per-expert load tags grouped by layer: {layer prefix: DataFrame steps x experts}."""
-        return expert_load_table(self.scalars, self.aliases.get("moe_load", ()))
+        return expert_load_table(self.tags, self.tag_series, self.aliases.get("moe_load", ()))
 
 
 def load_run(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...],
@@ -77,11 +93,29 @@ def load_run(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...],
     if events:
         frame, issues = read_event_files(events, check_crc=check_crc)
         tables.append(frame)
-    if len(tables) == 1:
-        scalars = tables[0]
-    else:
-        scalars = pd.concat([t.astype({"tag": object}) for t in tables], ignore_index=True) if tables else _empty()
+    scalars = _concat(tables)
     return Run(scalars=scalars, source=tuple(paths), aliases=merge_aliases(aliases), issues=issues)
+
+
+def run_from_frame(frame: pd.DataFrame, present: pd.DataFrame | None = None, name: str = "<table>",
+                   aliases: Mapping[str, tuple[str, ...]] | None = None) -> Run:
+    """A Run from an in-memory wide or long table (as a CSV would hold it). `present` marks the cells
+    that were logged (default: every non-NaN cell), so a logged NaN can stay visible."""
+    present = frame.notna() if present is None else present
+    return Run(scalars=_tidy(frame, present, Path(name)), source=(Path(name),), aliases=merge_aliases(aliases))
+
+
+def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack tidy tables, keeping `tag` categorical (over the union of all tags)."""
+    if not tables:
+        return _empty()
+    if len(tables) == 1:
+        return tables[0]
+    tags = pd.Index(pd.unique(np.concatenate([t["tag"].astype("category").cat.categories.astype(str).to_numpy(object)
+                                               for t in tables])))
+    for table in tables:
+        table["tag"] = pd.Categorical(table["tag"].astype(str), categories=tags)
+    return pd.concat(tables, ignore_index=True)
 
 
 def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> list[Path]:
@@ -184,7 +218,7 @@ def _tidy(frame: pd.DataFrame, present: pd.DataFrame, path: Path) -> pd.DataFram
         long = pd.DataFrame({"step": steps[keep], "wall_time": wall[keep],
                              "tag": frame[columns["tag"]][keep].astype(str), "value": values[keep]})
     else:
-        parts = []
+        parts, tags = [], []
         for column in frame.columns:
             if column in (step_col, time_col):
                 continue
@@ -192,11 +226,15 @@ def _tidy(frame: pd.DataFrame, present: pd.DataFrame, path: Path) -> pd.DataFram
             if values is None:
                 continue  # a text column (run name, phase): not a scalar
             keep = present[column].to_numpy()
-            parts.append(pd.DataFrame({"step": steps[keep], "wall_time": wall[keep], "tag": str(column),
-                                       "value": values[keep]}))
+            parts.append(pd.DataFrame({"step": steps[keep], "wall_time": wall[keep], "value": values[keep]}))
+            tags.append(str(column))
         if not parts:
             raise BadInputError(f"{path}: no numeric metric columns beside {step_col!r}")
         long = pd.concat(parts, ignore_index=True)
+        # one tag per column: build the categorical from codes instead of hashing millions of strings
+        codes = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        long["tag"] = pd.Categorical.from_codes(codes, categories=pd.Index(tags).unique()) \
+            if len(set(tags)) == len(tags) else np.array(tags, dtype=object)[codes]
     long["step"] = long["step"].astype("int64")
     long["wall_time"] = long["wall_time"].astype("float64")
     return long[["step", "wall_time", "tag", "value"]].reset_index(drop=True)

@@ -50,21 +50,18 @@ def merge_aliases(user: Mapping[str, tuple[str, ...] | list[str] | str] | None) 
     return merged
 
 
-def expert_load_table(scalars: pd.DataFrame, patterns: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """{layer: DataFrame indexed by step, one column per expert index} from per-expert load tags."""
+def expert_load_table(tags: list[str], series_of, patterns: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """{layer: DataFrame indexed by step, one column per expert index} from per-expert load tags.
+
+    `series_of(tag)` returns one tag as a Series indexed by step (Run.tag_series)."""
     compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
     layers: dict[str, dict[int, str]] = {}
-    for tag in scalars["tag"].unique():
+    for tag in tags:
         for pattern in compiled:
             match = pattern.fullmatch(str(tag))
             if match:
                 layer = (match.groupdict().get("layer") or "").strip("/_.-") or "all"
                 layers.setdefault(layer, {})[int(match.group("expert"))] = str(tag)
                 break
-    tables = {}
-    for layer, experts in layers.items():
-        rows = scalars[scalars["tag"].isin(list(experts.values()))]
-        wide = rows.pivot_table(index="step", columns="tag", values="value", aggfunc="last", observed=True)
-        wide = wide.rename(columns={tag: expert for expert, tag in experts.items()})
-        tables[layer] = wide[sorted(wide.columns)]
-    return tables
+    return {layer: pd.concat({expert: series_of(experts[expert]) for expert in sorted(experts)}, axis=1)
+            for layer, experts in layers.items()}
