@@ -117,6 +117,11 @@ def test_checkpoint_context_names_the_unrecovered_spike():
     found = detect(run)
     finding = checkpoint_context(found, 2999)
     assert finding is not None and "has not recovered" in finding.title
+    run, planted = synthetic_log(3000, ("spike",), seed=2)
+    (spike,) = planted
+    finding = checkpoint_context(detect(run), spike.end_step + 150)
+    assert finding is not None and "recovered" in finding.title and finding.severity < 0.5
+    assert finding.title.startswith(f"checkpoint at step {spike.end_step + 150:,} was saved")
 
 
 def test_a_million_steps_diagnose_quickly():

@@ -94,7 +94,7 @@ def diagnose(run: Run, config: DiagnoseConfig | None = None, checkpoint_step: in
     pairs = health.lead_lag([a for a in found if a.kind == "spike" and a.signal == "loss"],
                             [a for a in found if a.kind == "spike" and a.signal == "grad_norm"])
     baselines = ("rule_2x_mean100", "rule_10x_running_max")   # shown beside, not ranked
-    findings = [_finding(a, span, pairs) for a in found if a.detector not in baselines]
+    findings = [anomaly_finding(a, span, pairs) for a in found if a.detector not in baselines]
     if checkpoint_step is not None:
         context = checkpoint_context(found, checkpoint_step)
         if context is not None:
@@ -153,7 +153,7 @@ NEXT_CHECKS = {
 }
 
 
-def _finding(anomaly: Anomaly, span: int, pairs: list[dict]) -> Finding:
+def anomaly_finding(anomaly: Anomaly, span: int, pairs: list[dict]) -> Finding:
     evidence = anomaly.to_dict()
     peak = anomaly.extra.get("peak_step")
     lagged = [p for p in pairs if peak is not None and peak in (p["loss_peak_step"], p["grad_peak_step"])]
@@ -176,17 +176,26 @@ def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = No
 
     def unresolved(a: Anomaly) -> bool:
         recovered = a.extra.get("recovered_step")
-        return a.kind in ("divergence", "nonfinite") or (a.kind == "spike" and (recovered is None or recovered > step))
+        if a.kind == "spike":
+            return recovered is None or recovered > step
+        return a.kind == "divergence" or a.end_step >= step   # still going on when the checkpoint was saved
 
     open_ones = [a for a in before if unresolved(a)]
-    anomaly = max(open_ones or before, key=lambda a: a.end_step)
+    anomaly = max(open_ones or before, key=lambda a: (a.end_step, severity(a, max(1, step))))
     at = anomaly.extra.get("peak_step", anomaly.start_step)
     size = f"{anomaly.magnitude:.0f}x " if anomaly.kind == "spike" else ""
-    state = "that the loss has not recovered from" if anomaly in open_ones else "after which the run recovered"
+    if anomaly not in open_ones:
+        state = "after which the run recovered"
+    elif anomaly.kind in ("spike", "divergence") and anomaly.signal == "loss":
+        state = "that the loss has not recovered from"
+    elif anomaly.kind == "spike":
+        state = f"that {anomaly.signal} has not recovered from"
+    else:
+        state = "still going on when it was saved"
     return Finding(
         lens="training", severity=0.8 if anomaly in open_ones else 0.2, confidence=anomaly.confidence,
         title=f"checkpoint at step {step:,} was saved {step - at:,} steps after a {anomaly.signal} {size}"
-              f"{anomaly.kind} at step {at:,} {state}",
+              f"{anomaly.kind} at step {at:,} {state} ({anomaly.detail})",
         evidence={"checkpoint_step": step, "anomaly": anomaly.to_dict(), "unresolved": anomaly in open_ones},
         next_check=f"evaluate a checkpoint from before step {anomaly.start_step:,} side by side with this one",
     )
