@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fourlens.errors import BadInputError
+from fourlens.errors import BadInputError, require
 from fourlens.training.readers import ReadIssue, is_event_file, read_event_files
+from fourlens.training.readers.mlflow import is_mlflow, read_mlflow_files, read_mlflow_sqlite
+from fourlens.training.readers.wandb import read_wandb_file
 from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, merge_aliases
 
 STEP_COLUMNS = ("step", "global_step", "_step", "iteration", "iter", "trainer/global_step")
@@ -88,13 +90,18 @@ def load_run(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...],
     defaults (signals.py). Event files are read in name order, as tensorboard reads a run directory."""
     paths = _expand(path)
     events = [p for p in paths if is_event_file(p)]
-    tables = [_read_one(p) for p in paths if not is_event_file(p)]
-    issues: tuple[ReadIssue, ...] = ()
+    tables, issues = [], []
+    for item in paths:
+        if not is_event_file(item):
+            frame, found = _read_one(item)
+            tables.append(frame)
+            issues.extend(found)
     if events:
-        frame, issues = read_event_files(events, check_crc=check_crc)
+        frame, found = read_event_files(events, check_crc=check_crc)
         tables.append(frame)
+        issues.extend(found)
     scalars = _concat(tables)
-    return Run(scalars=scalars, source=tuple(paths), aliases=merge_aliases(aliases), issues=issues)
+    return Run(scalars=scalars, source=tuple(paths), aliases=merge_aliases(aliases), issues=tuple(issues))
 
 
 def run_from_frame(frame: pd.DataFrame, present: pd.DataFrame | None = None, name: str = "<table>",
@@ -125,12 +132,21 @@ def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> lis
     if not source.exists():
         raise BadInputError(f"{source}: no such log file or directory")
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*")
-                       if p.is_file() and (p.suffix in (".csv", ".jsonl") or is_event_file(p)))
+        if is_mlflow(source):
+            return [source]
+        files = sorted(p for p in source.rglob("*") if p.is_file() and _readable(p))
+        stores = sorted(p for p in source.rglob("mlruns") if p.is_dir())
+        files = [f for f in files if not any(store in f.parents for store in stores)] + stores
         if not files:
-            raise BadInputError(f"{source}: no TensorBoard event files, .csv or .jsonl scalar logs inside")
+            raise BadInputError(f"{source}: no training logs inside (TensorBoard event files, CSV, JSONL, JSON, "
+                                "Parquet, W&B run-*.wandb, MLflow mlruns/ or mlflow.db)")
         return files
     return [source]
+
+
+def _readable(path: Path) -> bool:
+    return (path.suffix in (".csv", ".jsonl", ".ndjson", ".parquet", ".wandb") or is_event_file(path)
+            or path.name == "mlflow.db" or (path.suffix == ".json" and path.parent.name != "mlruns"))
 
 
 def _empty() -> pd.DataFrame:
@@ -138,18 +154,45 @@ def _empty() -> pd.DataFrame:
                          "tag": pd.Series(dtype="object"), "value": pd.Series(dtype="float64")})
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+def _read_one(path: Path) -> tuple[pd.DataFrame, tuple[ReadIssue, ...]]:
     name = path.name
-    if name.endswith(".wandb") or name in ("mlflow.db", "mlruns"):
-        raise BadInputError(f"{path}: W&B and MLflow stores are not readable in this version; export the "
-                            "scalars to CSV or JSONL (columns step, tag, value) meanwhile")
+    if name.endswith(".wandb"):
+        return read_wandb_file(path)
+    if path.is_dir() or name.endswith(".db"):
+        return (read_mlflow_files(path) if path.is_dir() else read_mlflow_sqlite(path)), ()
     if name.endswith(".csv"):
         frame, present = _read_csv(path)
     elif name.endswith((".jsonl", ".ndjson")):
         frame, present = _read_jsonl(path)
+    elif name.endswith(".json"):
+        frame, present = _read_json(path)
+    elif name.endswith(".parquet"):
+        require("pyarrow", "training", f"reading {path}")
+        frame = pd.read_parquet(path)
+        present = frame.notna()
     else:
-        raise BadInputError(f"{path}: unknown scalar log format; expected .csv or .jsonl")
-    return _tidy(frame, present, path)
+        raise BadInputError(f"{path}: unknown scalar log format; expected TensorBoard event files, .csv, .jsonl, "
+                            ".json, .parquet, a W&B .wandb file or an MLflow store")
+    return _tidy(frame, present, path), ()
+
+
+def _read_json(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A JSON list of per-step records (W&B `run.history()` exported with to_json(orient="records")),
+    or an object holding such a list under "history"."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("history"), list):
+        data = data["history"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise BadInputError(f"{path}: expected a JSON list of per-step records (a W&B history export)")
+    frame = pd.DataFrame.from_records(data)
+    # A null is absence (pandas' to_json writes NaN as null, indistinguishable from not logged); a NaN
+    # token (as W&B and Python's json write it) is a logged NaN.
+    present = pd.DataFrame.from_records([{k: v is not None for k, v in r.items()} for r in data]).reindex(
+        columns=frame.columns).fillna(False).astype(bool)
+    return frame, present
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -220,8 +263,8 @@ def _tidy(frame: pd.DataFrame, present: pd.DataFrame, path: Path) -> pd.DataFram
     else:
         parts, tags = [], []
         for column in frame.columns:
-            if column in (step_col, time_col):
-                continue
+            if column in (step_col, time_col) or str(column).startswith("_"):
+                continue   # W&B's bookkeeping columns (_runtime, _wandb, ...) are not metrics
             values = _numeric(frame[column], present[column])
             if values is None:
                 continue  # a text column (run name, phase): not a scalar
