@@ -20,7 +20,7 @@ import numpy as np
 
 from fourlens._io import write_atomic
 from fourlens.training import detect
-from fourlens.training.synthetic import COLLATERAL, FAULT_KINDS, synthetic_log
+from fourlens.training.synthetic import COLLATERAL, FAULT_KINDS, suite_faults, synthetic_log
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     slack = 0.02 * args.steps
     for seed in range(args.runs):
         rng = np.random.default_rng(10_000 + seed)
-        faults = () if seed % 4 == 0 else tuple(rng.choice(kinds, size=2, replace=False))
+        faults = () if seed % 4 == 0 else suite_faults(rng)
         run, planted = synthetic_log(args.steps, faults, seed=10_000 + seed)
         found = detect(run)
 

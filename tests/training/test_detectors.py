@@ -13,7 +13,7 @@ from fourlens.training.detectors import loss as loss_rules
 from fourlens.training.detectors.schedule import Schedule, infer_schedule, schedule_deviations
 from fourlens.training.detectors.throughput import flops_per_token, mfu
 from fourlens.training.diagnose import DiagnoseConfig, checkpoint_context
-from fourlens.training.synthetic import COLLATERAL, FAULT_KINDS, synthetic_log
+from fourlens.training.synthetic import COLLATERAL, FAULT_KINDS, suite_faults, synthetic_log
 
 SUITE_SEEDS = range(24)
 
@@ -24,11 +24,10 @@ def suite_scores(steps: int = 3000):
     Each run gets two different faults (or none, for every fourth run). A detection is a true positive
     when its kind is one its fault should raise (FAULT_KINDS, or the documented collateral of that
     fault, COLLATERAL) and its steps overlap the fault's (+-2% of the run)."""
-    kinds = list(FAULT_KINDS)
     tp_detections = detections = found_faults = faults = 0
     for seed in SUITE_SEEDS:
         rng = np.random.default_rng(1000 + seed)
-        planted_kinds = () if seed % 4 == 0 else tuple(rng.choice(kinds, size=2, replace=False))
+        planted_kinds = () if seed % 4 == 0 else suite_faults(rng)
         run, planted = synthetic_log(steps, planted_kinds, seed)
         found = detect(run)
 

@@ -95,7 +95,7 @@ def check_command(
     console = Console()
     for issue in run.issues:
         console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
-    report = Report(title=f"training check: {run_path}", findings=tuple(findings), candidate=str(run_path),
+    report = Report(title=f"training check: {run_path}", findings=tuple(findings),
                     figures=tuple(signal_panels(run, found)))
     report.print(console, limit=limit)
     if rules:

@@ -33,6 +33,7 @@ class DiagnoseConfig:
 
     window: int = 50
     threshold: float = 6.0
+    grad_norm_min_ratio: float = 2.0   # grad-norm spikes are tested on log values and must be >= 2x
     published_rules: bool = False
     declared_schedule: Schedule | None = None
     flops_per_token: float | None = None
@@ -64,7 +65,8 @@ def detect(run: Run, config: DiagnoseConfig | None = None) -> list[Anomaly]:
         if run.has("val_loss"):
             found.extend(gap.gap_growth(series, run.signal("val_loss")))
     if run.has("grad_norm"):
-        found.extend(loss.robust_spikes(run.signal("grad_norm"), config.window, config.threshold, log=True))
+        found.extend(loss.robust_spikes(run.signal("grad_norm"), config.window, config.threshold, log=True,
+                                        min_ratio=config.grad_norm_min_ratio))
     if run.has("loss_scale"):
         found.extend(health.loss_scale_collapse(run.signal("loss_scale")))
     if run.has("lr"):
@@ -161,8 +163,10 @@ def anomaly_finding(anomaly: Anomaly, span: int, pairs: list[dict]) -> Finding:
     if lagged and anomaly.signal == "loss":
         lag = lagged[0]["lag_steps"]
         evidence["grad_norm_lead_steps"] = lag
-        title += f"; grad norm spiked {lagged[0]['grad_ratio']:.0f}x " + (
-            f"{lag} steps before" if lag > 0 else f"{-lag} steps after" if lag < 0 else "at the same step")
+        evidence["grad_norm_peak_lead_steps"] = lagged[0]["peak_lag_steps"]
+        title += f"; grad norm spiked {lagged[0]['grad_ratio']:.0f}x from step {lagged[0]['grad_start_step']:,}, " + (
+            f"{lag} step(s) before the loss" if lag > 0 else f"{-lag} step(s) after the loss" if lag < 0
+            else "the same step as the loss")
     return Finding(lens="training", title=title, severity=severity(anomaly, span), confidence=anomaly.confidence,
                    evidence=evidence, next_check=NEXT_CHECKS[anomaly.kind].format(start=anomaly.start_step,
                                                                                   end=anomaly.end_step))

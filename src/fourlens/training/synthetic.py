@@ -22,6 +22,17 @@ FAULT_KINDS = {
 }
 # What each fault disturbs besides its own signal: an LR jump kicks the loss, a NaN breaks the curve.
 COLLATERAL = {"lr_jump": ("spike",), "nan": ("spike",), "divergence": ("nonfinite", "gap")}
+# Faults that need the loss curve after them: a divergence (the loss grows 100x and more) erases them,
+# so the generator never plants them in the same run (`suite_faults` draws around this).
+EXCLUSIVE = {"divergence": ("plateau", "val_gap")}
+
+
+def suite_faults(rng: np.random.Generator, n: int = 2) -> tuple[str, ...]:
+    """n different faults drawn at random, never a divergence together with a fault it would erase."""
+    while True:
+        picked = tuple(str(k) for k in rng.choice(list(FAULT_KINDS), size=n, replace=False))
+        if not any(other in picked for kind in picked for other in EXCLUSIVE.get(kind, ())):
+            return picked
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from fourlens.training.detectors.base import Anomaly, runs_of
 def lead_lag(loss_spikes: list[Anomaly], grad_spikes: list[Anomaly], max_gap: int = 50) -> list[dict]:
     """Pair each loss spike with the nearest grad-norm spike within `max_gap` steps of its peak.
 
-    lag = loss peak step - grad peak step: positive when the gradient blew up first (the usual story:
-    an outlier batch or a too-high LR), negative when the loss led (bad data hitting the loss first)."""
+    lag = loss onset step - grad onset step (and the same for the peaks): positive when the gradient
+    blew up first (the usual story: an outlier batch or a too-high LR), negative when the loss led."""
     pairs = []
     for loss in loss_spikes:
         peak = loss.extra.get("peak_step", loss.start_step)
@@ -22,7 +22,9 @@ def lead_lag(loss_spikes: list[Anomaly], grad_spikes: list[Anomaly], max_gap: in
         if near:
             _, grad = min(near, key=lambda pair: pair[0])
             pairs.append({"loss_peak_step": peak, "grad_peak_step": grad.extra.get("peak_step", grad.start_step),
-                          "lag_steps": peak - grad.extra.get("peak_step", grad.start_step),
+                          "loss_start_step": loss.start_step, "grad_start_step": grad.start_step,
+                          "lag_steps": loss.start_step - grad.start_step,
+                          "peak_lag_steps": peak - grad.extra.get("peak_step", grad.start_step),
                           "grad_ratio": grad.magnitude, "loss_ratio": loss.magnitude})
     return pairs
 

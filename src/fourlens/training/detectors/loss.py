@@ -19,9 +19,12 @@ from fourlens.training.detectors.base import Anomaly, centered_median, downsampl
 from fourlens.training.spikes import MAD_TO_SIGMA, detect_spikes
 
 
-def robust_spikes(series: pd.Series, window: int = 50, threshold: float = 6.0, log: bool = False) -> list[Anomaly]:
+def robust_spikes(series: pd.Series, window: int = 50, threshold: float = 6.0, log: bool = False,
+                  min_ratio: float = 1.0) -> list[Anomaly]:
     """Rolling median + MAD spikes. `log=True` tests log(values) instead: for multiplicative, heavy-tailed
-    signals such as grad norms, where a 1.5x wiggle is noise and 10x is an event."""
+    signals such as grad norms, where a 1.5x wiggle is noise and 10x is an event. Spikes below
+    `min_ratio` x the running median are dropped (an effect-size floor on top of the significance test:
+    a 50-point MAD is itself noisy, so a few 1.3x wiggles pass 6 "sigma" in a long run)."""
     out = []
     if log:
         values = series.to_numpy(dtype=float)
@@ -32,13 +35,15 @@ def robust_spikes(series: pd.Series, window: int = 50, threshold: float = 6.0, l
         if log:   # back to the signal's own units: ratios of values, not differences of logs
             event = dataclasses.replace(event, peak_value=math.exp(event.peak_value), baseline=math.exp(event.baseline),
                                         ratio=math.exp(event.peak_value - event.baseline))
+        if event.ratio < min_ratio:
+            continue
         recovery = None if event.recovered_step is None else event.recovered_step - event.end_step
         out.append(Anomaly(
             signal=str(series.name), kind="spike", start_step=event.start_step, end_step=event.end_step,
             magnitude=event.ratio, detector="rolling_median_mad", confidence=event.confidence,
             detail=(f"{event.ratio:.1f}x its running median ({event.robust_z:.0f} robust sigma) at step "
                     f"{event.peak_step:,}; " + ("not recovered by the end of the log" if recovery is None
-                                                else f"recovered {recovery:,} steps after the spike")),
+                                                else f"recovered {recovery:,} step(s) after the spike")),
             extra={"peak_step": event.peak_step, "peak_value": event.peak_value, "baseline": event.baseline,
                    "robust_z": event.robust_z, "recovered_step": event.recovered_step,
                    "recovery_steps": recovery},
