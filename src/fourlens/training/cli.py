@@ -145,7 +145,7 @@ def scaling_command(
     with console.status(f"fitting {len(runs)} runs and {bootstrap} bootstrap resamples..."):
         fit = fit_chinchilla(runs["n_params"], runs["n_tokens"], runs["loss"], n_bootstrap=bootstrap, seed=seed)
         law = fit_compute_law(runs["flops"], runs["loss"])
-    table = Table(title=f"L(N, D) = E + A/N^alpha + B/D^beta on {fit.n_runs} runs (Huber 1e-3 on log loss, L-BFGS)")
+    table = Table(title=f"Chinchilla approach 3 on {fit.n_runs} runs")
     table.add_column("parameter")
     table.add_column("estimate", justify="right")
     table.add_column("bootstrap SE", justify="right")

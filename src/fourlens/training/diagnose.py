@@ -159,7 +159,8 @@ def anomaly_finding(anomaly: Anomaly, span: int, pairs: list[dict]) -> Finding:
     evidence = anomaly.to_dict()
     peak = anomaly.extra.get("peak_step")
     lagged = [p for p in pairs if peak is not None and peak in (p["loss_peak_step"], p["grad_peak_step"])]
-    title = f"{anomaly.signal} {anomaly.kind} at step {anomaly.start_step:,}: {anomaly.detail}"
+    title = (f"MoE routing from step {anomaly.start_step:,}: {anomaly.detail}" if anomaly.kind == "routing"
+             else f"{anomaly.signal} {anomaly.kind} at step {anomaly.start_step:,}: {anomaly.detail}")
     if lagged and anomaly.signal == "loss":
         lag = lagged[0]["lag_steps"]
         evidence["grad_norm_lead_steps"] = lag
