@@ -48,11 +48,17 @@ class Run:
 
     def tag_series(self, tag: str) -> pd.Series:
         """One logged tag as a float Series indexed by step (sorted; a step logged twice keeps the last)."""
+        cache = self.__dict__.setdefault("_series_cache", {})   # frozen dataclass: a private memo
+        if tag in cache:
+            return cache[tag].copy()
         rows = self._tag_rows[tag]
         series = pd.Series(self.scalars["value"].to_numpy(dtype=float)[rows],
                            index=self.scalars["step"].to_numpy()[rows], name=tag)
         series = series[~series.index.duplicated(keep="last")]
-        return series if series.index.is_monotonic_increasing else series.sort_index(kind="stable")
+        if not series.index.is_monotonic_increasing:
+            series = series.sort_index(kind="stable")
+        cache[tag] = series
+        return series.copy()
 
     def tag_for(self, signal: str) -> str | None:
         """The logged tag that holds a canonical signal ("loss", "grad_norm", ...), or None."""

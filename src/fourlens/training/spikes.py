@@ -68,31 +68,45 @@ def trailing_rank(values: np.ndarray, window: int, rank: int) -> np.ndarray:
 
 def _screened_z(values: np.ndarray, window: int, threshold: float,
                 min_relative_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z, medians, sigmas) with the exact trailing MAD computed only where a spike is possible.
+    """(z, medians, sigmas), exact wherever z could exceed `threshold` (0 elsewhere once the window is full).
 
-    The trailing median and quartiles come from scipy's rank filter. At least ~half of a window lies
-    at or beyond its quartiles, so MAD >= m = min(q75 - median, median - q25) / 2 (conservatively);
-    only points above median + threshold-worth of that lower bound can be spikes, and only those get
-    the exact MAD (the full sliding-window MAD costs seconds on a million points)."""
-    medians = trailing_rank(values, window, (window - 1) // 2)
-    if window % 2 == 0:   # an even window's median is the mean of its two middle values, as np.median
-        medians = (medians + trailing_rank(values, window, window // 2)) / 2
+    The full sliding-window MAD costs seconds on a million points, so it is computed only where a
+    spike is possible. scipy's rank filter gives the trailing upper-middle value u and the quartiles
+    q25, q75. The median lies in [lo, hi] with hi = u and lo = u for an odd window, (q25 + u) / 2 for
+    an even one (its lower middle value is >= q25). At least half of a window lies at or beyond its
+    quartiles (w - floor(0.75 (w - 1)) values >= q75 and ceil(0.25 (w - 1)) + 1 values <= q25, more
+    than half for every w >= 3), so MAD >= min(q75 - median, median - q25) >= min(q75 - hi, lo - q25).
+    A point is a candidate when its z against lo and that sigma bound passes the threshold;
+    candidates (a superset of the spikes) get the exact median and MAD."""
+    upper_middle = trailing_rank(values, window, window // 2)
+    if window % 2:
+        low = upper_middle
+    elif window < 8:   # too small for the quartile bound on the lower middle value: take it exactly
+        low = (trailing_rank(values, window, window // 2 - 1) + upper_middle) / 2
     upper = trailing_rank(values, window, int(np.floor(0.75 * (window - 1))))
     lower = trailing_rank(values, window, int(np.ceil(0.25 * (window - 1))))
-    bound = np.clip(np.minimum(upper - medians, medians - lower), 0, None) / 2
-    floor = min_relative_sigma * np.abs(medians)
-    sigmas = np.maximum(MAD_TO_SIGMA * bound, floor)   # a lower bound of the true sigma
-    z = np.full(len(values), np.nan)
-    with np.errstate(invalid="ignore"):
-        z_bound = (values - medians) / sigmas
-        candidates = np.flatnonzero(np.nan_to_num(z_bound, nan=0.0) > threshold)
+    if window % 2 == 0 and window >= 8:
+        low = (lower + upper_middle) / 2
+    bound = np.clip(np.minimum(upper - upper_middle, low - lower), 0, None)
+    same_sign = low * upper_middle > 0
+    floor_bound = min_relative_sigma * np.where(same_sign, np.minimum(np.abs(low), np.abs(upper_middle)), 0.0)
+    sigma_bound = np.maximum(MAD_TO_SIGMA * bound, floor_bound)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z_bound = (values - low) / sigma_bound
+    candidates = np.flatnonzero(np.nan_to_num(z_bound, nan=0.0, posinf=np.inf) > threshold)
+    medians = upper_middle.copy()   # exact for odd windows; exact at candidates below either way
+    sigmas = np.maximum(sigma_bound, min_relative_sigma * np.abs(medians))
     if len(candidates):
         # windows[i] = values[c_i - window : c_i], shape (n_candidates, window)
         windows = values[candidates[:, None] - window + np.arange(window)]
-        mad = np.median(np.abs(windows - medians[candidates, None]), axis=1)
-        sigmas[candidates] = np.maximum(MAD_TO_SIGMA * mad, floor[candidates])
-    z[~np.isnan(medians)] = 0.0
-    z[candidates] = (values[candidates] - medians[candidates]) / sigmas[candidates]
+        exact = np.median(windows, axis=1)
+        mad = np.median(np.abs(windows - exact[:, None]), axis=1)
+        medians[candidates] = exact
+        sigmas[candidates] = np.maximum(MAD_TO_SIGMA * mad, min_relative_sigma * np.abs(exact))
+    z = np.full(len(values), np.nan)
+    z[~np.isnan(upper_middle)] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):   # a flat window at 0 has sigma 0: z is inf
+        z[candidates] = (values[candidates] - medians[candidates]) / sigmas[candidates]
     return z, medians, sigmas
 
 
