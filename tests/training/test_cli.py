@@ -83,3 +83,19 @@ def test_scaling_command(tmp_path):
     text = " ".join(result.output.split())
     assert "compute-optimal for C=1e+21" in text and "above the scaling law" in text
     assert (tmp_path / "s.html").stat().st_size > 50_000
+
+
+def test_check_declared_schedule_and_mfu(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    write_log(log, ())
+    # the generated run: warmup 150 steps to 3e-4, cosine to 3e-5 over 3000 steps; declare a 2x peak
+    result = runner.invoke(app, ["training", "check", str(log), "--schedule", "cosine:6e-4:150:3000:3e-5",
+                                 "--flops-per-token", str(6 * 1e9), "--accelerator", "h100",
+                                 "--json", str(tmp_path / "r.json")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    titles = [f.title for f in Report.from_json(tmp_path / "r.json").findings]
+    assert any("vs declared 0.0006" in t for t in titles), titles
+    mfu = next(t for t in titles if t.startswith("MFU"))
+    assert "MFU 72.8%" in mfu   # 1.2e5 tokens/s x 6e9 FLOPs per token / 989e12 FLOP/s = 0.728
+    result = runner.invoke(app, ["training", "check", str(log), "--schedule", "cosine:fast"])
+    assert result.exit_code == 2 and "KIND:PEAK:WARMUP:TOTAL" in result.output

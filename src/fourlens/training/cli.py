@@ -28,6 +28,22 @@ def _aliases(pairs: list[str] | None) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _schedule(text: str | None):
+    """KIND:PEAK:WARMUP:TOTAL[:FINAL] -> Schedule."""
+    from fourlens.training.detectors.schedule import Schedule
+
+    if text is None:
+        return None
+    parts = text.split(":")
+    try:
+        kind, peak, warmup, total = parts[0], float(parts[1]), int(parts[2]), int(parts[3])
+        final = float(parts[4]) if len(parts) > 4 else 0.0
+        return Schedule(kind, peak, warmup, total, final if kind != "constant" else peak)
+    except (IndexError, ValueError) as exc:
+        raise BadInputError(f"--schedule {text!r}: expected KIND:PEAK:WARMUP:TOTAL[:FINAL] with KIND one of "
+                            f"constant, linear, cosine, e.g. cosine:3e-4:2000:100000 ({exc})") from None
+
+
 def _guard(path: Path | None, suffix: str) -> None:
     if path is None or not path.exists():
         return
@@ -78,6 +94,12 @@ def check_command(
     window: int = typer.Option(50, "--window", help="Trailing window of the spike detector, in logged points."),
     threshold: float = typer.Option(6.0, "--threshold", help="Spike threshold in robust sigmas."),
     limit: int | None = typer.Option(15, "--limit", help="Print only the top N findings."),
+    schedule: str | None = typer.Option(
+        None, "--schedule", help="Declared LR schedule KIND:PEAK:WARMUP:TOTAL[:FINAL], e.g. cosine:3e-4:2000:100000"),
+    flops_per_token: float | None = typer.Option(None, "--flops-per-token",
+                                                 help="6N + 12LHQT (PaLM app. B), for MFU"),
+    accelerator: str | None = typer.Option(None, "--accelerator", help="e.g. h100, a100, tpu-v5p (for MFU)"),
+    n_accelerators: int = typer.Option(1, "--n-accelerators"),
 ) -> None:
     """Find spikes, divergence, plateaus, schedule faults, throughput drops, NaNs and routing problems."""
     from fourlens._io import write_atomic
@@ -89,7 +111,9 @@ def check_command(
     for path, suffix in ((html, "html"), (json_path, "json"), (csv, "csv")):
         _guard(path, suffix)
     run = load_run(run_path, aliases=_aliases(alias))
-    config = DiagnoseConfig(window=window, threshold=threshold, published_rules=rules)
+    config = DiagnoseConfig(window=window, threshold=threshold, published_rules=rules,
+                            declared_schedule=_schedule(schedule), flops_per_token=flops_per_token,
+                            accelerator=accelerator, n_accelerators=n_accelerators)
     found = detect(run, config)
     findings = diagnose(run, config, checkpoint_step=checkpoint_step)
     console = Console()
