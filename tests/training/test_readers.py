@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fourlens.errors import BadInputError
 from fourlens.training import load_run
@@ -82,3 +84,13 @@ def test_wandb_history_exports(tmp_path):
         assert "_runtime" not in run.tags and run.scalars["wall_time"].min() == 1.7e9
         if name == "history.json":   # CSV and Parquet (via pandas) store NaN as a blank/null: absence
             assert np.isnan(run.signal("val_loss").iloc[-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=600), st.integers(0, 12_000))
+def test_damaged_wandb_files_never_crash(tmp_path_factory, noise, cut):
+    data = (DATA / "wandb-offline.wandb").read_bytes()
+    path = tmp_path_factory.mktemp("wb") / "run-x.wandb"
+    path.write_bytes(data[:cut] + noise if cut > 7 else data[:7] + noise)
+    run = load_run(path)
+    assert list(run.scalars.columns) == ["step", "wall_time", "tag", "value"]

@@ -112,7 +112,8 @@ def read_wandb_file(path: Path) -> tuple[pd.DataFrame, tuple[ReadIssue, ...]]:
         if step is None:
             continue
         fields = dict(items)
-        step = int(_number(fields.get("_step", step)) or step)
+        logged_step = _number(fields.get("_step", step))
+        step = int(logged_step) if logged_step is not None and math.isfinite(logged_step) else step
         wall = _number(fields.get("_timestamp", "nan"))
         for key, raw in items:
             value = _number(raw)
