@@ -50,7 +50,7 @@ def test_check_writes_html_json_and_csv(tmp_path):
     assert {f.title.split(" at step")[0] for f in report.findings} >= {"lr schedule", "loss spike"}
     assert any(f.title.startswith("MoE routing from step") for f in report.findings)
     assert any(f.title.startswith("checkpoint at step 2,999") for f in report.findings)
-    loss_panel = next(fig for fig in report.figures if fig.title.startswith("loss "))
+    loss_panel = next(fig for fig in report.figures if fig.title == "loss")
     spike = next(p for p in planted if p.kind == "spike")
     assert any(abs(m["x"] - spike.start_step) < 10 for m in loss_panel.data["markers"])
     assert (tmp_path / "r.html").stat().st_size > 50_000

@@ -54,7 +54,8 @@ def signal_panels(run: Run, found: list[Anomaly]) -> list[Figure]:
                 value = float(np.nanmax(series.to_numpy(dtype=float)[np.isfinite(series.to_numpy(dtype=float))]))
             markers.append({"x": int(at), "y": float(value), "label": f"{anomaly.kind}: {anomaly.detail}"})
         figures.append(Figure(
-            lens="training", title=f"{signal} ({run.tag_for(signal)})", kind="line",
+            lens="training", kind="line",
+            title=signal if run.tag_for(signal) == signal else f"{signal} ({run.tag_for(signal)})",
             data={"x_label": "step", "y_label": signal, "log_y": log_y, "markers": markers[:200],
                   "series": [{"name": run.tag_for(signal), "x": shown.index.tolist(),
                               "y": [v if math.isfinite(v) else None for v in shown.tolist()]}]},
@@ -67,7 +68,10 @@ def signal_panels(run: Run, found: list[Anomaly]) -> list[Figure]:
 def scaling_figure(runs: pd.DataFrame, fit, compute_law=None, checkpoint: dict | None = None) -> Figure:
     """Runs (compute vs loss, log-log), the compute-optimal curve of `fit` and the L(C) frontier fit."""
     flops = runs["flops"].to_numpy(dtype=float)
-    grid = np.logspace(np.log10(flops.min()), np.log10(flops.max() * 10), 150)  # dense: drawn as dotted curves
+    top = flops.max() * 10
+    if checkpoint is not None:
+        top = max(top, 2 * 6 * checkpoint["n_params"] * checkpoint["n_tokens"])
+    grid = np.logspace(np.log10(flops.min()), np.log10(top), 120)  # dense: drawn as dotted curves
     n_opt, d_opt = fit.compute_optimal(grid)
     series = [{"name": "runs", "x": flops.tolist(), "y": runs["loss"].tolist()},
               {"name": "compute-optimal L(N_opt(C), D_opt(C))", "x": grid.tolist(),
