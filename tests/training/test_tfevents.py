@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+# tensorboard is the reference implementation (in fourlens[dev]); without it this module fails, not skips.
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
 
 from fourlens.training import load_run
 from fourlens.training.readers import read_event_file, read_event_files
 from fourlens.training.readers.crc32c import crc32c, crc32c_rows, mask
 from fourlens.training.readers.tfrecord import frame_records
-
-tb = pytest.importorskip("tensorboard", reason="tensorboard is in fourlens[dev]; install it to run this test")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from tensorboard.util import tensor_util  # noqa: E402
 
 
 def accumulated(run_dir):
