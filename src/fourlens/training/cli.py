@@ -28,22 +28,6 @@ def _aliases(pairs: list[str] | None) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _schedule(text: str | None):
-    """KIND:PEAK:WARMUP:TOTAL[:FINAL] -> Schedule."""
-    from fourlens.training.detectors.schedule import Schedule
-
-    if text is None:
-        return None
-    parts = text.split(":")
-    try:
-        kind, peak, warmup, total = parts[0], float(parts[1]), int(parts[2]), int(parts[3])
-        final = float(parts[4]) if len(parts) > 4 else 0.0
-        return Schedule(kind, peak, warmup, total, final if kind != "constant" else peak)
-    except (IndexError, ValueError) as exc:
-        raise BadInputError(f"--schedule {text!r}: expected KIND:PEAK:WARMUP:TOTAL[:FINAL] with KIND one of "
-                            f"constant, linear, cosine, e.g. cosine:3e-4:2000:100000 ({exc})") from None
-
-
 def _guard(path: Path | None, suffix: str) -> None:
     if path is None or not path.exists():
         return
@@ -105,6 +89,7 @@ def check_command(
     from fourlens._io import write_atomic
     from fourlens.report import Report
     from fourlens.training import DiagnoseConfig, detect, diagnose, load_run
+    from fourlens.training.detectors.schedule import parse_schedule
     from fourlens.training.diagnose import COLUMNS
     from fourlens.training.figures import signal_panels
 
@@ -112,7 +97,7 @@ def check_command(
         _guard(path, suffix)
     run = load_run(run_path, aliases=_aliases(alias))
     config = DiagnoseConfig(window=window, threshold=threshold, published_rules=rules,
-                            declared_schedule=_schedule(schedule), flops_per_token=flops_per_token,
+                            declared_schedule=parse_schedule(schedule), flops_per_token=flops_per_token,
                             accelerator=accelerator, n_accelerators=n_accelerators)
     found = detect(run, config)
     findings = diagnose(run, config, checkpoint_step=checkpoint_step)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from fourlens.report import Figure, Finding, saturating
+from fourlens.training.detectors.schedule import parse_schedule
 from fourlens.training.diagnose import DiagnoseConfig, anomaly_finding, checkpoint_context, detect
 from fourlens.training.run import Run, load_run
 from fourlens.training.spikes import SpikeEvent, detect_spikes, nonfinite_steps
@@ -62,7 +63,8 @@ def _other_anomalies(base_run: Run, cand_run: Run, options: dict) -> list[Findin
     """Schedule faults, divergence, plateaus, gaps, throughput, routing and loss-scale collapses in the
     candidate that the baseline does not share (same detector, overlapping steps); spikes and NaN in
     loss/grad norm are reported above. Plus where the checkpoint sits if an anomaly is still open."""
-    config = DiagnoseConfig(window=int(options.get("window", 50)), threshold=float(options.get("threshold", 6.0)))
+    config = DiagnoseConfig(window=int(options.get("window", 50)), threshold=float(options.get("threshold", 6.0)),
+                            declared_schedule=parse_schedule(options.get("schedule")))
     cand = detect(cand_run, config)
     base = detect(base_run, config)
     span = max(1, int(cand_run.scalars["step"].max() - cand_run.scalars["step"].min())) if len(cand_run.scalars) else 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fourlens.errors import BadInputError
 from fourlens.training.detectors.base import Anomaly, centered_median, downsample, finite, runs_of
 
 SHAPES = ("constant", "linear", "cosine")
@@ -126,3 +127,17 @@ def schedule_deviations(lr: pd.Series, schedule: Schedule | None = None, toleran
             out.append(Anomaly("lr", "schedule", int(steps[0]), int(steps[-1]), float(inferred.rmse),
                                "declared_shape", f"LR follows a {inferred.kind} schedule, declared {declared.kind}"))
     return out
+
+
+def parse_schedule(text: str | None) -> Schedule | None:
+    """"KIND:PEAK:WARMUP:TOTAL[:FINAL]" (CLI `--schedule`, fourlens.toml `schedule`) -> Schedule."""
+    if text is None:
+        return None
+    parts = str(text).split(":")
+    try:
+        kind, peak, warmup, total = parts[0], float(parts[1]), int(parts[2]), int(parts[3])
+        final = float(parts[4]) if len(parts) > 4 else 0.0
+        return Schedule(kind, peak, warmup, total, final if kind != "constant" else peak)
+    except (IndexError, ValueError) as exc:
+        raise BadInputError(f"schedule {text!r}: expected KIND:PEAK:WARMUP:TOTAL[:FINAL] with KIND one of "
+                            f"{', '.join(SHAPES)}, e.g. cosine:3e-4:2000:100000 ({exc})") from None
