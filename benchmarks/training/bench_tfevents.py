@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--peers-scalars", type=int, default=None,
                         help="scalars for the (slow) peers, when smaller; ratios then compare per-scalar rates")
+    parser.add_argument("--peers", default="tbparse,EventAccumulator",
+                        help="comma-separated peers to time (tbparse, EventAccumulator)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "results" / "training_tfevents.json")
     args = parser.parse_args()
     results = {"machine": platform.processor() or platform.machine(), "python": platform.python_version()}
@@ -87,6 +89,8 @@ def main() -> None:
         for name, fn, run in (("fourlens", time_fourlens, big), ("fourlens (peer size)", time_fourlens, small),
                               ("tbparse", time_tbparse, small), ("EventAccumulator", time_event_accumulator, small)):
             if name == "fourlens (peer size)" and small is big:
+                continue
+            if name in ("tbparse", "EventAccumulator") and name not in args.peers.split(","):
                 continue
             seconds, n = fn(run)
             rows.append({"reader": name, "scalars": n, "seconds": seconds, "scalars_per_s": n / seconds})

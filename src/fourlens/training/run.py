@@ -1,7 +1,8 @@
 """`Run`: every scalar a training run logged, as a tidy table, and `load_run` for the formats people have.
 
-Formats: TensorBoard event files (readers/tfevents.py, our own reader), CSV and JSONL, wide (one row
-per step, one column per metric) or long (columns `step`, `tag`, `value`, optional `wall_time`).
+Formats: TensorBoard event files (readers/tfevents.py, our own reader), CSV, JSONL, JSON and Parquet,
+wide (one row per step, one column per metric) or long (columns `step`, `tag`, `value`, optional
+`wall_time`), W&B offline run files (readers/wandb.py) and MLflow stores (readers/mlflow.py).
 Damage a reader survives (a truncated last record, a bad CRC) is listed in `Run.issues`.
 """
 
@@ -25,6 +26,8 @@ from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, merge_
 
 STEP_COLUMNS = ("step", "global_step", "_step", "iteration", "iter", "trainer/global_step")
 TIME_COLUMNS = ("wall_time", "_timestamp", "timestamp", "time")
+
+
 @dataclass(frozen=True)
 class Run:
     """All scalars of one run: `scalars` has columns step, wall_time, tag, value (original tag names)."""
