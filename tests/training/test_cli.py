@@ -37,6 +37,15 @@ def test_inspect_event_files_reports_damage(tmp_path):
     assert "truncated" in result.output
 
 
+def test_inspect_infers_the_lr_schedule(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    write_log(log, ())
+    result = runner.invoke(app, ["training", "inspect", str(log)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "LR schedule (inferred):" in text and "to 0.0003, then cosine" in text
+
+
 def test_check_writes_html_json_and_csv(tmp_path):
     log = tmp_path / "metrics.jsonl"
     planted = write_log(log, ("spike", "warmup_restart", "dead_expert"))

@@ -61,6 +61,14 @@ def inspect_command(
                       f"{int(series.index.min()):,}-{int(series.index.max()):,}", f"{series.iloc[-1]:.5g}")
     console = Console()
     console.print(table)
+    if run.has("lr") and len(run.signal("lr").dropna()) >= 10:
+        from fourlens.training.detectors.schedule import infer_schedule
+
+        schedule = infer_schedule(run.signal("lr"))
+        decay = ("" if schedule.kind == "constant"
+                 else f" to {schedule.final_lr:.3g} over {schedule.total_steps:,} steps")
+        console.print(f"LR schedule (inferred): {schedule.warmup_steps:,} warmup steps to {schedule.peak:.3g}, then "
+                      f"{schedule.kind}{decay} (rms error {100 * schedule.rmse:.1f}% of the peak)", highlight=False)
     for issue in run.issues:
         console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
 
