@@ -41,6 +41,6 @@ def test_clear_errors(tmp_path):
         load_run(tmp_path / "nostep.csv")
     with pytest.raises(BadInputError, match="no such log file"):
         load_run(tmp_path / "missing.csv")
-    (tmp_path / "events.out.tfevents.1").write_bytes(b"")
-    with pytest.raises(BadInputError, match="export the scalars to CSV"):
-        load_run(tmp_path / "events.out.tfevents.1")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(BadInputError, match="unknown scalar log format"):
+        load_run(tmp_path / "notes.txt")

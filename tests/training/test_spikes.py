@@ -1,5 +1,7 @@
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fourlens.training.spikes import detect_spikes, trailing_median_mad
 
@@ -36,3 +38,37 @@ def test_unrecovered_divergence():
     values = np.concatenate([np.full(100, 1.0) + np.linspace(0, 0.01, 100), np.full(50, 7.0)])
     events = detect_spikes(pd.Series(values, name="loss"))
     assert len(events) == 1 and events[0].recovered_step is None
+
+
+def test_screened_detector_flags_exactly_what_the_full_mad_flags():
+    from fourlens.training.spikes import _screened_z
+
+    rng = np.random.default_rng(3)
+    values = np.abs(rng.standard_t(3, 20_000)) + 1.0   # heavy tails: many near-threshold points
+    values[rng.integers(100, 20_000, 40)] *= rng.uniform(2, 20, 40)
+    for window, threshold in ((6, 3.0), (20, 4.0), (50, 6.0), (51, 3.0)):
+        medians, sigmas = trailing_median_mad(values, window)
+        sigmas = np.maximum(sigmas, 1e-3 * np.abs(medians))
+        with np.errstate(invalid="ignore"):
+            exact = np.nan_to_num((values - medians) / sigmas, nan=0.0) > threshold
+        z, fast_medians, fast_sigmas = _screened_z(values, window, threshold, 1e-3)
+        assert exact.sum() > 10
+        np.testing.assert_array_equal(np.nan_to_num(z, nan=0.0) > threshold, exact)
+        np.testing.assert_allclose(fast_medians[exact], medians[exact])
+        np.testing.assert_allclose(fast_sigmas[exact], sigmas[exact])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 64), st.floats(1.0, 8.0), st.integers(0, 2**32 - 1), st.booleans())
+def test_screen_never_misses_a_spike_the_full_mad_finds(window, threshold, seed, ties):
+    from fourlens.training.spikes import _screened_z
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 4, 400).astype(float) if ties else rng.standard_t(2, 400)
+    values[rng.integers(window, 400, 10)] += rng.uniform(1, 30, 10)
+    medians, sigmas = trailing_median_mad(values, window)
+    sigmas = np.maximum(sigmas, 1e-3 * np.abs(medians))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exact = np.nan_to_num((values - medians) / sigmas, nan=0.0) > threshold
+    z, _, _ = _screened_z(values, window, threshold, 1e-3)
+    np.testing.assert_array_equal(np.nan_to_num(z, nan=0.0) > threshold, exact)

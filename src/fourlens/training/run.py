@@ -1,8 +1,9 @@
-"""`Run`: every scalar a training run logged, as a tidy table, and `load_run` for CSV/JSONL logs.
+"""`Run`: every scalar a training run logged, as a tidy table, and `load_run` for the formats people have.
 
-Formats read here: CSV and JSONL, wide (one row per step, one column per metric) or long (columns
-`step`, `tag`, `value`, optional `wall_time`). TensorBoard, W&B and MLflow readers come with the
-training-lens issue; until then such files get a clear error instead of a guess.
+Formats: TensorBoard event files (readers/tfevents.py, our own reader), CSV, JSONL, JSON and Parquet,
+wide (one row per step, one column per metric) or long (columns `step`, `tag`, `value`, optional
+`wall_time`), W&B offline run files (readers/wandb.py) and MLflow stores (readers/mlflow.py).
+Damage a reader survives (a truncated last record, a bad CRC) is listed in `Run.issues`.
 """
 
 from __future__ import annotations
@@ -11,25 +12,20 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fourlens.errors import BadInputError
+from fourlens.errors import BadInputError, require
+from fourlens.training.readers import ReadIssue, is_event_file, read_event_files
+from fourlens.training.readers.mlflow import is_mlflow, read_mlflow_files, read_mlflow_sqlite
+from fourlens.training.readers.wandb import read_wandb_file
+from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, merge_aliases
 
 STEP_COLUMNS = ("step", "global_step", "_step", "iteration", "iter", "trainer/global_step")
 TIME_COLUMNS = ("wall_time", "_timestamp", "timestamp", "time")
-# Canonical signal -> tag names seen in the wild (lower-cased). Users extend this via `aliases`.
-DEFAULT_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "loss": ("loss", "train/loss", "loss/train", "train_loss", "training_loss", "lm_loss", "train/lm_loss"),
-    "val_loss": ("val_loss", "val/loss", "loss/val", "eval/loss", "validation_loss", "valid/loss"),
-    "grad_norm": ("grad_norm", "train/grad_norm", "gradient_norm", "grad-norm", "global_grad_norm",
-                  "optimizer/grad_norm"),
-    "lr": ("lr", "learning_rate", "train/lr", "train/learning_rate", "optimizer/lr"),
-    "tokens_per_sec": ("tokens_per_sec", "tokens/s", "throughput", "tok_per_sec", "train/tokens_per_sec"),
-    "loss_scale": ("loss_scale", "train/loss_scale", "scaler/scale"),
-}
 
 
 @dataclass(frozen=True)
@@ -39,10 +35,33 @@ class Run:
     scalars: pd.DataFrame
     source: tuple[Path, ...]
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    issues: tuple[ReadIssue, ...] = ()
 
     @property
     def tags(self) -> list[str]:
-        return sorted(self.scalars["tag"].unique())
+        return sorted(self._tag_rows)
+
+    @cached_property
+    def _tag_rows(self) -> dict[str, np.ndarray]:
+        """Row indices of each tag, in log order (computed once; a 10M-row run has few tags)."""
+        codes, uniques = pd.factorize(self.scalars["tag"], sort=False)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        return {str(tag): order[bounds[i]:bounds[i + 1]] for i, tag in enumerate(uniques)}
+
+    def tag_series(self, tag: str) -> pd.Series:
+        """One logged tag as a float Series indexed by step (sorted; a step logged twice keeps the last)."""
+        cache = self.__dict__.setdefault("_series_cache", {})   # frozen dataclass: a private memo
+        if tag in cache:
+            return cache[tag].copy()
+        rows = self._tag_rows[tag]
+        series = pd.Series(self.scalars["value"].to_numpy(dtype=float)[rows],
+                           index=self.scalars["step"].to_numpy()[rows], name=tag)
+        series = series[~series.index.duplicated(keep="last")]
+        if not series.index.is_monotonic_increasing:
+            series = series.sort_index(kind="stable")
+        cache[tag] = series
+        return series.copy()
 
     def tag_for(self, signal: str) -> str | None:
         """The logged tag that holds a canonical signal ("loss", "grad_norm", ...), or None."""
@@ -60,22 +79,59 @@ class Run:
         if tag is None:
             raise KeyError(f"no tag for signal {signal!r} in {', '.join(map(str, self.source))}; "
                            f"logged tags: {', '.join(self.tags[:20])}")
-        rows = self.scalars[self.scalars["tag"] == tag]
-        series = rows.drop_duplicates("step", keep="last").set_index("step")["value"].sort_index()
+        series = self.tag_series(tag)
         series.name = signal
-        return series.astype(float)
+        return series
+
+    def has(self, signal: str) -> bool:
+        return self.tag_for(signal) is not None
+
+    def expert_loads(self) -> dict[str, pd.DataFrame]:
+        """MoE per-expert load tags grouped by layer: {layer prefix: DataFrame steps x experts}."""
+        return expert_load_table(self.tags, self.tag_series, self.aliases.get("moe_load", ()))
 
 
 def load_run(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...],
-             aliases: Mapping[str, tuple[str, ...]] | None = None) -> Run:
-    """Read one run from a file, a directory of log files, or a list of files (restarts concatenated)."""
+             aliases: Mapping[str, tuple[str, ...]] | None = None, check_crc: bool = True) -> Run:
+    """Read one run from a file, a directory of log files, or a list of files (restarts concatenated).
+
+    `aliases` maps canonical signals ("loss", "grad_norm", ...) to extra tag names, tried before the
+    defaults (signals.py). Event files are read in name order, as tensorboard reads a run directory."""
     paths = _expand(path)
-    tables = [_read_one(p) for p in paths]
-    scalars = pd.concat(tables, ignore_index=True) if tables else _empty()
-    merged = dict(DEFAULT_ALIASES)
-    for signal, names in (aliases or {}).items():
-        merged[signal] = tuple(names) + merged.get(signal, ())
-    return Run(scalars=scalars, source=tuple(paths), aliases=merged)
+    events = [p for p in paths if is_event_file(p)]
+    tables, issues = [], []
+    for item in paths:
+        if not is_event_file(item):
+            frame, found = _read_one(item)
+            tables.append(frame)
+            issues.extend(found)
+    if events:
+        frame, found = read_event_files(events, check_crc=check_crc)
+        tables.append(frame)
+        issues.extend(found)
+    scalars = _concat(tables)
+    return Run(scalars=scalars, source=tuple(paths), aliases=merge_aliases(aliases), issues=tuple(issues))
+
+
+def run_from_frame(frame: pd.DataFrame, present: pd.DataFrame | None = None, name: str = "<table>",
+                   aliases: Mapping[str, tuple[str, ...]] | None = None) -> Run:
+    """A Run from an in-memory wide or long table (as a CSV would hold it). `present` marks the cells
+    that were logged (default: every non-NaN cell), so a logged NaN can stay visible."""
+    present = frame.notna() if present is None else present
+    return Run(scalars=_tidy(frame, present, Path(name)), source=(Path(name),), aliases=merge_aliases(aliases))
+
+
+def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack tidy tables, keeping `tag` categorical (over the union of all tags)."""
+    if not tables:
+        return _empty()
+    if len(tables) == 1:
+        return tables[0]
+    tags = pd.Index(pd.unique(np.concatenate([t["tag"].astype("category").cat.categories.astype(str).to_numpy(object)
+                                               for t in tables])))
+    for table in tables:
+        table["tag"] = pd.Categorical(table["tag"].astype(str), categories=tags)
+    return pd.concat(tables, ignore_index=True)
 
 
 def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> list[Path]:
@@ -85,11 +141,21 @@ def _expand(path: str | os.PathLike[str] | list[Path] | tuple[Path, ...]) -> lis
     if not source.exists():
         raise BadInputError(f"{source}: no such log file or directory")
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in (".csv", ".jsonl"))
+        if is_mlflow(source):
+            return [source]
+        files = sorted(p for p in source.rglob("*") if p.is_file() and _readable(p))
+        stores = sorted(p for p in source.rglob("mlruns") if p.is_dir())
+        files = [f for f in files if not any(store in f.parents for store in stores)] + stores
         if not files:
-            raise BadInputError(f"{source}: no .csv or .jsonl scalar logs inside")
+            raise BadInputError(f"{source}: no training logs inside (TensorBoard event files, CSV, JSONL, JSON, "
+                                "Parquet, W&B run-*.wandb, MLflow mlruns/ or mlflow.db)")
         return files
     return [source]
+
+
+def _readable(path: Path) -> bool:
+    return (path.suffix in (".csv", ".jsonl", ".ndjson", ".parquet", ".wandb") or is_event_file(path)
+            or path.name == "mlflow.db" or (path.suffix == ".json" and path.parent.name != "mlruns"))
 
 
 def _empty() -> pd.DataFrame:
@@ -97,18 +163,45 @@ def _empty() -> pd.DataFrame:
                          "tag": pd.Series(dtype="object"), "value": pd.Series(dtype="float64")})
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+def _read_one(path: Path) -> tuple[pd.DataFrame, tuple[ReadIssue, ...]]:
     name = path.name
-    if name.startswith("events.out.tfevents") or name.endswith(".wandb") or name in ("mlflow.db", "mlruns"):
-        raise BadInputError(f"{path}: TensorBoard, W&B and MLflow logs are not readable in this version; "
-                            "export the scalars to CSV or JSONL (columns step, tag, value) meanwhile")
+    if name.endswith(".wandb"):
+        return read_wandb_file(path)
+    if path.is_dir() or name.endswith(".db"):
+        return (read_mlflow_files(path) if path.is_dir() else read_mlflow_sqlite(path)), ()
     if name.endswith(".csv"):
         frame, present = _read_csv(path)
     elif name.endswith((".jsonl", ".ndjson")):
         frame, present = _read_jsonl(path)
+    elif name.endswith(".json"):
+        frame, present = _read_json(path)
+    elif name.endswith(".parquet"):
+        require("pyarrow", "training", f"reading {path}")
+        frame = pd.read_parquet(path)
+        present = frame.notna()
     else:
-        raise BadInputError(f"{path}: unknown scalar log format; expected .csv or .jsonl")
-    return _tidy(frame, present, path)
+        raise BadInputError(f"{path}: unknown scalar log format; expected TensorBoard event files, .csv, .jsonl, "
+                            ".json, .parquet, a W&B .wandb file or an MLflow store")
+    return _tidy(frame, present, path), ()
+
+
+def _read_json(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A JSON list of per-step records (W&B `run.history()` exported with to_json(orient="records")),
+    or an object holding such a list under "history"."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("history"), list):
+        data = data["history"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise BadInputError(f"{path}: expected a JSON list of per-step records (a W&B history export)")
+    frame = pd.DataFrame.from_records(data)
+    # A null is absence (pandas' to_json writes NaN as null, indistinguishable from not logged); a NaN
+    # token (as W&B and Python's json write it) is a logged NaN.
+    present = pd.DataFrame.from_records([{k: v is not None for k, v in r.items()} for r in data]).reindex(
+        columns=frame.columns).fillna(False).astype(bool)
+    return frame, present
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -177,19 +270,23 @@ def _tidy(frame: pd.DataFrame, present: pd.DataFrame, path: Path) -> pd.DataFram
         long = pd.DataFrame({"step": steps[keep], "wall_time": wall[keep],
                              "tag": frame[columns["tag"]][keep].astype(str), "value": values[keep]})
     else:
-        parts = []
+        parts, tags = [], []
         for column in frame.columns:
-            if column in (step_col, time_col):
-                continue
+            if column in (step_col, time_col) or str(column).startswith("_"):
+                continue   # W&B's bookkeeping columns (_runtime, _wandb, ...) are not metrics
             values = _numeric(frame[column], present[column])
             if values is None:
                 continue  # a text column (run name, phase): not a scalar
             keep = present[column].to_numpy()
-            parts.append(pd.DataFrame({"step": steps[keep], "wall_time": wall[keep], "tag": str(column),
-                                       "value": values[keep]}))
+            parts.append(pd.DataFrame({"step": steps[keep], "wall_time": wall[keep], "value": values[keep]}))
+            tags.append(str(column))
         if not parts:
             raise BadInputError(f"{path}: no numeric metric columns beside {step_col!r}")
         long = pd.concat(parts, ignore_index=True)
+        # one tag per column: build the categorical from codes instead of hashing millions of strings
+        codes = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        long["tag"] = pd.Categorical.from_codes(codes, categories=pd.Index(tags).unique()) \
+            if len(set(tags)) == len(tags) else np.array(tags, dtype=object)[codes]
     long["step"] = long["step"].astype("int64")
     long["wall_time"] = long["wall_time"].astype("float64")
     return long[["step", "wall_time", "tag", "value"]].reset_index(drop=True)

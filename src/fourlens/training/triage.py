@@ -19,6 +19,8 @@ import pandas as pd
 from scipy import stats
 
 from fourlens.report import Figure, Finding, saturating
+from fourlens.training.detectors.schedule import parse_schedule
+from fourlens.training.diagnose import DiagnoseConfig, anomaly_finding, checkpoint_context, detect
 from fourlens.training.run import Run, load_run
 from fourlens.training.spikes import SpikeEvent, detect_spikes, nonfinite_steps
 from fourlens.triage.bundle import Bundle
@@ -53,7 +55,38 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
         final = final_loss_shift(base_run.signal("loss"), cand_run.signal("loss"))
         if final is not None:
             findings.append(final)
+    findings.extend(_other_anomalies(base_run, cand_run, options))
     return Diagnosis(findings=findings, figures=figures)
+
+
+def _other_anomalies(base_run: Run, cand_run: Run, options: dict) -> list[Finding]:
+    """Schedule faults, divergence, plateaus, gaps, throughput, routing and loss-scale collapses in the
+    candidate that the baseline does not share (same detector, overlapping steps); spikes and NaN in
+    loss/grad norm are reported above. Plus where the checkpoint sits if an anomaly is still open."""
+    config = DiagnoseConfig(window=int(options.get("window", 50)), threshold=float(options.get("threshold", 6.0)),
+                            declared_schedule=parse_schedule(options.get("schedule")))
+    cand = detect(cand_run, config)
+    base = detect(base_run, config)
+    span = max(1, int(cand_run.scalars["step"].max() - cand_run.scalars["step"].min())) if len(cand_run.scalars) else 1
+    findings = []
+    for anomaly in cand:
+        if anomaly.kind == "spike" or (anomaly.kind == "nonfinite" and anomaly.signal in ("loss", "grad_norm")):
+            continue
+        shared = [b for b in base if b.detector == anomaly.detector and b.signal == anomaly.signal
+                  and b.start_step <= anomaly.end_step and b.end_step >= anomaly.start_step]
+        if shared:
+            continue
+        finding = anomaly_finding(anomaly, span, [])
+        findings.append(Finding(lens="training", title=finding.title, severity=finding.severity,
+                                confidence=finding.confidence,
+                                evidence={**finding.evidence, "in_baseline": sum(b.detector == anomaly.detector
+                                                                                 for b in base)},
+                                next_check=finding.next_check))
+    step = options.get("checkpoint_step", int(cand_run.scalars["step"].max()) if len(cand_run.scalars) else None)
+    context = checkpoint_context(cand, int(step)) if step is not None else None
+    if context is not None and context.evidence.get("unresolved"):
+        findings.append(context)
+    return findings
 
 
 def _nonfinite_findings(signal: str, series: pd.Series) -> list[Finding]:

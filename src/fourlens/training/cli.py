@@ -1,0 +1,195 @@
+"""`fourlens training ...`: inspect a run's logs, check it for anomalies, fit a scaling law.
+
+The commands only parse arguments, call the public functions and render (DESIGN.md data flow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fourlens.cli_errors import user_errors
+from fourlens.errors import BadInputError
+
+app = typer.Typer(help="Training logs: TensorBoard/CSV/JSONL readers, anomaly detection, scaling laws.",
+                  no_args_is_help=True)
+
+
+def _aliases(pairs: list[str] | None) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise BadInputError(f"--alias {pair!r}: expected SIGNAL=TAG, e.g. --alias loss=train/my_loss")
+        signal, tag = pair.split("=", 1)
+        out[signal.strip()] = out.get(signal.strip(), ()) + (tag.strip(),)
+    return out
+
+
+def _guard(path: Path | None, suffix: str) -> None:
+    if path is None or not path.exists():
+        return
+    head = path.read_bytes()[:4096].decode("utf-8", errors="ignore")
+    if "fourlens" not in head:
+        raise BadInputError(f"{path} exists and was not written by fourlens; choose another path or remove it")
+
+
+@app.command("inspect")
+@user_errors
+def inspect_command(
+    run_path: Path = typer.Argument(..., help="A log file or run directory (event files, CSV, JSONL)."),
+    alias: list[str] | None = typer.Option(None, "--alias", help="SIGNAL=TAG, e.g. loss=train/my_loss (repeatable)."),
+) -> None:
+    """List every logged tag: canonical signal, points, step range, last value; and any damage found."""
+    from fourlens.training import load_run
+
+    run = load_run(run_path, aliases=_aliases(alias))
+    canonical = {}
+    for signal in run.aliases:
+        tag = run.tag_for(signal) if signal != "moe_load" else None
+        if tag is not None:
+            canonical.setdefault(tag, signal)
+    table = Table(title=f"{run_path}: {len(run.scalars):,} scalars in {len(run.source)} file(s)")
+    for column, justify in (("tag", "left"), ("signal", "left"), ("points", "right"), ("steps", "right"),
+                            ("last", "right")):
+        table.add_column(column, justify=justify)
+    for tag in run.tags:
+        series = run.tag_series(tag)
+        table.add_row(tag, canonical.get(tag, ""), f"{len(series):,}",
+                      f"{int(series.index.min()):,}-{int(series.index.max()):,}", f"{series.iloc[-1]:.5g}")
+    console = Console()
+    console.print(table)
+    if run.has("lr") and len(run.signal("lr").dropna()) >= 10:
+        from fourlens.training.detectors.schedule import infer_schedule
+
+        schedule = infer_schedule(run.signal("lr"))
+        decay = ("" if schedule.kind == "constant"
+                 else f" to {schedule.final_lr:.3g} over {schedule.total_steps:,} steps")
+        console.print(f"LR schedule (inferred): {schedule.warmup_steps:,} warmup steps to {schedule.peak:.3g}, then "
+                      f"{schedule.kind}{decay} (rms error {100 * schedule.rmse:.1f}% of the peak)", highlight=False)
+    for issue in run.issues:
+        console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
+
+
+@app.command("check")
+@user_errors
+def check_command(
+    run_path: Path = typer.Argument(..., help="A log file or run directory (event files, CSV, JSONL)."),
+    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report with the panels."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the JSON report."),
+    csv: Path | None = typer.Option(None, "--csv", help="Write the anomaly table (signal, kind, steps, magnitude)."),
+    checkpoint_step: int | None = typer.Option(None, "--checkpoint-step", help="Say where this checkpoint sits."),
+    rules: bool = typer.Option(False, "--rules", help="Also run the published spike rules (as baselines)."),
+    alias: list[str] | None = typer.Option(None, "--alias", help="SIGNAL=TAG (repeatable)."),
+    window: int = typer.Option(50, "--window", help="Trailing window of the spike detector, in logged points."),
+    threshold: float = typer.Option(6.0, "--threshold", help="Spike threshold in robust sigmas."),
+    limit: int | None = typer.Option(15, "--limit", help="Print only the top N findings."),
+    schedule: str | None = typer.Option(
+        None, "--schedule", help="Declared LR schedule KIND:PEAK:WARMUP:TOTAL[:FINAL], e.g. cosine:3e-4:2000:100000"),
+    flops_per_token: float | None = typer.Option(None, "--flops-per-token",
+                                                 help="6N + 12LHQT (PaLM app. B), for MFU"),
+    accelerator: str | None = typer.Option(None, "--accelerator", help="e.g. h100, a100, tpu-v5p (for MFU)"),
+    n_accelerators: int = typer.Option(1, "--n-accelerators"),
+) -> None:
+    """Find spikes, divergence, plateaus, schedule faults, throughput drops, NaNs and routing problems."""
+    from fourlens._io import write_atomic
+    from fourlens.report import Report
+    from fourlens.training import DiagnoseConfig, detect, diagnose, load_run
+    from fourlens.training.detectors.schedule import parse_schedule
+    from fourlens.training.diagnose import COLUMNS
+    from fourlens.training.figures import signal_panels
+
+    for path, suffix in ((html, "html"), (json_path, "json"), (csv, "csv")):
+        _guard(path, suffix)
+    run = load_run(run_path, aliases=_aliases(alias))
+    config = DiagnoseConfig(window=window, threshold=threshold, published_rules=rules,
+                            declared_schedule=parse_schedule(schedule), flops_per_token=flops_per_token,
+                            accelerator=accelerator, n_accelerators=n_accelerators)
+    found = detect(run, config)
+    findings = diagnose(run, config, checkpoint_step=checkpoint_step)
+    console = Console()
+    for issue in run.issues:
+        console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
+    report = Report(title=f"training check: {run_path}", findings=tuple(findings),
+                    figures=tuple(signal_panels(run, found)))
+    report.print(console, limit=limit)
+    if rules:
+        by = {}
+        for anomaly in found:
+            if anomaly.kind == "spike" and anomaly.signal == "loss":
+                by.setdefault(anomaly.detector, []).append(f"{anomaly.start_step:,}")
+        for detector, steps in sorted(by.items()):
+            console.print(f"  loss spikes by {detector}: {len(steps)} ({', '.join(steps[:10])})", highlight=False)
+    if html is not None:
+        report.to_html(html)
+        typer.echo(f"HTML report: {html}")
+    if json_path is not None:
+        report.to_json(json_path)
+        typer.echo(f"JSON report: {json_path}")
+    if csv is not None:
+        rows = [[a.signal, a.kind, a.start_step, a.end_step, a.magnitude, a.detector, a.detail] for a in found]
+        import pandas as pd
+
+        table = pd.DataFrame(rows, columns=[*COLUMNS, "detector", "detail"])
+        write_atomic(csv, "# fourlens training anomalies\n" + table.to_csv(index=False))
+        typer.echo(f"anomalies: {csv}")
+
+
+@app.command("scaling")
+@user_errors
+def scaling_command(
+    runs_path: Path = typer.Argument(..., help="CSV/JSONL/Parquet, one row per run: n_params, n_tokens or flops, loss"),
+    budget: float | None = typer.Option(None, "--budget", help="Compute budget (FLOPs) for the compute-optimal N, D."),
+    checkpoint: tuple[float, float, float] | None = typer.Option(
+        None, "--checkpoint", help="N D LOSS of a checkpoint to judge against the law."),
+    drop_highest: int = typer.Option(0, "--drop-highest", help="Exclude the N highest-loss runs (outliers)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for standard errors."),
+    seed: int = typer.Option(0, "--seed"),
+    html: Path | None = typer.Option(None, "--html", help="Write an HTML report with the log-log plot."),
+) -> None:
+    """Fit L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3) and the L(C) frontier."""
+    from fourlens.report import Report
+    from fourlens.training.figures import scaling_figure
+    from fourlens.training.scaling import checkpoint_finding, fit_chinchilla, fit_compute_law, load_scaling_runs
+
+    _guard(html, "html")
+    runs = load_scaling_runs(runs_path)
+    if drop_highest:
+        runs = runs.sort_values("loss").iloc[:-drop_highest]
+    console = Console()
+    with console.status(f"fitting {len(runs)} runs and {bootstrap} bootstrap resamples..."):
+        fit = fit_chinchilla(runs["n_params"], runs["n_tokens"], runs["loss"], n_bootstrap=bootstrap, seed=seed)
+        law = fit_compute_law(runs["flops"], runs["loss"])
+    table = Table(title=f"Chinchilla approach 3 on {fit.n_runs} runs")
+    table.add_column("parameter")
+    table.add_column("estimate", justify="right")
+    table.add_column("bootstrap SE", justify="right")
+    for name in ("E", "A", "B", "alpha", "beta"):
+        table.add_row(name, f"{getattr(fit, name):.4g}", f"{getattr(fit, name + '_se'):.3g}")
+    console.print(table)
+    console.print(f"L(C) frontier ({len(law.frontier_flops)} runs): {law.E:.4g} + {law.A:.4g} / C^{law.gamma:.4f}",
+                  highlight=False)
+    if budget is not None:
+        n_opt, d_opt = fit.compute_optimal(budget)
+        console.print(f"compute-optimal for C={budget:.3g}: N={n_opt:.3g} parameters, D={d_opt:.3g} tokens "
+                      f"({d_opt / n_opt:.1f} tokens per parameter), predicted loss {fit.predict(n_opt, d_opt):.4g}",
+                      highlight=False)
+    findings = []
+    marked = None
+    if checkpoint is not None:
+        n, d, loss = checkpoint
+        predicted, low, high = fit.prediction_interval(n, d)
+        console.print(f"checkpoint N={n:.3g} D={d:.3g}: loss {loss:.4g}, predicted {predicted:.4g} "
+                      f"(95% prediction interval {low:.4g}-{high:.4g})", highlight=False)
+        finding = checkpoint_finding(fit, n, d, loss)
+        if finding is not None:
+            findings.append(finding)
+            console.print(f"[bold red]{finding.title}[/]", soft_wrap=True)
+        marked = {"n_params": n, "n_tokens": d, "loss": loss}
+    if html is not None:
+        report = Report(title=f"scaling law: {runs_path}", findings=tuple(findings),
+                        figures=(scaling_figure(runs, fit, law, marked),))
+        report.to_html(html)
+        typer.echo(f"HTML report: {html}")

@@ -1,0 +1,84 @@
+"""Throughput drops and model FLOPs utilization (MFU).
+
+MFU follows PaLM (Chowdhery et al. 2022, appendix B): model FLOPs per token = 6N + 12 L H Q T
+(N non-embedding parameters, L layers, H heads, Q head dimension, T sequence length; the second term
+is attention's score and value matmuls, forward and backward), and MFU = tokens/s x FLOPs per token /
+(peak FLOP/s of the accelerators). Rematerialization is not counted (that would be HFU).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fourlens.training.detectors.base import Anomaly, finite, runs_of, trailing_median
+
+# Dense peak FLOP/s per accelerator, 16-bit (bf16/fp16) tensor math without sparsity, from the
+# vendors' datasheets. Pass `peak_flops` yourself for anything else (or fp8).
+ACCELERATOR_PEAK_FLOPS = {
+    "v100": 125e12,
+    "a10g": 70e12,
+    "a100": 312e12,
+    "l4": 121e12,
+    "l40s": 362e12,
+    "h100-pcie": 756e12,
+    "h100": 989e12,   # SXM
+    "h200": 989e12,
+    "gh200": 989e12,
+    "b200": 2250e12,
+    "mi250x": 383e12,
+    "mi300x": 1307e12,
+    "tpu-v4": 275e12,
+    "tpu-v5e": 197e12,
+    "tpu-v5p": 459e12,
+}
+
+
+def flops_per_token(n_params: float, n_layers: int, n_heads: int, head_dim: int, seq_len: int) -> float:
+    """PaLM appendix B: 6N + 12 L H Q T training FLOPs per token."""
+    return 6.0 * n_params + 12.0 * n_layers * n_heads * head_dim * seq_len
+
+
+def mfu(tokens_per_sec: float | np.ndarray, model_flops_per_token: float, accelerator: str | None = None,
+        n_accelerators: int = 1, peak_flops: float | None = None) -> float | np.ndarray:
+    """Model FLOPs utilization in [0, 1] for the whole job's tokens/s."""
+    if peak_flops is None:
+        key = (accelerator or "").lower()
+        if key not in ACCELERATOR_PEAK_FLOPS:
+            raise ValueError(f"unknown accelerator {accelerator!r}; known: {', '.join(ACCELERATOR_PEAK_FLOPS)}; "
+                             "or pass peak_flops")
+        peak_flops = ACCELERATOR_PEAK_FLOPS[key]
+    return np.asarray(tokens_per_sec, dtype=float) * model_flops_per_token / (peak_flops * n_accelerators)
+
+
+def throughput_drops(series: pd.Series, drop: float = 0.3, window: int = 100, min_points: int = 3) -> list[Anomaly]:
+    """Stretches of >= min_points where tokens/s is below (1 - drop) x its trailing median. Single-point
+    dips (a checkpoint save, an eval) are normal and not flagged."""
+    good = finite(series)
+    x = good.to_numpy(dtype=float)
+    if len(x) < 10:
+        return []
+    reference = trailing_median(x, window)
+    # the reference must not adapt to a long drop: freeze it at its value before each flagged stretch
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = x / reference
+    flagged = np.nan_to_num(ratio, nan=1.0) < 1 - drop
+    steps = good.index.to_numpy()
+    out = []
+    for a, b in runs_of(flagged):
+        base = reference[a]
+        end = b
+        while end + 1 < len(x) and x[end + 1] < (1 - drop) * base:
+            end += 1   # extend past where the trailing median gave in
+        if end - a + 1 < min_points:
+            continue
+        level = float(np.median(x[a:end + 1]))
+        out.append(Anomaly(str(series.name), "throughput", int(steps[a]), int(steps[end]), float(1 - level / base),
+                           "trailing_median_drop", f"tokens/s {level:,.0f} vs {base:,.0f} before "
+                           f"(-{100 * (1 - level / base):.0f}%) for {end - a + 1} points"))
+    merged: list[Anomaly] = []
+    for anomaly in out:   # a stretch extended past later flags swallows them
+        if merged and anomaly.start_step <= merged[-1].end_step:
+            continue
+        merged.append(anomaly)
+    return merged
