@@ -1,6 +1,8 @@
 """Lazy re-exports keep the meaning eager `from .module import name` re-exports had."""
 
 import importlib
+import subprocess
+import sys
 
 
 def test_exported_names_win_over_submodules_of_the_same_name():
@@ -13,3 +15,10 @@ def test_exported_names_win_over_submodules_of_the_same_name():
     assert callable(weights.compare) and weights.compare.__module__ == "fourlens.weights.compare"
     assert "load_tokenizer" in dir(data) and "load_tokenizer" in data.__all__
 
+
+
+def test_listing_the_cli_imports_no_lens_internals():
+    code = ("import sys, fourlens.cli; fourlens.cli.app; "
+            "print(sorted(m for m in ('torch', 'pandas', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
