@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,25 @@ def sample_report() -> Report:
     ]
     return Report(title="ckpt-b vs ckpt-a", findings=findings, baseline="ckpt-a", candidate="ckpt-b",
                   figures=figures)
+
+
+# Headless Debian Chromium driven by Playwright; never a downloaded browser. One session-wide instance
+# for every browser test (e2e, the transformer attention page): a second sync Playwright in the same
+# process refuses to start. Without /usr/bin/chromium these tests skip on a developer's machine but
+# fail in CI, where .ci/run installs Chromium and sets FOURLENS_REQUIRE_BROWSER=1.
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("FOURLENS_REQUIRE_BROWSER") == "1":
+            pytest.fail("FOURLENS_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        yield browser
+        browser.close()

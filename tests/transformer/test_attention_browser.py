@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fourlens.transformer import attention
-from tests.e2e.conftest import browser  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = pytest.mark.e2e
 
 
-def test_head_view_filter_and_model_view(browser, minilm, tmp_path):  # noqa: F811
+def test_head_view_filter_and_model_view(browser, minilm, tmp_path):
     model, tokenizer = minilm
     result = attention(model, tokenizer, [("the cat sat on the mat", "the cat lay on the rug")])
     path = tmp_path / "attention.html"
