@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from fourlens._io import write_atomic
+from fourlens._torch import torch_threads
 from fourlens.errors import BadInputError
 
 
@@ -220,14 +221,8 @@ def train(config: TinyLMConfig | None = None, train_config: TrainConfig | None =
 
     log: list[dict] = []
     save(0)
-    # The model is tiny: one thread beats several, which mostly wait on each other (far slower on 2 busy
-    # cores, measured). The process-wide setting is restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):  # the model is tiny: one thread beats several that wait on each other
         _train_loop(model, optimizer, tc, config, generator, log, save, progress)
-    finally:
-        torch.set_num_threads(threads)
     if out is not None:
         write_atomic(out / "config.json", json.dumps({"model": asdict(config), "train": asdict(tc)}, indent=2))
         write_atomic(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
