@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fourlens.cli_errors import user_errors
+from fourlens.cli_output import write_report_outputs
 from fourlens.errors import BadInputError
 
 app = typer.Typer(help="Training logs: TensorBoard/CSV/JSONL readers, anomaly detection, scaling laws.",
@@ -28,12 +29,13 @@ def _aliases(pairs: list[str] | None) -> dict[str, tuple[str, ...]]:
     return out
 
 
+CSV_MARKER = b"# fourlens training anomalies"
+
+
 def _guard(path: Path | None, suffix: str) -> None:
-    if path is None or not path.exists():
-        return
-    head = path.read_bytes()[:4096].decode("utf-8", errors="ignore")
-    if "fourlens" not in head:
-        raise BadInputError(f"{path} exists and was not written by fourlens; choose another path or remove it")
+    from fourlens._io import HTML_MARKER, REPORT_JSON_MARKER, guard_output
+
+    guard_output(path, {"html": HTML_MARKER, "json": REPORT_JSON_MARKER, "csv": CSV_MARKER}[suffix], option=suffix)
 
 
 @app.command("inspect")
@@ -122,18 +124,13 @@ def check_command(
                 by.setdefault(anomaly.detector, []).append(f"{anomaly.start_step:,}")
         for detector, steps in sorted(by.items()):
             console.print(f"  loss spikes by {detector}: {len(steps)} ({', '.join(steps[:10])})", highlight=False)
-    if html is not None:
-        report.to_html(html)
-        typer.echo(f"HTML report: {html}")
-    if json_path is not None:
-        report.to_json(json_path)
-        typer.echo(f"JSON report: {json_path}")
+    write_report_outputs(report, html, json_path)
     if csv is not None:
         rows = [[a.signal, a.kind, a.start_step, a.end_step, a.magnitude, a.detector, a.detail] for a in found]
         import pandas as pd
 
         table = pd.DataFrame(rows, columns=[*COLUMNS, "detector", "detail"])
-        write_atomic(csv, "# fourlens training anomalies\n" + table.to_csv(index=False))
+        write_atomic(csv, CSV_MARKER.decode() + "\n" + table.to_csv(index=False))
         typer.echo(f"anomalies: {csv}")
 
 
@@ -191,5 +188,4 @@ def scaling_command(
     if html is not None:
         report = Report(title=f"scaling law: {runs_path}", findings=tuple(findings),
                         figures=(scaling_figure(runs, fit, law, marked),))
-        report.to_html(html)
-        typer.echo(f"HTML report: {html}")
+        write_report_outputs(report, html, None)
