@@ -40,6 +40,14 @@ def check_inputs(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Te
     return x.detach()
 
 
+def require_eager(model: nn.Module, method: str) -> None:
+    """Layer hooks and ReLU rules cannot reach inside TorchScript; refuse instead of returning plain gradients."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise BadInputError(f"{method} needs an eager nn.Module (it hooks layers or ReLUs, which TorchScript "
+                            "hides); use saliency, smoothgrad, integrated_gradients or occlusion on a TorchScript "
+                            "model, or load it with --model module:factory --weights FILE")
+
+
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:
     """A layer given by its `named_modules()` name or as the module itself -> (name, module)."""
     modules = dict(model.named_modules())

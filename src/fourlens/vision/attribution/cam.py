@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
-from fourlens.vision.attribution._common import check_inputs, resolve_layer
+from fourlens.vision.attribution._common import check_inputs, require_eager, resolve_layer
 from fourlens.vision.attribution.cam_base import class_activation_map, probe
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
@@ -50,6 +50,7 @@ def cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: st
         targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
     """Class activation maps (n[, T], h, w) at the GAP head's feature layer, signed (bias excluded)."""
     x = check_inputs(model, x, batch_size)
+    require_eager(model, "cam")
     layer_name, classifier = find_gap_head(model, x, layer)
     weight = classifier.weight.detach()  # (classes, K)
 

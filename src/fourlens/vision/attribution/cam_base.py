@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
-from fourlens.vision.attribution._common import check_classes, check_logits, chunks, resolve_layer
+from fourlens.vision.attribution._common import check_classes, check_logits, chunks, require_eager, resolve_layer
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
@@ -85,6 +85,7 @@ def default_layer(model: nn.Module, x: torch.Tensor) -> str:
 def class_activation_map(model: nn.Module, x: torch.Tensor, target: Target, targets: Sequence[int] | None,
                          layer: str | nn.Module | None, batch_size: int, method: str,
                          channel_weights: ChannelWeights, with_grad: bool) -> Attribution:
+    require_eager(model, method)
     n = x.shape[0]
     with untouched(model):
         layer_name, module = resolve_layer(model, layer if layer is not None else default_layer(model, x))

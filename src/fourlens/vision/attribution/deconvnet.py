@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fourlens.vision.attribution._common import check_inputs, input_gradients
+from fourlens.vision.attribution._common import check_inputs, input_gradients, require_eager
 from fourlens.vision.attribution.gradients import gradient_attribution
 from fourlens.vision.attribution.hooks import relu_rule
 from fourlens.vision.attribution.result import Attribution
@@ -27,4 +27,5 @@ def deconvnet(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
     the forward switches, as in the paper.
     """
     x = check_inputs(model, x, batch_size)
+    require_eager(model, "deconvnet")
     return gradient_attribution(model, x, target, targets, batch_size, "deconvnet", _deconv_gradients)

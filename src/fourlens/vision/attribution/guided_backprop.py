@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fourlens.vision.attribution._common import check_inputs, input_gradients
+from fourlens.vision.attribution._common import check_inputs, input_gradients, require_eager
 from fourlens.vision.attribution.gradients import gradient_attribution
 from fourlens.vision.attribution.hooks import relu_rule
 from fourlens.vision.attribution.result import Attribution
@@ -26,4 +26,5 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = "top1", 
     Works for nn.ReLU (in-place or not) and functional relu alike (a torch-function mode, not module hooks).
     """
     x = check_inputs(model, x, batch_size)
+    require_eager(model, "guided_backprop")
     return gradient_attribution(model, x, target, targets, batch_size, "guided_backprop", _guided_gradients)
