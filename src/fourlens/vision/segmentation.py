@@ -17,13 +17,14 @@ from fourlens.vision.metrics._maps import as_heatmap
 
 def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.Tensor | None = None, *,
                           foreground_quantile: float = 0.95, background_quantile: float = 0.3,
-                          threshold: float = 0.5) -> torch.Tensor:
+                          threshold: float = 0.5, support: float = 0.3) -> torch.Tensor:
     """A boolean object mask (n, H, W) from maps and, optionally, the images (n, C, H, W) in [0, 1].
 
     Without `image`: pixels whose normalised map value is >= `threshold`. With `image`: pixels above
     the `foreground_quantile` of the map seed the object, those below `background_quantile` seed the
     background (the paper's 95% / 30%); a diagonal Gaussian colour model of each set relabels every
-    pixel. Either way, only the connected component containing the map's maximum is kept.
+    pixel where the normalised map is at least `support`. Either way, only the connected component
+    containing the map's maximum is kept.
     """
     if not 0 <= background_quantile < foreground_quantile <= 1:
         raise ValueError("need 0 <= background_quantile < foreground_quantile <= 1; got "
@@ -47,8 +48,11 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
         if image is None:
             candidate = h >= threshold * h.max()
         else:
-            candidate = _colour_model(image[i].detach().float().cpu().numpy(), h, foreground_quantile,
-                                      background_quantile)
+            # The colour model decides only where the map gives some support (GrabCut's region prior);
+            # the strongest seeds stay foreground whatever their colour.
+            colour = _colour_model(image[i].detach().float().cpu().numpy(), h, foreground_quantile,
+                                   background_quantile)
+            candidate = (colour & (h >= support * h.max())) | (h >= np.quantile(h, foreground_quantile))
         labels, _count = ndimage.label(candidate)  # 4-connected components
         peak = np.unravel_index(np.argmax(h), h.shape)
         keep = labels[peak]
