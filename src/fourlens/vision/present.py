@@ -64,10 +64,11 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
 
 
-def overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.5) -> Image.Image:
-    base = np.asarray(to_pil(image)).astype(np.float32)
+def overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.85) -> Image.Image:
+    """The heatmap in colour over a dimmed grey copy of the image (colourful photos would hide it)."""
+    base = np.asarray(to_pil(image).convert("L").convert("RGB")).astype(np.float32) * 0.6
     colour = colorize(heat).astype(np.float32)
-    weight = alpha * heat.clamp(0, 1).numpy()[..., None] ** 0.5  # cold regions keep the photo visible
+    weight = alpha * heat.clamp(0, 1).numpy()[..., None] ** 0.7  # cold regions keep the photo visible
     return Image.fromarray((base * (1 - weight) + colour * weight).round().astype(np.uint8))
 
 

@@ -48,7 +48,7 @@ class Attribution:
         rectified where only positive evidence is shown (CAMs, occlusion), upsampled to `size`."""
         return present.heatmap(self.values, self.method, size=size, multi_target=self.multi_target)
 
-    def overlay(self, image: torch.Tensor, alpha: float = 0.5) -> list:
+    def overlay(self, image: torch.Tensor, alpha: float = 0.85) -> list:
         """PIL images: the heatmap (jet-like colours) over `image` (n, 3, H, W) in [0, 1]."""
         maps = self.heatmap(size=tuple(image.shape[-2:]))
         if self.multi_target:
