@@ -1,0 +1,83 @@
+"""Occlusion (Zeiler & Fergus 2014, section 4.2): slide a grey square over the image and watch the score."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from fourlens.errors import BadInputError
+from fourlens.vision.attribution._common import check_inputs, class_logits
+from fourlens.vision.attribution.gradients import finish
+from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.perturb import perturb_and_evaluate
+from fourlens.vision.attribution.result import Attribution
+from fourlens.vision.attribution.targets import Target, resolve_targets
+
+
+def window_starts(length: int, window: int, stride: int) -> torch.Tensor:
+    """Square positions along one axis: 0, stride, ... up to ceil((length - window) / stride) * stride.
+
+    As in Captum, the last square may hang over the edge (it is clipped), so every pixel is covered.
+    """
+    return torch.arange(math.ceil((length - window) / stride) + 1) * stride
+
+
+def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, window: int = 16, stride: int = 8,
+              fill: float | torch.Tensor = 0.5, targets: Sequence[int] | torch.Tensor | None = None,
+              batch_size: int = 64, progress: bool = False) -> Attribution:
+    """Occlude every window x window square (all channels) with `fill`; two views of the result:
+
+    - `probability_map` (n[, T], rows, cols): softmax probability of the target with the square at
+      each position (the map of Zeiler & Fergus's figure 7);
+    - `values` = `score_drop` (n[, T], C, H, W): per pixel, the mean over the squares covering it of
+      s_c(x) - s_c(x with the square grey), on the pre-softmax score (Captum's `Occlusion` convention).
+    `fill` is a number or a per-channel tensor (C,) (e.g. the dataset mean after normalisation).
+    """
+    x = check_inputs(model, x, batch_size)
+    n, channels, height, width = x.shape
+    if window < 1 or stride < 1 or window > min(height, width):
+        raise BadInputError(f"window must be in [1, {min(height, width)}] and stride >= 1; got window={window}, "
+                            f"stride={stride} for {height}x{width} images")
+    fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+    if fill_t.ndim == 1:
+        if fill_t.numel() != channels:
+            raise BadInputError(f"a per-channel fill needs {channels} values; got {fill_t.numel()}")
+        fill_t = fill_t.view(1, channels, 1, 1)
+    elif fill_t.ndim != 0:
+        raise BadInputError(f"fill must be a number or a per-channel tensor (C,); got shape {tuple(fill_t.shape)}")
+    rows, cols = window_starts(height, window, stride), window_starts(width, window, stride)
+    n_pos = len(rows) * len(cols)
+    pos_row = rows.repeat_interleave(len(cols)).to(x.device)  # (P,) top edge of square p
+    pos_col = cols.repeat(len(rows)).to(x.device)              # (P,) left edge of square p
+    ys = torch.arange(height, device=x.device)
+    xs = torch.arange(width, device=x.device)
+
+    def square(which: torch.Tensor) -> torch.Tensor:
+        """Boolean masks (B, 1, H, W) of the squares `which` (B,)."""
+        top, left = pos_row[which].view(-1, 1), pos_col[which].view(-1, 1)
+        in_rows = (ys >= top) & (ys < top + window)   # (B, H)
+        in_cols = (xs >= left) & (xs < left + window)  # (B, W)
+        return (in_rows[:, :, None] & in_cols[:, None, :]).unsqueeze(1)
+
+    def perturb(images: torch.Tensor, _sample: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+        return torch.where(square(which), fill_t, images)
+
+    with untouched(model):
+        logits = class_logits(model, x, batch_size)  # the unoccluded scores, (n, classes)
+        classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
+        scores, probs = perturb_and_evaluate(model, x, n_pos, perturb, classes, batch_size, progress)
+    drop = logits.gather(1, classes).unsqueeze(1) - scores  # (n, P, T)
+    # Spread each square's drop over its pixels and average by coverage. A square is the product of a
+    # row band and a column band, so this separates: per_pixel = R^T D C / coverage (no (P, H*W) mask).
+    band_r = ((ys >= rows.to(x.device).view(-1, 1)) & (ys < rows.to(x.device).view(-1, 1) + window)).to(x.dtype)
+    band_c = ((xs >= cols.to(x.device).view(-1, 1)) & (xs < cols.to(x.device).view(-1, 1) + window)).to(x.dtype)
+    grid_drop = drop.transpose(1, 2).reshape(n, -1, len(rows), len(cols))  # (n, T, rows, cols)
+    summed = torch.einsum("ntrc,ry,cx->ntyx", grid_drop, band_r, band_c)     # (n, T, H, W)
+    coverage = band_r.sum(0).view(-1, 1) * band_c.sum(0).view(1, -1)        # (H, W), >= 1 everywhere
+    values = (summed / coverage).unsqueeze(2).expand(-1, -1, channels, -1, -1).contiguous()  # (n, T, C, H, W)
+    probability_map = probs.transpose(1, 2).reshape(n, -1, len(rows), len(cols))  # (n, T, rows, cols)
+    return finish(values, classes, targets, "occlusion", probability_map=probability_map,
+                  params={"window": window, "stride": stride, "fill": fill_t.flatten().tolist()})

@@ -1,0 +1,42 @@
+"""The one batched perturb-and-evaluate engine behind occlusion and the deletion/insertion metrics.
+
+Every (image, perturbation) pair is a virtual input; `batch_size` of them are built and evaluated per
+forward pass under `torch.no_grad`, so memory is bounded by `batch_size`, not by the number of
+perturbations, and the work is exactly one batched forward per perturbation (the floor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from fourlens.vision.attribution._common import check_logits, chunks
+
+# apply(images (B, C, H, W), sample index (B,), perturbation index (B,)) -> perturbed images (B, C, H, W)
+Perturb = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def perturb_and_evaluate(model: nn.Module, x: torch.Tensor, n_perturbations: int, perturb: Perturb,
+                         classes: torch.Tensor, batch_size: int, progress: bool = False
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and softmax probabilities of `classes` (n, T) under each perturbation: two (n, P, T) tensors."""
+    n = x.shape[0]
+    total = n * n_perturbations
+    # Virtual input i is perturbation i % P of image i // P, so the flat results reshape to (n, P, T).
+    scores = torch.empty(total, classes.shape[1], device=x.device, dtype=x.dtype)
+    probs = torch.empty_like(scores)
+    parts = list(chunks(total, batch_size))
+    if progress:
+        from rich.progress import track
+        parts = track(parts, description="perturb and evaluate", transient=True)
+    with torch.no_grad():
+        for part in parts:
+            flat = torch.arange(part.start, part.stop, device=x.device)
+            sample, which = flat // n_perturbations, flat % n_perturbations
+            logits = check_logits(model(perturb(x[sample], sample, which)))
+            picked = classes[sample]  # (B, T)
+            scores[part] = logits.gather(1, picked)
+            probs[part] = logits.softmax(dim=1).gather(1, picked)
+    return scores.view(n, n_perturbations, -1), probs.view(n, n_perturbations, -1)

@@ -1,0 +1,109 @@
+"""`fourlens vision explain` / `zoo` end to end: real images on disk, real models, PNG grids out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from typer.testing import CliRunner
+
+from fourlens.cli import app
+
+runner = CliRunner()
+
+USER_MODULE = '''
+import torch
+from torch import nn
+
+def make():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3))
+'''
+
+
+@pytest.fixture
+def zoo_env(zoo_model, zoo_cache, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(zoo_cache))  # the session's trained zoo model, no retraining
+    return zoo_model
+
+
+def test_zoo_images_then_explain_with_the_zoo_model(tmp_path, zoo_env):
+    images = tmp_path / "zoo"
+    result = runner.invoke(app, ["vision", "zoo", "--out", str(images), "--n", "3", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert len(list(images.glob("*.png"))) == 3 and len(list((images / "masks").glob("*.png"))) == 3
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out),
+                                 "--method", "grad_cam,occlusion", "--method", "cam"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "explain.json").read_text())
+    assert [m["method"] for m in report["methods"]] == ["grad_cam", "occlusion", "cam"]
+    # the zoo model names the animals in the file names correctly
+    assert [Path(p).stem.split("_", 1)[1] for p in report["images"]] == report["predicted"]
+    grid = Image.open(out / "grid.png")
+    assert grid.width > 4 * 160 and grid.height > 3 * 160
+    assert len(list(out.glob("*_grad_cam.png"))) == 3
+
+
+def test_explain_a_user_model_from_safetensors_and_torchscript(tmp_path, monkeypatch):
+    (tmp_path / "usermodels.py").write_text(USER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import usermodels
+
+    model = usermodels.make()
+    save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "red.png")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["vision", "explain", "--model", "usermodels:make", "--weights", "w.safetensors",
+                                 "--image", "red.png", "--out", str(out), "--size", "32", "--target", "2",
+                                 "--method", "saliency", "--method", "integrated_gradients",
+                                 "--mean", "0.5", "--std", "0.25"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "explain.json").read_text())
+    assert report["methods"][0]["target"] == [2] and len(report["methods"][1]["delta"]) == 1
+    scripted = tmp_path / "model.pt"
+    torch.jit.script(model).save(str(scripted))
+    result = runner.invoke(app, ["vision", "explain", "--model", str(scripted), "--image", "red.png",
+                                 "--out", str(tmp_path / "out2"), "--size", "32", "--method", "saliency"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out2" / "red_saliency.png").is_file()
+    # Hook-based methods cannot see inside TorchScript: refused, never silently plain gradients.
+    for method in ("grad_cam", "guided_backprop"):
+        result = runner.invoke(app, ["vision", "explain", "--model", str(scripted), "--image", "red.png",
+                                     "--out", str(tmp_path / "out3"), "--size", "32", "--method", method])
+        assert result.exit_code == 2 and "eager nn.Module" in result.output, result.output
+
+
+def test_bad_input_gives_one_message_and_exit_2(tmp_path, monkeypatch):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    cases = [
+        (["--image", str(tmp_path / "missing.png")], "does not exist"),
+        (["--image", str(tmp_path / "a.png"), "--method", "lime"], "unknown method lime"),
+        (["--image", str(tmp_path / "a.png"), "--target", "cat"], "--target"),
+        (["--image", str(tmp_path / "a.png"), "--model", "nosuchmodule:make"], "cannot import"),
+        (["--image", str(tmp_path / "a.png"), "--weights", str(tmp_path / "a.png")], "--weights needs --model"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["vision", "explain", "--out", str(tmp_path / "o"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    (tmp_path / "not_an_image.png").write_text("hello")
+    result = runner.invoke(app, ["vision", "explain", "--out", str(tmp_path / "o"), "--image",
+                                 str(tmp_path / "not_an_image.png"), "--model", "torch.nn:Identity"])
+    assert result.exit_code == 2 and "not an image" in result.output
+
+
+def test_pickled_weights_are_refused_by_default(tmp_path, monkeypatch):
+    (tmp_path / "usermodels2.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    torch.save({"state": object()}, tmp_path / "w.pt")  # not plain tensors: needs unpickling
+    result = runner.invoke(app, ["vision", "explain", "--model", "usermodels2:make", "--weights",
+                                 str(tmp_path / "w.pt"), "--image", str(tmp_path / "a.png"), "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--trust-pickle" in result.output
