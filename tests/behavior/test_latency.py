@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fourlens.behavior.latency import compare_latency
+from fourlens.behavior.latency import compare_latency, latency_figures
 from fourlens.behavior.traces import load_traces
 from fourlens.errors import BadInputError
 from tests.conftest import write_jsonl
@@ -57,6 +57,8 @@ def test_planted_causes_are_attributed_to_the_right_part(tmp_path, planted, part
     assert summary.loc["p95", "significant"] and summary.loc["p95", "diff"] > 0
     finding = result.findings()[0]
     assert "latency +" in finding.title and finding.confidence > 0.95
+    waterfall = latency_figures(result)[0]
+    assert waterfall.kind == "waterfall" and waterfall.data["values"] == pytest.approx(list(parts))
 
 
 def test_same_distribution_is_not_a_regression(tmp_path):

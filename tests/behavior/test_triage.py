@@ -16,7 +16,7 @@ def test_triage_reports_latency_regression_from_traces(make_bundle):
     assert behavior[0].title.startswith(("agent p95 latency +", "agent p99 latency +")), behavior[0].title
     assert "tool-call loop" in behavior[0].title
     kinds = {f.kind for f in report.figures if f.lens == "behavior"}
-    assert kinds == {"forest", "bar", "line"}
+    assert kinds == {"forest", "waterfall", "line"}
 
 
 def test_triage_reads_lm_eval_output_in_bundles(tmp_path):

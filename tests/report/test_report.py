@@ -83,3 +83,14 @@ def test_terminal_table(sample_report):
 
 def test_notebook_repr(sample_report):
     assert "Check these three first" in sample_report._repr_html_()
+
+
+def test_waterfall_steps_add_up_to_the_total():
+    from fourlens.report import Figure
+    from fourlens.report.plotting import to_plotly
+
+    figure = Figure("behavior", "latency change", "waterfall",
+                    {"categories": ["tokens", "tools"], "values": [0.5, -0.2], "total_label": "total"})
+    trace = to_plotly(figure).data[0]
+    assert trace.type == "waterfall" and list(trace.x) == ["tokens", "tools", "total"]
+    assert list(trace.measure) == ["relative", "relative", "total"] and trace.y[-1] == 0.5 - 0.2

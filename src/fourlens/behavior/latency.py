@@ -209,12 +209,11 @@ def latency_findings(result: LatencyComparison) -> list[Finding]:
 
 
 def latency_figures(result: LatencyComparison) -> list[Figure]:
-    total = float(result.summary.set_index("statistic").loc["mean", "diff"])
     waterfall = Figure(
-        lens="behavior", title="Change in mean request latency, by part (waterfall)", kind="bar",
+        lens="behavior", title="Change in mean request latency, by part", kind="waterfall",
         data={"x_label": "part", "y_label": "seconds (candidate - baseline)",
-              "categories": list(result.mean_parts["part"]) + ["total"],
-              "series": [{"name": "contribution", "values": list(result.mean_parts["seconds"]) + [total]}]},
+              "categories": list(result.mean_parts["part"]), "values": list(result.mean_parts["seconds"]),
+              "total_label": "change in mean latency"},
         caption="Contributions add up to the total change in mean latency (two-factor Shapley split of "
                 "tokens x time per token and tool calls x time per call)")
     tail = Figure(

@@ -8,6 +8,8 @@ Analyses return data, not drawings (DESIGN.md "compute raw, present later"). A f
 - `scatter`: same as `line`, drawn as points.
 - `bar`:     {"x_label", "y_label", "categories": [...], "series": [{"name", "values": [...]}]}
 - `forest`:  {"x_label", "rows": [{"label", "estimate", "low", "high"}]} (paired differences with CIs)
+- `waterfall`: {"x_label", "y_label", "categories": [...], "values": [...], "total_label"} (parts that
+             add up to a change, drawn as steps from 0 with the total as the last bar)
 - `heatmap`: {"x_label", "y_label", "x": [...], "y": [...], "z": [[...], ...], "colorscale" (optional)}
 - `image`:   {"png_base64": "...", "width", "height"} (e.g. attribution overlays; embedded, no file)
 """
@@ -21,7 +23,7 @@ from typing import Any
 from fourlens.report.finding import LENSES
 from fourlens.report.jsonsafe import json_safe
 
-FIGURE_KINDS: tuple[str, ...] = ("line", "scatter", "bar", "forest", "heatmap", "image")
+FIGURE_KINDS: tuple[str, ...] = ("line", "scatter", "bar", "forest", "waterfall", "heatmap", "image")
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,18 @@ def _forest(plot: Any, data: dict[str, Any]) -> None:
     plot.update_yaxes(autorange="reversed")
 
 
+def _waterfall(plot: Any, data: dict[str, Any]) -> None:
+    import plotly.graph_objects as go
+
+    categories = [*data["categories"], data.get("total_label", "total")]
+    values = [*data["values"], sum(data["values"])]
+    plot.add_trace(go.Waterfall(x=categories, y=values, measure=["relative"] * len(data["values"]) + ["total"],
+                                increasing={"marker": {"color": "#c0392b"}},
+                                decreasing={"marker": {"color": "#27ae60"}},
+                                totals={"marker": {"color": PALETTE[0]}}))
+    _axes(plot, data)
+
+
 def _heatmap(plot: Any, data: dict[str, Any]) -> None:
     import plotly.graph_objects as go
 
@@ -117,5 +129,5 @@ def _image(plot: Any, data: dict[str, Any]) -> None:
     plot.add_trace(go.Image(source=f"data:image/png;base64,{data['png_base64']}"))
 
 
-_BUILDERS = {"line": _line, "scatter": _scatter, "bar": _bar, "forest": _forest, "heatmap": _heatmap,
-             "image": _image}
+_BUILDERS = {"line": _line, "scatter": _scatter, "bar": _bar, "forest": _forest, "waterfall": _waterfall,
+             "heatmap": _heatmap, "image": _image}
