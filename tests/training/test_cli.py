@@ -108,3 +108,27 @@ def test_check_declared_schedule_and_mfu(tmp_path):
     assert "MFU 72.8%" in mfu   # 1.2e5 tokens/s x 6e9 FLOPs per token / 989e12 FLOP/s = 0.728
     result = runner.invoke(app, ["training", "check", str(log), "--schedule", "cosine:fast"])
     assert result.exit_code == 2 and "KIND:PEAK:WARMUP:TOTAL" in " ".join(result.output.split())
+
+
+def test_check_places_the_run_on_the_scaling_law(tmp_path):
+    rng = np.random.default_rng(1)
+    n = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 40))
+    d = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 40))
+    loss = (1.7 + 400 / n ** 0.34 + 1800 / d ** 0.28) * np.exp(rng.normal(0, 0.002, 40))
+    family = tmp_path / "runs.csv"
+    family.write_text("n_params,n_tokens,loss\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(n, d, loss, strict=True)))
+    log = tmp_path / "run.jsonl"
+    write_log(log, ())
+    base = ["training", "check", str(log), "--scaling-runs", str(family)]
+    refused = runner.invoke(app, base)
+    assert refused.exit_code == 2 and "--params N and --tokens D" in refused.output
+    html, json_path = tmp_path / "check.html", tmp_path / "check.json"
+    result = runner.invoke(app, [*base, "--params", "1e8", "--tokens", "2e9", "--html", str(html), "--json",
+                                 str(json_path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "checkpoint N=1e+08 D=2e+09" in text and "predicted" in text
+    report = Report.from_json(json_path)
+    scaling = [f for f in report.figures if f.kind == "scatter" and "scaling" in f.title.lower()]
+    assert scaling, [f.title for f in report.figures]
+    assert html.stat().st_size > 50_000

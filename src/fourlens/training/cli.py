@@ -94,6 +94,10 @@ def check_command(
                                                  help="6N + 12LHQT (PaLM app. B), for MFU"),
     accelerator: str | None = typer.Option(None, "--accelerator", help="e.g. h100, a100, tpu-v5p (for MFU)"),
     n_accelerators: int = typer.Option(1, "--n-accelerators"),
+    scaling_runs: Path | None = typer.Option(None, "--scaling-runs", help="A family of runs (n_params, n_tokens or "
+                                             "flops, loss): adds the scaling-law plot with this run marked."),
+    params: float | None = typer.Option(None, "--params", help="This run's parameter count (with --scaling-runs)."),
+    tokens: float | None = typer.Option(None, "--tokens", help="Tokens this run was trained on (with --scaling-runs)."),
 ) -> None:
     """Find spikes, divergence, plateaus, schedule faults, throughput drops, NaNs and routing problems."""
     from fourlens._io import write_atomic
@@ -101,10 +105,12 @@ def check_command(
     from fourlens.training import DiagnoseConfig, detect, diagnose, load_run
     from fourlens.training.detectors.schedule import parse_schedule
     from fourlens.training.diagnose import COLUMNS
-    from fourlens.training.figures import signal_panels
+    from fourlens.training.figures import scaling_figure, signal_panels
 
     for path, suffix in ((html, "html"), (json_path, "json"), (csv, "csv")):
         _guard(path, suffix)
+    if scaling_runs is not None and (params is None or tokens is None):
+        raise BadInputError("--scaling-runs needs this run's --params N and --tokens D to place it on the law")
     run = load_run(run_path, aliases=_aliases(alias))
     config = DiagnoseConfig(window=window, threshold=threshold, published_rules=rules,
                             declared_schedule=parse_schedule(schedule), flops_per_token=flops_per_token,
@@ -114,8 +120,14 @@ def check_command(
     console = Console()
     for issue in run.issues:
         console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
-    report = Report(title=f"training check: {run_path}", findings=tuple(findings),
-                    figures=tuple(signal_panels(run, found)))
+    figures = list(signal_panels(run, found))
+    if scaling_runs is not None:
+        loss = _final_loss(run)
+        fit, law, family = _fit_family(scaling_runs, 0, 100, 0, console)
+        finding = _judge_checkpoint(fit, params, tokens, loss, console)
+        findings = [*findings, *([finding] if finding else [])]
+        figures.append(scaling_figure(family, fit, law, {"n_params": params, "n_tokens": tokens, "loss": loss}))
+    report = Report(title=f"training check: {run_path}", findings=tuple(findings), figures=tuple(figures))
     report.print(console, limit=limit)
     if rules:
         by = {}
@@ -149,13 +161,34 @@ def scaling_command(
     """Fit L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3) and the L(C) frontier."""
     from fourlens.report import Report
     from fourlens.training.figures import scaling_figure
-    from fourlens.training.scaling import checkpoint_finding, fit_chinchilla, fit_compute_law, load_scaling_runs
-
     _guard(html, "html")
+    console = Console()
+    fit, law, runs = _fit_family(runs_path, drop_highest, bootstrap, seed, console)
+    if budget is not None:
+        n_opt, d_opt = fit.compute_optimal(budget)
+        console.print(f"compute-optimal for C={budget:.3g}: N={n_opt:.3g} parameters, D={d_opt:.3g} tokens "
+                      f"({d_opt / n_opt:.1f} tokens per parameter), predicted loss {fit.predict(n_opt, d_opt):.4g}",
+                      highlight=False)
+    findings = []
+    marked = None
+    if checkpoint is not None:
+        n, d, loss = checkpoint
+        finding = _judge_checkpoint(fit, n, d, loss, console)
+        findings = [finding] if finding else []
+        marked = {"n_params": n, "n_tokens": d, "loss": loss}
+    if html is not None:
+        report = Report(title=f"scaling law: {runs_path}", findings=tuple(findings),
+                        figures=(scaling_figure(runs, fit, law, marked),))
+        write_report_outputs(report, html, None)
+
+
+def _fit_family(runs_path: Path, drop_highest: int, bootstrap: int, seed: int, console: Console):
+    """Fit approach 3 and the L(C) frontier to a family of runs; print the fit. Returns (fit, law, runs)."""
+    from fourlens.training.scaling import fit_chinchilla, fit_compute_law, load_scaling_runs
+
     runs = load_scaling_runs(runs_path)
     if drop_highest:
         runs = runs.sort_values("loss").iloc[:-drop_highest]
-    console = Console()
     with console.status(f"fitting {len(runs)} runs and {bootstrap} bootstrap resamples..."):
         fit = fit_chinchilla(runs["n_params"], runs["n_tokens"], runs["loss"], n_bootstrap=bootstrap, seed=seed)
         law = fit_compute_law(runs["flops"], runs["loss"])
@@ -168,24 +201,32 @@ def scaling_command(
     console.print(table)
     console.print(f"L(C) frontier ({len(law.frontier_flops)} runs): {law.E:.4g} + {law.A:.4g} / C^{law.gamma:.4f}",
                   highlight=False)
-    if budget is not None:
-        n_opt, d_opt = fit.compute_optimal(budget)
-        console.print(f"compute-optimal for C={budget:.3g}: N={n_opt:.3g} parameters, D={d_opt:.3g} tokens "
-                      f"({d_opt / n_opt:.1f} tokens per parameter), predicted loss {fit.predict(n_opt, d_opt):.4g}",
-                      highlight=False)
-    findings = []
-    marked = None
-    if checkpoint is not None:
-        n, d, loss = checkpoint
-        predicted, low, high = fit.prediction_interval(n, d)
-        console.print(f"checkpoint N={n:.3g} D={d:.3g}: loss {loss:.4g}, predicted {predicted:.4g} "
-                      f"(95% prediction interval {low:.4g}-{high:.4g})", highlight=False)
-        finding = checkpoint_finding(fit, n, d, loss)
-        if finding is not None:
-            findings.append(finding)
-            console.print(f"[bold red]{finding.title}[/]", soft_wrap=True)
-        marked = {"n_params": n, "n_tokens": d, "loss": loss}
-    if html is not None:
-        report = Report(title=f"scaling law: {runs_path}", findings=tuple(findings),
-                        figures=(scaling_figure(runs, fit, law, marked),))
-        write_report_outputs(report, html, None)
+    return fit, law, runs
+
+
+def _judge_checkpoint(fit, n: float, d: float, loss: float, console: Console):
+    """Print where a checkpoint sits against the law; the finding when it falls outside the interval."""
+    from fourlens.training.scaling import checkpoint_finding
+
+    predicted, low, high = fit.prediction_interval(n, d)
+    console.print(f"checkpoint N={n:.3g} D={d:.3g}: loss {loss:.4g}, predicted {predicted:.4g} "
+                  f"(95% prediction interval {low:.4g}-{high:.4g})", highlight=False)
+    finding = checkpoint_finding(fit, n, d, loss)
+    if finding is not None:
+        console.print(f"[bold red]{finding.title}[/]", soft_wrap=True)
+    return finding
+
+
+def _final_loss(run) -> float:
+    """The run's final loss for the scaling law: validation loss when logged, else the mean of the last 5% of
+    training-loss points (one noisy step is not the checkpoint's loss)."""
+    for signal in ("loss/val", "val_loss", "loss"):
+        try:
+            series = run.signal(signal).dropna()
+        except KeyError:
+            continue
+        if len(series):
+            tail = series.iloc[-max(1, len(series) // 20):] if signal == "loss" else series.iloc[-1:]
+            return float(tail.mean())
+    raise BadInputError(f"{', '.join(map(str, run.source))}: no loss logged, so the run cannot be placed on the "
+                        "scaling law; log the loss or leave out --scaling-runs")
