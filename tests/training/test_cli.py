@@ -22,6 +22,16 @@ def write_log(path, faults, seed=4):
     return planted
 
 
+def write_family(path, seed):
+    """40 runs of a known law L = 1.7 + 400/N^0.34 + 1800/D^0.28, with 0.2% noise."""
+    rng = np.random.default_rng(seed)
+    n = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 40))
+    d = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 40))
+    loss = (1.7 + 400 / n ** 0.34 + 1800 / d ** 0.28) * np.exp(rng.normal(0, 0.002, 40))
+    path.write_text("n_params,n_tokens,loss\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(n, d, loss, strict=True)))
+    return path
+
+
 def test_inspect_event_files_reports_damage(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
@@ -79,12 +89,7 @@ def test_check_refuses_foreign_output_and_bad_alias(tmp_path):
 
 
 def test_scaling_command(tmp_path):
-    rng = np.random.default_rng(0)
-    n = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 40))
-    d = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 40))
-    loss = (1.7 + 400 / n ** 0.34 + 1800 / d ** 0.28) * np.exp(rng.normal(0, 0.002, 40))
-    path = tmp_path / "runs.csv"
-    path.write_text("n_params,n_tokens,loss\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(n, d, loss, strict=True)))
+    path = write_family(tmp_path / "runs.csv", seed=0)
     result = runner.invoke(app, ["training", "scaling", str(path), "--bootstrap", "10", "--budget", "1e21",
                                  "--checkpoint", "1e9", "2e10", "5.0", "--html", str(tmp_path / "s.html")],
                            terminal_width=200)
@@ -111,12 +116,7 @@ def test_check_declared_schedule_and_mfu(tmp_path):
 
 
 def test_check_places_the_run_on_the_scaling_law(tmp_path):
-    rng = np.random.default_rng(1)
-    n = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 40))
-    d = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 40))
-    loss = (1.7 + 400 / n ** 0.34 + 1800 / d ** 0.28) * np.exp(rng.normal(0, 0.002, 40))
-    family = tmp_path / "runs.csv"
-    family.write_text("n_params,n_tokens,loss\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(n, d, loss, strict=True)))
+    family = write_family(tmp_path / "runs.csv", seed=1)
     log = tmp_path / "run.jsonl"
     write_log(log, ())
     base = ["training", "check", str(log), "--scaling-runs", str(family)]
