@@ -102,3 +102,12 @@ def test_generic_safety_jsonl_and_bad_records(tmp_path):
     write_jsonl(tmp_path / "bad.jsonl", [{"behavior_id": "b", "attack": "dan", "jailbroken": "maybe"}])
     with pytest.raises(BadInputError, match="bad.jsonl:1: needs a judged result"):
         load_evals(tmp_path / "bad.jsonl")
+
+
+def test_triage_finds_the_harmbench_rise_in_bundles_without_a_manifest(tmp_path):
+    from fourlens.triage import load_bundle, triage
+
+    base, cand = _harmbench_runs(tmp_path)
+    report = triage(load_bundle(base), load_bundle(cand))
+    titles = [f.title for f in report.findings if f.lens == "behavior"]
+    assert any(t.startswith("harmbench attack success rate up") for t in titles), titles

@@ -1,5 +1,6 @@
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,19 @@ def test_missing_and_empty_bundles(tmp_path):
     (tmp_path / "file.csv").write_text("a\n")
     with pytest.raises(BadInputError, match="is a file"):
         load_bundle(tmp_path / "file.csv")
+
+
+def test_safety_and_inspect_json_files_are_evals(tmp_path):
+    import shutil
+
+    harmbench = tmp_path / "model.json"  # HarmBench: behavior id -> judged generations
+    harmbench.write_text(json.dumps({f"behavior_{i}": [{"test_case": "t", "generation": "g", "label": 0}]
+                                     for i in range(3)}))
+    jailbreakbench = tmp_path / "artifact.json"
+    jailbreakbench.write_text(json.dumps({"parameters": {"method": "PAIR"}, "jailbreaks": [{"goal": "g"}]}))
+    inspect_log = tmp_path / "log.json"  # a real inspect_ai log, longer than the sniff window
+    shutil.copy(Path(__file__).parents[1] / "behavior" / "fixtures" / "inspect" / "a.json", inspect_log)
+    unrelated = tmp_path / "config.json"
+    unrelated.write_text(json.dumps({"hidden_size": 64, "layers": [{"kind": "attention"}]}))
+    assert [detect_kind(p) for p in (harmbench, jailbreakbench, inspect_log)] == ["evals"] * 3
+    assert detect_kind(unrelated) is None

@@ -38,6 +38,13 @@ STEP_KEYS = {"step", "global_step", "_step", "iteration", "iter", "trainer/globa
 TRACE_KEYS = {"trace_id", "span_id", "request_id", "ttft", "ttft_s", "ttft_ms", "time_to_first_token",
               "latency", "latency_s", "latency_ms", "duration_ms"}
 SAFETY_KEYS = {"attack", "jailbroken", "behavior_id", "attack_success"}
+EVAL_SIGNATURES = (
+    {"task", "item_id", "score"},          # fourlens generic items
+    {"doc_id", "resps"},                   # lm-eval samples
+    {"eval", "version", "status"},         # inspect_ai JSON log
+    {"jailbreaks", "parameters"},          # JailbreakBench artifact
+    {"test_case", "generation", "label"},  # HarmBench completions judged by its classifier
+)
 TEXT_KEYS = {"text", "content"}
 WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json", ".bin", ".pt", ".pth", ".ckpt")
 # When sniffing cannot decide, a parent directory's name can.
@@ -73,7 +80,7 @@ def detect_kind(path: Path) -> str | None:
 
 def _kind_from_keys(keys: set[str]) -> str | None:
     lowered = {key.lower() for key in keys}
-    if {"task", "item_id", "score"} <= lowered or {"doc_id", "resps"} <= lowered or lowered & SAFETY_KEYS:
+    if any(signature <= lowered for signature in EVAL_SIGNATURES) or lowered & SAFETY_KEYS:
         return "evals"
     if lowered & TRACE_KEYS:
         return "agent_traces"
@@ -117,10 +124,19 @@ def _sniff_keys(path: Path) -> set[str] | None:
             header = next(csv.reader(io.StringIO(head)), None)
             return {column.strip() for column in header} if header else None
         if name.endswith(".json"):
-            record = json.loads(head) if len(head) < SNIFF_BYTES else None
+            if len(head) >= SNIFF_BYTES:
+                # Too long to parse within the window (an inspect_ai log): the keys it shows still tell.
+                return set(re.findall(r'"([^"\\]{1,64})"\s*:', head)) if head.lstrip()[:1] in "{[" else None
+            record = json.loads(head)
             if isinstance(record, list) and record and isinstance(record[0], dict):
                 return set(record[0])
-            return set(record) if isinstance(record, dict) else None
+            if not isinstance(record, dict):
+                return None
+            # HarmBench maps behavior ids to lists of judged generations: their keys are the signature.
+            nested = next(iter(record.values()), None)
+            if isinstance(nested, list) and nested and isinstance(nested[0], dict):
+                return set(record) | set(nested[0])
+            return set(record)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error, EOFError):
         return None
     return None
