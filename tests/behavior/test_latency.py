@@ -12,7 +12,7 @@ from fourlens.errors import BadInputError
 from tests.conftest import write_jsonl
 
 
-def simulate(n=400, seed=0, token_scale=1.0, tool_scale=1.0, loop_share=0.0, retry_share=0.0):
+def simulate(n=400, seed=0, token_scale=1.0, tool_scale=1.0, loop_share=0.0, retry_share=0.0, error_share=0.01):
     """Per-request records: TTFT, output tokens x time per token, tool calls x duration, retries."""
     rng = np.random.default_rng(seed)
     records = []
@@ -30,7 +30,7 @@ def simulate(n=400, seed=0, token_scale=1.0, tool_scale=1.0, loop_share=0.0, ret
         latency = ttft + tokens * tpot + sum(c["duration_s"] for c in calls) + retry_s + 0.05
         records.append({"request_id": f"r{i}", "latency_s": latency, "ttft_s": ttft, "output_tokens": tokens,
                         "decode_s": tokens * tpot, "tool_calls": calls, "retries": retries, "retry_time_s": retry_s,
-                        "route": "search" if i % 2 else "chat"})
+                        "route": "search" if i % 2 else "chat", "error": bool(rng.random() < error_share)})
     return records
 
 
@@ -142,3 +142,27 @@ def test_trace_errors_name_the_file(tmp_path):
     write_jsonl(tmp_path / "t.jsonl", [{"request_id": "x"}])
     with pytest.raises(BadInputError, match="t.jsonl:1: a request needs request_id and latency"):
         load_traces(tmp_path / "t.jsonl")
+
+
+def test_a_rise_in_request_errors_is_its_own_finding(tmp_path):
+    same = _compare(tmp_path)
+    assert same.errors["test"] == "exact McNemar" and not any("errors up" in f.title for f in same.findings())
+    worse = _compare(tmp_path, error_share=0.08)
+    errors = worse.errors
+    assert errors["b"] > errors["a"] and errors["p_value"] < 0.01
+    titles = [f.title for f in worse.findings()]
+    assert any(t.startswith("agent request errors up") for t in titles), titles
+
+
+def test_error_rates_of_unpaired_runs_use_fishers_test(tmp_path):
+    from scipy import stats
+
+    a = load_traces(write_jsonl(tmp_path / "a.jsonl", simulate(seed=1, error_share=0.02)))
+    records = simulate(n=300, seed=2, error_share=0.1)
+    for record in records:
+        record["request_id"] = "x" + record["request_id"]
+    result = compare_latency(a, load_traces(write_jsonl(tmp_path / "b.jsonl", records)))
+    ea = int(a.requests["error"].sum())
+    eb = int(sum(r["error"] for r in records))
+    expected = stats.fisher_exact([[ea, 400 - ea], [eb, 300 - eb]]).pvalue
+    assert result.errors["test"] == "Fisher exact" and result.errors["p_value"] == pytest.approx(expected)

@@ -19,12 +19,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from fourlens.behavior.stats import benjamini_hochberg
+from fourlens.behavior.stats import benjamini_hochberg, mcnemar_exact
 from fourlens.behavior.traces import Traces
 from fourlens.errors import BadInputError
 from fourlens.report import Figure, Finding, saturating
@@ -49,6 +50,7 @@ class LatencyComparison:
     paired: bool
     alpha: float
     names: tuple[str, str] = ("a", "b")
+    errors: dict = field(default_factory=dict)  # request error rates: a, b, n_a, n_b, diff, p_value, test
 
     def causes(self) -> list[dict]:
         counts = self.tail_drivers["cause"].value_counts()
@@ -70,7 +72,7 @@ class LatencyComparison:
         return json_safe({"summary": self.summary.to_dict(orient="records"),
                           "mean_parts": self.mean_parts.to_dict(orient="records"),
                           "tail_parts": self.tail_parts.to_dict(orient="records"), "causes": self.causes(),
-                          "paired": self.paired}, "LatencyComparison")
+                          "errors": self.errors, "paired": self.paired}, "LatencyComparison")
 
 
 def compare_latency(a: Traces, b: Traces, alpha: float = 0.05, n_resamples: int = 1_000, seed: int = 0,
@@ -90,7 +92,20 @@ def compare_latency(a: Traces, b: Traces, alpha: float = 0.05, n_resamples: int 
                               "b": np.percentile(rb["latency_s"], levels)})
     return LatencyComparison(summary=summary, mean_parts=decompose(ra, rb), tail_parts=decompose(tail_a, tail_b),
                              tail_drivers=tail_drivers(ra, tail_b), quantiles=quantiles, paired=paired,
-                             alpha=alpha, names=(a.name, b.name))
+                             alpha=alpha, names=(a.name, b.name), errors=error_rates(ra, rb, paired))
+
+
+def error_rates(ra: pd.DataFrame, rb: pd.DataFrame, paired: bool) -> dict:
+    """Share of requests that ended in an error in each run, and the test that fits: exact McNemar when
+    the same requests were replayed (rows aligned), Fisher's exact test on the 2x2 table otherwise."""
+    ea, eb = ra["error"].astype(bool).to_numpy(), rb["error"].astype(bool).to_numpy()
+    if paired:
+        p_value, test = mcnemar_exact(ea.astype(int), eb.astype(int)), "exact McNemar"
+    else:
+        table = [[int(ea.sum()), int((~ea).sum())], [int(eb.sum()), int((~eb).sum())]]
+        p_value, test = float(stats.fisher_exact(table).pvalue), "Fisher exact"
+    return {"a": float(ea.mean()), "b": float(eb.mean()), "n_a": int(ea.size), "n_b": int(eb.size),
+            "diff": float(eb.mean() - ea.mean()), "p_value": p_value, "test": test}
 
 
 def _components(requests: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +197,24 @@ def tail_drivers(ra: pd.DataFrame, tail_b: pd.DataFrame) -> pd.DataFrame:
 
 
 def latency_findings(result: LatencyComparison) -> list[Finding]:
-    """One finding for the most-increased significant latency statistic (if any)."""
+    """One finding for the most-increased significant latency statistic (if any), and one for a
+    significant rise of the request error rate."""
+    return [*_latency_finding(result), *_error_finding(result)]
+
+
+def _error_finding(result: LatencyComparison) -> list[Finding]:
+    """Severity: min(1, rise / 5 points); confidence: 1 - p of the error-rate test."""
+    errors = result.errors
+    if not errors or errors["diff"] <= 0 or errors["p_value"] >= result.alpha:
+        return []
+    title = (f"agent request errors up {100 * errors['diff']:+.1f} pts ({100 * errors['a']:.1f}% -> "
+             f"{100 * errors['b']:.1f}% of requests; {errors['test']} p = {errors['p_value']:.2g})")
+    return [Finding(lens="behavior", title=title, severity=saturating(errors["diff"], 0.05),
+                    confidence=1.0 - errors["p_value"], evidence={"errors": errors, "paired": result.paired},
+                    next_check="read the candidate's failed requests: which tool or model call errors, and since when")]
+
+
+def _latency_finding(result: LatencyComparison) -> list[Finding]:
     worse = result.summary[result.summary["significant"] & (result.summary["diff"] > 0)]
     if worse.empty:
         return []
