@@ -6,5 +6,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".attribution": ("METHODS", "Attribution", "cam", "deconvnet", "grad_cam", "grad_cam_plus_plus",
         "guided_backprop", "integrated_gradients", "occlusion", "saliency", "smoothgrad"),
     ".conformance": ("check_attribution_method",),
+    ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
+    ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
 })
