@@ -31,6 +31,18 @@ def state_dicts(draw) -> dict[str, torch.Tensor]:
     return state
 
 
+def damage(path: Path, position: float, value: int, cut: bool) -> tuple[int, bytearray]:
+    """Cut the file at `position` (a share of its length) or overwrite that byte with `value`."""
+    data = bytearray(path.read_bytes())
+    index = int(position * (len(data) - 1))
+    if cut:
+        data = data[:index]
+    else:
+        data[index] = value
+    path.write_bytes(bytes(data))
+    return index, data
+
+
 @SETTINGS
 @given(state=state_dicts())
 def test_any_state_dict_reads_back_exactly(tmp_path: Path, state: dict[str, torch.Tensor]) -> None:
@@ -50,14 +62,8 @@ def test_any_state_dict_reads_back_exactly(tmp_path: Path, state: dict[str, torc
 def test_damaged_files_fail_with_one_clear_error(tmp_path: Path, position: float, value: int, cut: bool) -> None:
     path = tmp_path / "x.safetensors"
     save_file({"a.0.w": torch.randn(6, 4), "a.1.w": torch.randn(3).bfloat16()}, str(path))
-    data = bytearray(path.read_bytes())
-    header_end = 8 + int.from_bytes(data[:8], "little")
-    index = int(position * (len(data) - 1))
-    if cut:
-        data = data[:index]
-    else:
-        data[index] = value
-    path.write_bytes(bytes(data))
+    header_end = 8 + int.from_bytes(path.read_bytes()[:8], "little")
+    index, data = damage(path, position, value, cut)
     try:
         compare(path, path)
     except BadInputError as error:
@@ -92,13 +98,7 @@ def test_damaged_torch_files_fail_with_one_clear_error(tmp_path: Path, position:
                                                        cut: bool) -> None:
     path = tmp_path / "x.pt"
     torch.save({"a.0.w": torch.randn(6, 4), "a.1.w": torch.randn(3).bfloat16()}, path)
-    data = bytearray(path.read_bytes())
-    index = int(position * (len(data) - 1))
-    if cut:
-        data = data[:index]
-    else:
-        data[index] = value
-    path.write_bytes(bytes(data))
+    damage(path, position, value, cut)
     try:
         compare(path, path)
     except BadInputError as error:
