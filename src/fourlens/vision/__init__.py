@@ -7,6 +7,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "guided_backprop", "integrated_gradients", "occlusion", "saliency", "smoothgrad"),
     ".conformance": ("check_attribution_method",),
     ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
+    ".deconvnet_reconstruction": ("deconvnet_reconstruction",),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
 })
