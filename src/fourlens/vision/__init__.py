@@ -9,4 +9,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
+    ".top_activations": ("ActivationIndex", "Hit", "LayerTop", "top_activations"),
 })
