@@ -162,6 +162,8 @@ def test_errors(tiny, data):
         top_activations(tiny, (data * 100).long(), "conv1")
     with pytest.raises(BadInputError, match="image"):
         top_activations(tiny, ["not an image"], "conv1")
+    with pytest.raises(BadInputError, match="the model failed on the batch of images 0..22"):
+        top_activations(tiny, data[:, :2], "conv1")  # two channels where the model takes three
     index = top_activations(tiny, data, ["conv1", "fc"], k=2)
     with pytest.raises(BadInputError, match="channels 0..5"):
         index["conv1"].top(6)

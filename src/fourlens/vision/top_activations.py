@@ -253,8 +253,13 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
                 if not image_shape:
                     image_shape = tuple(batch.shape[1:])
                 fired.clear()
-                with contextlib.suppress(_Stop):
-                    model(batch.to(device))
+                try:
+                    with contextlib.suppress(_Stop):
+                        model(batch.to(device))
+                except RuntimeError as exc:
+                    raise BadInputError(f"the model failed on the batch of images {state['offset']}.."
+                                        f"{state['offset'] + batch.shape[0] - 1} with shape {tuple(batch.shape)} "
+                                        f"({exc}); pass images shaped and typed as the model expects") from exc
                 missing = [n for n in running if n not in fired]
                 if missing:
                     raise BadInputError(f"layer(s) {', '.join(map(repr, missing))} never ran in the forward pass "
