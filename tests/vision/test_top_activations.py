@@ -173,3 +173,27 @@ def test_errors(tiny, data):
         index.crops("fc", 0, data)
     assert index.to_dict()["layers"]["conv1"]["field"]["size"] == [3, 3]
     assert "top-2 activations" in index._repr_html_()
+
+
+def test_residual_net_crops_from_the_measured_field():
+    from .test_receptive_field import ResNet
+
+    model = ResNet().eval()
+    x = torch.randn(12, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    index = top_activations(model, x, ["block1", "block2"], k=3, batch_size=5)
+    for layer in ("block1", "block2"):
+        assert as_lists(index, layer) == brute_force(model, x, layer, 3, batch_size=5)
+        assert index[layer].field.method == "gradient"
+    module, seen = model.block1, {}
+    for hit in index["block1"].top(1):
+        (crop,) = [c for c, h in zip(index.crops("block1", 1, x), index["block1"].top(1), strict=True) if h == hit]
+        (r0, r1), (c0, c1) = index["block1"].field.box(hit.y, hit.x, clip_to=(32, 32))
+        masked = torch.zeros_like(x[:1])
+        masked[0, :, r0:r1, c0:c1] = crop
+        handle = module.register_forward_hook(lambda _m, _i, out: seen.__setitem__("a", out.clone()))
+        try:
+            with torch.no_grad():
+                model(masked)
+        finally:
+            handle.remove()
+        assert seen["a"][0, 1, hit.y, hit.x].item() == pytest.approx(hit.value, rel=1e-5, abs=1e-6)
