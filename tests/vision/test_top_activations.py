@@ -67,9 +67,9 @@ def test_equals_brute_force(tiny, data):
 def test_same_result_for_every_batch_size_and_iterable(tiny, data):
     reference = top_activations(tiny, data, LAYERS, k=9, batch_size=64)
     variants = [
-        top_activations(tiny, data, LAYERS, k=9, batch_size=1),
+        top_activations(tiny, data, LAYERS, k=9, batch_size=1, progress=True),
         top_activations(tiny, data, LAYERS, k=9, batch_size=7),
-        top_activations(tiny, list(data), LAYERS, k=9, batch_size=5),  # single images, grouped
+        top_activations(tiny, list(data), LAYERS, k=9, batch_size=5, progress=True),  # single images, grouped
         top_activations(tiny, (data[i:i + 6] for i in range(0, 23, 6)), LAYERS, k=9),  # a generator of batches
         top_activations(tiny, [(data[:10], None), (data[10:], None)], LAYERS, k=9),  # (images, labels) pairs
     ]

@@ -204,14 +204,15 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
 
 
 def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: str | nn.Module |
-                    Sequence[str | nn.Module], k: int = 9, batch_size: int = 64) -> ActivationIndex:
+                    Sequence[str | nn.Module], k: int = 9, batch_size: int = 64,
+                    progress: bool = False) -> ActivationIndex:
     """One pass over `images`, keeping for every channel of every layer the k images it responds to most.
 
     `images`: a tensor (N, C, H, W), or any iterable of batches (n, C, H, W), single images (C, H, W) or
     (images, labels) pairs; image numbers count in iteration order. `layers`: `named_modules()` names or
     the modules. An image's score for a channel is the maximum of that channel's map over positions;
     hits are `(image_index, y, x, value)`, strongest first. The model runs in eval mode without
-    gradients and is left exactly as found.
+    gradients and is left exactly as found. `progress` shows a progress bar over the batches.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
@@ -249,7 +250,13 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
         try:
             for name, module in resolved.items():
                 handles.append(module.register_forward_hook(hook_for(name)))
-            for batch in _batches(images, batch_size):
+            batches: Iterable[torch.Tensor] = _batches(images, batch_size)
+            if progress:
+                from rich.progress import track
+                sized = isinstance(total, torch.Tensor) and total.ndim == 4
+                count = -(-total.shape[0] // batch_size) if sized else None
+                batches = track(batches, description="top activations", total=count, transient=True)
+            for batch in batches:
                 if not image_shape:
                     image_shape = tuple(batch.shape[1:])
                 fired.clear()
