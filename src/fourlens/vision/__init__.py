@@ -10,4 +10,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".deconvnet_reconstruction": ("deconvnet_reconstruction",),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
+    ".top_activations": ("ActivationIndex", "Hit", "LayerTop", "top_activations"),
 })

@@ -1,0 +1,293 @@
+"""`top_activations`: for every channel of every requested layer, the k images that excite it most.
+
+The lecture's "top-9 per filter" grids (Zeiler & Fergus 2014, Fig. 2): run a dataset through the model
+once and keep, per channel, the k images whose strongest spatial response is largest (one hit per image,
+at its arg-max position). `ActivationIndex.crops` then cuts out the input patch each hit's unit can see,
+using `receptive_field`: the deeper the layer, the larger the patch.
+
+Streaming: a forward hook on each layer reduces the batch's map (B, C, H, W) to a per-image maximum and
+its position (B, C) and merges it into the running (C, k) best on the model's device, so memory is
+O(layers x channels x k) whatever the dataset size. Ties are broken by the lower image index (a stable
+sort of [running best, batch] keeps that order), which makes the result independent of the batch size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from fourlens.errors import BadInputError
+from fourlens.vision.attribution._common import model_device, resolve_layer
+from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.receptive_field import ReceptiveField, receptive_field
+
+
+class Hit(NamedTuple):
+    """One image's strongest response of a channel: the unit at (y, x) of the layer's map."""
+
+    image_index: int
+    y: int
+    x: int
+    value: float
+
+
+@dataclass(frozen=True, eq=False)
+class LayerTop:
+    """The top-k hits of every channel of one layer; tensors are (channels, k), strongest first."""
+
+    layer: str
+    values: torch.Tensor
+    image_index: torch.Tensor
+    y: torch.Tensor
+    x: torch.Tensor
+    field: ReceptiveField | None = None
+
+    @property
+    def channels(self) -> int:
+        return int(self.values.shape[0])
+
+    def top(self, channel: int) -> list[Hit]:
+        """The hits of `channel`, strongest first."""
+        if not 0 <= channel < self.channels:
+            raise BadInputError(f"layer {self.layer!r} has channels 0..{self.channels - 1}; got {channel}")
+        return [Hit(int(i), int(y), int(x), float(v)) for i, y, x, v in
+                zip(self.image_index[channel], self.y[channel], self.x[channel], self.values[channel], strict=True)]
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "values": self.values.tolist(), "image_index": self.image_index.tolist(),
+                "y": self.y.tolist(), "x": self.x.tolist(),
+                "field": None if self.field is None else self.field.to_dict()}
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationIndex:
+    """Per requested layer (by `named_modules()` name), the top-k images of every channel."""
+
+    layers: dict[str, LayerTop]
+    k: int
+    n_images: int
+    image_shape: tuple[int, ...] = field(default=())
+
+    def __getitem__(self, layer: str) -> LayerTop:
+        if layer not in self.layers:
+            raise BadInputError(f"the index has no layer {layer!r}; it holds {', '.join(self.layers)}")
+        return self.layers[layer]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def crops(self, layer: str, channel: int, images: Any) -> list[torch.Tensor]:
+        """The input patches (C, h, w) that fired `channel` of `layer`, strongest first.
+
+        `images` is the dataset the index was built from, indexable by image number (a tensor
+        (N, C, H, W), a list of (C, H, W) tensors, or an object with `.images`). Each patch is the
+        receptive field of the hit's unit, clipped to the image (so units near the border give smaller
+        patches).
+        """
+        entry = self[layer]
+        if entry.field is None:
+            raise BadInputError(f"layer {layer!r} has no spatial receptive field (not a conv/pool map); "
+                                "crops exist for spatial layers only")
+        images = getattr(images, "images", images)
+        out = []
+        for hit in entry.top(channel):
+            try:
+                image = images[hit.image_index]
+            except (IndexError, TypeError) as exc:
+                raise BadInputError(f"images[{hit.image_index}] failed ({exc}); pass the dataset the index was "
+                                    f"built from ({self.n_images} images), indexable by image number") from exc
+            if not isinstance(image, torch.Tensor) or image.ndim != 3:
+                raise BadInputError(f"images[{hit.image_index}] is not an image tensor (C, H, W)")
+            (r0, r1), (c0, c1) = entry.field.box(hit.y, hit.x, clip_to=tuple(image.shape[1:]))
+            out.append(image[:, r0:r1, c0:c1])
+        return out
+
+    def to_dict(self) -> dict:
+        return {"k": self.k, "n_images": self.n_images, "image_shape": list(self.image_shape),
+                "layers": {name: top.to_dict() for name, top in self.layers.items()}}
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{top.channels}</td><td>"
+                       f"{'-' if top.field is None else top.field.size}</td></tr>" for name, top in self.layers.items())
+        return (f"<div><b>top-{self.k} activations</b> over {self.n_images} images<table><tr><th>layer</th>"
+                f"<th>channels</th><th>receptive field</th></tr>{rows}</table></div>")
+
+
+class _Stop(Exception):
+    """Raised once every requested layer has run: the rest of the forward pass is not needed."""
+
+
+class _Running:
+    """The running best of one layer, on the model's device: values/image/position, each (C, <= k)."""
+
+    def __init__(self, name: str, k: int) -> None:
+        self.name, self.k = name, k
+        self.values: torch.Tensor | None = None
+        self.image = self.pos = None
+        self.width, self.spatial = 1, False
+        self.nan = None
+
+    def update(self, out: Any, offset: int) -> None:
+        if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise BadInputError(f"layer {self.name!r} returns {shape}; top_activations needs a map (n, C, H, W) "
+                                "or features (n, C)")
+        b, c = out.shape[:2]
+        if self.values is not None and c != self.values.shape[0]:
+            raise BadInputError(f"layer {self.name!r} changed its channel count between batches ({c})")
+        self.width, self.spatial = (out.shape[3] if out.ndim == 4 else 1), out.ndim == 4
+        flat = out.detach().reshape(b, c, -1)  # (B, C, H*W)
+        best, pos = flat.max(dim=2)  # (B, C): per image its strongest unit (first one on ties)
+        nan = torch.isnan(best).any()
+        self.nan = nan if self.nan is None else self.nan | nan
+        image = torch.arange(offset, offset + b, device=out.device).unsqueeze(1).expand(b, c)
+        values, image, pos = best.T, image.T, pos.T  # (C, B)
+        if self.values is not None:
+            values = torch.cat([self.values, values], dim=1)  # (C, k + B): earlier images first
+            image = torch.cat([self.image, image], dim=1)
+            pos = torch.cat([self.pos, pos], dim=1)
+        # A stable descending sort keeps equal values in image order, so ties never depend on batching.
+        order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :self.k]
+        self.values, self.image, self.pos = (t.gather(1, order) for t in (values, image, pos))
+
+
+def _as_batch(item: Any) -> torch.Tensor:
+    item = getattr(item, "images", item)
+    if isinstance(item, (tuple, list)) and item and isinstance(item[0], torch.Tensor):
+        item = item[0]  # (images, labels) from a DataLoader
+    if not isinstance(item, torch.Tensor) or item.ndim not in (3, 4):
+        what = tuple(item.shape) if isinstance(item, torch.Tensor) else type(item).__name__
+        raise BadInputError(f"each item of images must be an image (C, H, W) or a batch (n, C, H, W) tensor, "
+                            f"or (images, labels); got {what}")
+    if not item.is_floating_point():
+        raise BadInputError(f"images must be floating point (e.g. x.float() / 255); got dtype {item.dtype}")
+    return item
+
+
+def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
+    """Batches (n, C, H, W): a tensor is cut into batch_size pieces; an iterable's batches pass as they are
+    and its single images are grouped into batches of batch_size."""
+    images = getattr(images, "images", images)
+    if isinstance(images, torch.Tensor):
+        images = _as_batch(images)
+        if images.ndim == 3:
+            images = images.unsqueeze(0)
+        for start in range(0, images.shape[0], batch_size):
+            yield images[start:start + batch_size]
+        return
+    if not isinstance(images, Iterable):
+        raise TypeError(f"images must be a tensor (N, C, H, W) or an iterable of batches; got {type(images).__name__}")
+    singles: list[torch.Tensor] = []
+    for item in images:
+        batch = _as_batch(item)
+        if batch.ndim == 3:
+            singles.append(batch)
+            if len(singles) == batch_size:
+                yield torch.stack(singles)
+                singles = []
+            continue
+        if singles:
+            yield torch.stack(singles)
+            singles = []
+        yield batch
+    if singles:
+        yield torch.stack(singles)
+
+
+def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: str | nn.Module |
+                    Sequence[str | nn.Module], k: int = 9, batch_size: int = 64,
+                    progress: bool = False) -> ActivationIndex:
+    """One pass over `images`, keeping for every channel of every layer the k images it responds to most.
+
+    `images`: a tensor (N, C, H, W), or any iterable of batches (n, C, H, W), single images (C, H, W) or
+    (images, labels) pairs; image numbers count in iteration order. `layers`: `named_modules()` names or
+    the modules. An image's score for a channel is the maximum of that channel's map over positions;
+    hits are `(image_index, y, x, value)`, strongest first. The model runs in eval mode without
+    gradients and is left exactly as found. `progress` shows a progress bar over the batches.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise BadInputError(f"k must be a positive integer; got {k!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise BadInputError(f"batch_size must be a positive integer; got {batch_size!r}")
+    if isinstance(layers, (str, nn.Module)):
+        layers = [layers]
+    resolved = dict(resolve_layer(model, layer) for layer in layers)
+    if not resolved:
+        raise BadInputError("give at least one layer (a model.named_modules() name or the module)")
+    total = getattr(images, "images", images)
+    if isinstance(total, torch.Tensor) and total.ndim == 4 and k > total.shape[0]:
+        raise BadInputError(f"k={k} but the dataset has only {total.shape[0]} images; pass k <= {total.shape[0]}")
+
+    device = model_device(model)
+    running = {name: _Running(name, k) for name in resolved}
+    fired: set[str] = set()
+    state = {"offset": 0}
+    handles = []
+
+    def hook_for(name: str):
+        def hook(_module: nn.Module, _inputs: tuple, output: Any) -> None:
+            if name not in fired:  # a module called twice in one forward counts its first call
+                fired.add(name)
+                running[name].update(output, state["offset"])
+            if len(fired) == len(running):
+                raise _Stop
+        return hook
+
+    image_shape: tuple[int, ...] = ()
+    with untouched(model), torch.no_grad():
+        model.eval()  # BatchNorm running statistics and no dropout; untouched() restores every mode
+        try:
+            for name, module in resolved.items():
+                handles.append(module.register_forward_hook(hook_for(name)))
+            batches: Iterable[torch.Tensor] = _batches(images, batch_size)
+            if progress:
+                from rich.progress import track
+                sized = isinstance(total, torch.Tensor) and total.ndim == 4
+                count = -(-total.shape[0] // batch_size) if sized else None
+                batches = track(batches, description="top activations", total=count, transient=True)
+            for batch in batches:
+                if not image_shape:
+                    image_shape = tuple(batch.shape[1:])
+                fired.clear()
+                try:
+                    with contextlib.suppress(_Stop):
+                        model(batch.to(device))
+                except RuntimeError as exc:
+                    raise BadInputError(f"the model failed on the batch of images {state['offset']}.."
+                                        f"{state['offset'] + batch.shape[0] - 1} with shape {tuple(batch.shape)} "
+                                        f"({exc}); pass images shaped and typed as the model expects") from exc
+                missing = [n for n in running if n not in fired]
+                if missing:
+                    raise BadInputError(f"layer(s) {', '.join(map(repr, missing))} never ran in the forward pass "
+                                        "(are they used in forward()?)")
+                state["offset"] += batch.shape[0]
+        finally:
+            for handle in handles:
+                handle.remove()
+    n = state["offset"]
+    if n == 0:
+        raise BadInputError("images holds no images")
+    if k > n:
+        raise BadInputError(f"k={k} but the dataset has only {n} images; pass k <= {n}")
+    result = {}
+    for name, run in running.items():
+        if bool(run.nan):
+            raise BadInputError(f"layer {name!r} produced NaN activations; check the inputs and weights")
+        assert run.values is not None and run.pos is not None and run.image is not None
+        pos = run.pos.cpu()
+        field_ = None  # features (n, C) have no field: their hits are valid, crops are not
+        if run.spatial:
+            field_ = receptive_field(model, name, input_shape=(1, *image_shape))
+        result[name] = LayerTop(name, run.values.cpu(), run.image.cpu(), pos // run.width, pos % run.width, field_)
+    return ActivationIndex(result, k, n, image_shape)
