@@ -9,4 +9,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
+    ".visualize": ("Visualization", "class_model_visualization", "neuron_visualization"),
 })
