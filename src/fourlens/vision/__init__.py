@@ -11,4 +11,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
     ".top_activations": ("ActivationIndex", "Hit", "LayerTop", "top_activations"),
+    ".visualize": ("Visualization", "class_model_visualization", "neuron_visualization"),
 })
