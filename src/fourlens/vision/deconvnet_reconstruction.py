@@ -23,14 +23,14 @@ kinds. Anything else raises `BadInputError` naming the module. The model is left
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from fourlens.errors import BadInputError
+from fourlens.vision._trace import StopForward, leaf_calls
 from fourlens.vision.attribution._common import resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 
@@ -40,42 +40,16 @@ _BNS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _PASS = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d)
 
 
-class _Stop(Exception):
-    """Raised after the target layer ran: later layers are not needed."""
-
-
-@contextmanager
-def _trace(model: nn.Module, target: nn.Module) -> Iterator[list]:
-    """Record (name, module, input, input shape, output, switches) per leaf call, then the target's output."""
-    calls: list = []
-    handles = []
-
-    def leaf_hook(leaf_name: str):
-        def hook(module: nn.Module, inputs: tuple, output) -> None:
-            first = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], torch.Tensor) else None
-            switches = None
-            if isinstance(module, _POOLS) and first is not None:
-                # The switches, taken now: a later in-place op may change the pool's input tensor.
-                pool = F.max_pool1d if isinstance(module, nn.MaxPool1d) else F.max_pool2d
-                _, switches = pool(first, module.kernel_size, module.stride, module.padding, module.dilation,
-                                   module.ceil_mode, return_indices=True)
-            calls.append((leaf_name, module, first if len(inputs) == 1 else None,
-                          None if first is None else first.shape, output, switches))
-        return hook
-
-    def stop_hook(_module: nn.Module, _inputs: tuple, output) -> None:
-        calls.append((None, target, None, None, output, None))
-        raise _Stop
-
-    try:
-        for leaf_name, module in model.named_modules():
-            if not any(True for _ in module.children()):
-                handles.append(module.register_forward_hook(leaf_hook(leaf_name)))
-        handles.append(target.register_forward_hook(stop_hook))
-        yield calls
-    finally:
-        for handle in handles:
-            handle.remove()
+def _record(leaf_name: str | None, module: nn.Module, inputs: tuple, output) -> tuple:
+    """(name, module, input, input shape, output, switches) of one leaf call (or of the target's)."""
+    first = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], torch.Tensor) else None
+    switches = None
+    if isinstance(module, _POOLS) and first is not None:
+        # The switches, taken now: a later in-place op may change the pool's input tensor.
+        pool = F.max_pool1d if isinstance(module, nn.MaxPool1d) else F.max_pool2d
+        _, switches = pool(first, module.kernel_size, module.stride, module.padding, module.dilation,
+                           module.ceil_mode, return_indices=True)
+    return (leaf_name, module, first, None if first is None else first.shape, output, switches)
 
 
 def _chain(calls: list, x: torch.Tensor, name: str) -> list:
@@ -170,11 +144,11 @@ def deconvnet_reconstruction(model: nn.Module, x: torch.Tensor, layer: str | nn.
         raise BadInputError("x must be a float tensor (N, C, H, W) or (N, C, L); got "
                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
     name, target = resolve_layer(model, layer)
-    with untouched(model), torch.no_grad(), _trace(model, target) as calls:
+    with untouched(model), torch.no_grad(), leaf_calls(model, target, _record) as calls:
         model.eval()  # the deconvnet inverts the inference-time network; untouched() restores the modes
         try:
             model(x)
-        except _Stop:
+        except StopForward:
             pass
         except RuntimeError as exc:
             raise BadInputError(f"the model failed on x of shape {tuple(x.shape)} ({exc})") from exc

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import copy
 import html
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -33,6 +31,7 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
+from fourlens.vision._trace import StopForward, leaf_calls
 from fourlens.vision.attribution._common import model_device, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 
@@ -90,10 +89,6 @@ class ReceptiveField:
                 f"{rows}</table></div>")
 
 
-class _Stop(Exception):
-    """Raised by the target layer's hook: nothing after it is needed (and later layers may need another size)."""
-
-
 def _pair(value: int | tuple[int, ...] | str, dims: int) -> tuple[int, ...]:
     return (value,) * dims if isinstance(value, int) else tuple(value)  # type: ignore[arg-type]
 
@@ -113,36 +108,15 @@ def _window(module: nn.Module, dims: int) -> tuple[tuple[int, ...], tuple[int, .
     return k, s, p, d
 
 
-@contextmanager
-def _recording(model: nn.Module, name: str, target: nn.Module) -> Iterator[list]:
+def _recording(model: nn.Module, name: str, target: nn.Module):
     """Record (name, module, inputs, output) for every leaf call in forward order; stop after `target`."""
-    calls: list = []
-    handles = []
-
-    def leaf_hook(leaf_name: str):
-        def hook(module: nn.Module, inputs: tuple, output) -> None:
-            calls.append((leaf_name, module, inputs, output))
-        return hook
-
-    def stop_hook(_module: nn.Module, _inputs: tuple, output) -> None:
-        calls.append((None, target, (), output))
-        raise _Stop
-
-    try:
-        for leaf_name, module in model.named_modules():
-            if not any(True for _ in module.children()):
-                handles.append(module.register_forward_hook(leaf_hook(leaf_name)))
-        handles.append(target.register_forward_hook(stop_hook))
-        yield calls
-    finally:
-        for handle in handles:
-            handle.remove()
+    return leaf_calls(model, target, lambda leaf, module, inputs, output: (leaf, module, inputs, output))
 
 
 def _run_to(model: nn.Module, x: torch.Tensor) -> None:
     try:
         model(x)
-    except _Stop:
+    except StopForward:
         return
     raise BadInputError("the model's forward pass never reached the layer (is it used in forward()?)")
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
+from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import model_device, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.receptive_field import ReceptiveField, receptive_field
@@ -120,10 +121,6 @@ class ActivationIndex:
                        f"{'-' if top.field is None else top.field.size}</td></tr>" for name, top in self.layers.items())
         return (f"<div><b>top-{self.k} activations</b> over {self.n_images} images<table><tr><th>layer</th>"
                 f"<th>channels</th><th>receptive field</th></tr>{rows}</table></div>")
-
-
-class _Stop(Exception):
-    """Raised once every requested layer has run: the rest of the forward pass is not needed."""
 
 
 class _Running:
@@ -241,7 +238,7 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
                 fired.add(name)
                 running[name].update(output, state["offset"])
             if len(fired) == len(running):
-                raise _Stop
+                raise StopForward
         return hook
 
     image_shape: tuple[int, ...] = ()
@@ -261,7 +258,7 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
                     image_shape = tuple(batch.shape[1:])
                 fired.clear()
                 try:
-                    with contextlib.suppress(_Stop):
+                    with contextlib.suppress(StopForward):
                         model(batch.to(device))
                 except RuntimeError as exc:
                     raise BadInputError(f"the model failed on the batch of images {state['offset']}.."

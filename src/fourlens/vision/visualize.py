@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fourlens.errors import BadInputError
+from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 
@@ -78,10 +79,6 @@ class Visualization:
                 f"activation {self.activation:.3f}<br><img src='data:image/png;base64,{data}'/></div>")
 
 
-class _StopForward(Exception):
-    """Raised from a forward hook to stop the forward pass at the layer being visualized."""
-
-
 @contextmanager
 def _capture(module: nn.Module, stop: bool) -> Iterator[dict[str, torch.Tensor]]:
     store: dict[str, torch.Tensor] = {}
@@ -92,7 +89,7 @@ def _capture(module: nn.Module, stop: bool) -> Iterator[dict[str, torch.Tensor]]
                                 "pick a layer whose output is one activation tensor")
         store["out"] = output
         if stop:
-            raise _StopForward
+            raise StopForward
 
     handle = module.register_forward_hook(hook)
     try:
@@ -241,7 +238,7 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
                      clip_pixel_norm=clip_pixel_norm, clip_contribution=clip_contribution, seed=seed)
 
     def activation(x: torch.Tensor) -> torch.Tensor:
-        with _capture(module, stop=True) as store, suppress(_StopForward):
+        with _capture(module, stop=True) as store, suppress(StopForward):
             model(x)
         if "out" not in store:
             raise BadInputError(f"layer {name!r} did not run in the model's forward pass")
