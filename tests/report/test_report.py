@@ -94,3 +94,15 @@ def test_waterfall_steps_add_up_to_the_total():
     trace = to_plotly(figure).data[0]
     assert trace.type == "waterfall" and list(trace.x) == ["tokens", "tools", "total"]
     assert list(trace.measure) == ["relative", "relative", "total"] and trace.y[-1] == 0.5 - 0.2
+
+
+def test_series_mode_overrides_the_kind_default():
+    from fourlens.report import Figure
+    from fourlens.report.plotting import to_plotly
+
+    series = [{"name": "runs", "x": [1, 2], "y": [3, 2]},
+              {"name": "fit", "x": [1, 2], "y": [3.1, 2.1], "mode": "lines"}]
+    traces = to_plotly(Figure("training", "scaling", "scatter", {"series": series})).data
+    assert [t.mode for t in traces] == ["markers", "lines"]
+    with pytest.raises(ValueError, match="series mode"):
+        Figure("training", "bad", "line", {"series": [{"x": [1], "y": [1], "mode": "dots"}]})

@@ -57,7 +57,9 @@ def _series(plot: Any, data: dict[str, Any], mode: str) -> None:
     import plotly.graph_objects as go
 
     for series in data.get("series", []):
-        plot.add_trace(go.Scatter(x=series["x"], y=series["y"], name=series.get("name", ""), mode=mode))
+        # A series may override the kind's default, e.g. fitted curves drawn as lines over measured points.
+        plot.add_trace(go.Scatter(x=series["x"], y=series["y"], name=series.get("name", ""),
+                                  mode=series.get("mode", mode)))
     markers = data.get("markers", [])
     if markers:
         plot.add_trace(go.Scatter(

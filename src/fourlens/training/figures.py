@@ -75,10 +75,10 @@ def scaling_figure(runs: pd.DataFrame, fit, compute_law=None, checkpoint: dict |
     n_opt, d_opt = fit.compute_optimal(grid)
     series = [{"name": "runs", "x": flops.tolist(), "y": runs["loss"].tolist()},
               {"name": "compute-optimal L(N_opt(C), D_opt(C))", "x": grid.tolist(),
-               "y": fit.predict(n_opt, d_opt).tolist()}]
+               "y": fit.predict(n_opt, d_opt).tolist(), "mode": "lines"}]
     if compute_law is not None:
         series.append({"name": f"L(C) frontier fit (gamma {compute_law.gamma:.3f})", "x": grid.tolist(),
-                       "y": compute_law.predict(grid).tolist()})
+                       "y": compute_law.predict(grid).tolist(), "mode": "lines"})
     markers = []
     if checkpoint is not None:
         expected = fit.predict(checkpoint["n_params"], checkpoint["n_tokens"])
