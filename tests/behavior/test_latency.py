@@ -166,3 +166,42 @@ def test_error_rates_of_unpaired_runs_use_fishers_test(tmp_path):
     eb = int(sum(r["error"] for r in records))
     expected = stats.fisher_exact([[ea, 400 - ea], [eb, 300 - eb]]).pvalue
     assert result.errors["test"] == "Fisher exact" and result.errors["p_value"] == pytest.approx(expected)
+
+
+def _with_ttft_convention(spans, convention):
+    """Rewrite the chat spans' TTFT into another instrumentation's convention."""
+    import datetime
+
+    out = []
+    for span in spans:
+        span = {**span, "attributes": dict(span["attributes"])}
+        ttft = span["attributes"].pop("gen_ai.server.time_to_first_token", None)
+        if ttft is not None:
+            start_s = span["start_time_unix_nano"] / 1e9
+            if convention == "ms":
+                span["attributes"]["llm.openai.time_to_first_token_ms"] = ttft * 1000.0
+            elif convention == "langfuse":
+                stamp = datetime.datetime.fromtimestamp(start_s + ttft, tz=datetime.timezone.utc)
+                span["attributes"]["langfuse.observation.completion_start_time"] = stamp.isoformat()
+            elif convention == "event":
+                span["events"] = [{"name": "gen_ai.first_token", "time_unix_nano": int((start_s + ttft) * 1e9)}]
+        out.append(span)
+    return out
+
+
+@pytest.mark.parametrize("convention", ["ms", "langfuse", "event"])
+def test_ttft_is_read_from_each_instrumentation_convention(tmp_path, convention):
+    records = simulate(n=12, seed=5)
+    spans = _spans(records)
+    expected = load_traces(write_jsonl(tmp_path / "a.jsonl", spans)).requests.set_index("request_id")["ttft_s"]
+    other = _with_ttft_convention(spans, convention)
+    got = load_traces(write_jsonl(tmp_path / "b.jsonl", other)).requests.set_index("request_id")["ttft_s"]
+    assert got.to_numpy() == pytest.approx(expected.loc[got.index].to_numpy(), abs=1e-5)
+    assert (got > 0).all()
+
+
+def test_unreadable_ttft_names_the_file(tmp_path):
+    spans = _spans(simulate(n=2, seed=6))
+    spans[1]["attributes"]["gen_ai.server.time_to_first_token"] = "soon"
+    with pytest.raises(BadInputError, match="spans.jsonl.*time-to-first-token"):
+        load_traces(write_jsonl(tmp_path / "spans.jsonl", spans))

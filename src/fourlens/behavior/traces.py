@@ -11,8 +11,12 @@ Two layouts are read:
   `parent_span_id`, `name`, `start_time_unix_nano`, `end_time_unix_nano`, `attributes`, `status`), or
   an OTLP JSON export (`resourceSpans` -> `scopeSpans` -> `spans`). A trace is one request: its root
   span's duration is the latency; LLM spans (`gen_ai.operation.name` chat/text_completion/generate, or
-  names starting "chat"/"llm") give output tokens (`gen_ai.usage.output_tokens`) and TTFT
-  (`gen_ai.server.time_to_first_token`, seconds); tool spans (`execute_tool`, or names starting
+  names starting "chat"/"llm") give output tokens (`gen_ai.usage.output_tokens`) and TTFT, from the
+  first of: an attribute in seconds (`gen_ai.server.time_to_first_token` as OpenLIT writes it,
+  `gen_ai.response.time_to_first_token`, `llm.time_to_first_token`), one in milliseconds (a key ending
+  in `time_to_first_token_ms`), a completion-start timestamp (Langfuse's
+  `langfuse.observation.completion_start_time`, ISO 8601), or a span event named like
+  `first_token`/`first_chunk` (its time minus the span's start); tool spans (`execute_tool`, or names starting
   "tool"/"execute_tool") give tool calls and durations; an LLM span with error status that is followed
   by another LLM call is a retry.
 """
@@ -151,7 +155,36 @@ def _flat_span(span: dict) -> dict:
             "parent": span.get("parent_span_id", span.get("parentSpanId")) or None, "name": str(span.get("name", "")),
             "start": float(span.get("start_time_unix_nano", span.get("startTimeUnixNano", 0))) / 1e9,
             "end": float(span.get("end_time_unix_nano", span.get("endTimeUnixNano", 0))) / 1e9,
-            "attributes": attributes, "error": str(code).upper() in ("ERROR", "STATUS_CODE_ERROR", "2")}
+            "attributes": attributes, "error": str(code).upper() in ("ERROR", "STATUS_CODE_ERROR", "2"),
+            "events": [{"name": str(e.get("name", "")),
+                        "time": float(e.get("time_unix_nano", e.get("timeUnixNano", 0))) / 1e9}
+                       for e in span.get("events") or [] if isinstance(e, dict)]}
+
+
+TTFT_SECONDS = ("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_token", "llm.time_to_first_token")
+TTFT_START_TIME = "langfuse.observation.completion_start_time"
+TTFT_EVENTS = ("first_token", "first_chunk", "completion_start")
+
+
+def _span_ttft(span: dict) -> float:
+    """Seconds from an LLM span's start to its first output token, from whichever convention the
+    instrumentation used (they differ: OpenLIT attributes, Langfuse timestamps, custom span events).
+    0 when the span carries none, so the decomposition puts the whole call under decoding."""
+    attributes = span["attributes"]
+    for key in TTFT_SECONDS:
+        if attributes.get(key) not in (None, ""):
+            return float(attributes[key])
+    for key, value in attributes.items():
+        if key.endswith("time_to_first_token_ms") and value not in (None, ""):
+            return float(value) / 1000.0
+    if attributes.get(TTFT_START_TIME):
+        started = pd.Timestamp(attributes[TTFT_START_TIME])
+        started = started.tz_localize("UTC") if started.tzinfo is None else started
+        return max(0.0, started.timestamp() - span["start"])
+    for event in span["events"]:
+        if any(marker in event["name"].lower() for marker in TTFT_EVENTS):
+            return max(0.0, event["time"] - span["start"])
+    return 0.0
 
 
 def _kind(span: dict) -> str:
@@ -180,7 +213,11 @@ def _from_spans(path: Path, spans: list[dict]) -> pd.DataFrame:
         tools = [s for s in members if _kind(s) == "tool"]
         failed = [s for s in llm[:-1] if s["error"]]  # an errored LLM call followed by another is a retry
         good = [s for s in llm if s not in failed]
-        ttft = sum(float(s["attributes"].get("gen_ai.server.time_to_first_token", 0.0) or 0.0) for s in good)
+        try:
+            ttft = sum(_span_ttft(s) for s in good)
+        except (ValueError, TypeError) as error:
+            raise BadInputError(f"{path}: trace {trace_id} has an unreadable time-to-first-token value "
+                                f"({error}); expected seconds, milliseconds or an ISO timestamp") from None
         llm_s = sum(s["end"] - s["start"] for s in good)
         row = {"request_id": trace_id, "latency_s": root["end"] - root["start"],
                "ttft_s": ttft if good else np.nan,
