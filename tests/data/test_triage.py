@@ -41,3 +41,55 @@ def test_triage_contamination_from_manifest_options(tmp_path):
     report = triage(base, cand)
     titles = [f.title for f in report.findings]
     assert any(t.startswith("quiz: 45 of 110 items") for t in titles), titles
+
+
+def _copy_case(tmp_path):
+    """Baseline and candidate bundles over the planted corpus (the candidate has all four shards)."""
+    train, evals, _ = planted_case(tmp_path / "p")
+    cand, base = tmp_path / "cand", tmp_path / "base"
+    (cand / "data").mkdir(parents=True)
+    for shard in train.glob("*.jsonl"):
+        (cand / "data" / shard.name).write_text(shard.read_text())
+    (base / "data").mkdir(parents=True)
+    (base / "data" / "part-0.jsonl").write_text((train / "part-0.jsonl").read_text())
+    return base, cand, evals
+
+
+def test_triage_scans_lm_eval_samples_for_contamination_without_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base, cand, evals = _copy_case(tmp_path)
+    # the quiz as lm-evaluation-harness --log_samples writes it: doc_id, doc (the dataset row), target
+    samples = cand / "evals" / "samples_quiz_2026-11-25T10-00-00.123456.jsonl"
+    samples.parent.mkdir()
+    rows = [json.loads(line) for line in evals.read_text().splitlines()]
+    samples.write_text("".join(json.dumps({"doc_id": i, "doc": {"question": r["prompt"]}, "target": r["answer"],
+                                           "arguments": [], "resps": [], "filtered_resps": [], "acc": 1.0}) + "\n"
+                               for i, r in enumerate(rows)))
+    assert load_bundle(cand).has("evals")
+    titles = [f.title for f in triage(base, cand).findings]
+    assert any(t.startswith("quiz: 45 of 110 items") for t in titles), titles
+    (cand / "fourlens.toml").write_text("[options.data]\ncontamination_evals = false\n")
+    assert not any(t.startswith("quiz:") for t in (f.title for f in triage(base, cand).findings))
+
+
+def test_profiles_are_cached_until_a_shard_changes(tmp_path, monkeypatch):
+    import fourlens.data.profile_cache as profile_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base, cand, _ = _copy_case(tmp_path)
+    calls = []
+    real = profile_cache.profile
+    monkeypatch.setattr(profile_cache, "profile", lambda paths, **kw: calls.append(paths) or real(paths, **kw))
+    first = triage(base, cand)
+    assert len(calls) == 2
+    again = triage(base, cand)
+    assert len(calls) == 2   # both snapshots unchanged: no profiling
+    assert [f.title for f in again.findings] == [f.title for f in first.findings]
+    shard = cand / "data" / "part-1.jsonl"
+    shard.write_text(shard.read_text() + json.dumps({"text": "one more document"}) + "\n")
+    triage(base, cand)
+    assert len(calls) == 3   # only the changed snapshot is profiled again
+    for entry in (tmp_path / "cache" / "fourlens" / "data-profiles").glob("*.npz"):
+        entry.write_bytes(b"not a profile")   # corrupt entries are replaced, not an error
+    triage(base, cand)
+    assert len(calls) == 5

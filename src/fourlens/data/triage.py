@@ -7,9 +7,12 @@ Options (`[options.data]` in the candidate's fourlens.toml, else the baseline's)
     url_field = "url"            # derive the domain from a URL's host instead
     tokenizer = "words"          # or a tokenizer.json path (relative to the bundle)
     near_duplicates = false
-    contamination_evals = ["evals_text/*.jsonl"]   # eval items with text, relative to the bundle
+    contamination_evals = ["evals_text/*.jsonl"]   # eval items with text, relative to the bundle;
+                                 # default: the candidate's lm-eval samples_*.jsonl, if any; false: off
     n = 13
     rule = "any"
+Profiles are cached per data snapshot (`fourlens.data.profile_cache`), so repeated triage runs on an
+unchanged snapshot do not read it again.
 Severity and confidence: see `fourlens.data.diff` and `fourlens.data.report`.
 """
 
@@ -21,7 +24,8 @@ from pathlib import Path
 
 from fourlens.data.contamination import contamination
 from fourlens.data.diff import compare_profiles, diff_figures, findings_from
-from fourlens.data.profiling import profile
+from fourlens.data.evalsets import LM_EVAL_SAMPLES
+from fourlens.data.profile_cache import cached_profile
 from fourlens.errors import BadInputError
 from fourlens.report import Figure, Finding
 from fourlens.triage.bundle import Bundle
@@ -38,14 +42,14 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     if tokenizer and tokenizer != "words" and not Path(tokenizer).is_absolute():
         tokenizer = str(candidate.root / tokenizer)
     common = {"tokenizer": tokenizer, "near_duplicates": bool(options.get("near_duplicates", False)), **fields}
-    base_profile = profile(base_paths, **common)
-    cand_profile = profile(cand_paths, **common)
+    base_profile = cached_profile(base_paths, **common)
+    cand_profile = cached_profile(cand_paths, **common)
     d = compare_profiles(base_profile, cand_profile, names=(baseline.name, candidate.name))
     findings: list[Finding] = findings_from(d)
     figures: list[Figure] = diff_figures(d)
-    evals = options.get("contamination_evals")
-    if evals:
-        findings.extend(_contamination(candidate, evals, fields["text_field"], options))
+    eval_files = _eval_files(candidate, options.get("contamination_evals"))
+    if eval_files:
+        findings.extend(_contamination(candidate, eval_files, fields["text_field"], options))
     return Diagnosis(findings=findings, figures=figures)
 
 
@@ -84,11 +88,26 @@ def _first_record(paths: list[str]) -> dict:
     return {}
 
 
-def _contamination(candidate: Bundle, evals, text_field: str, options: dict) -> list[Finding]:
-    patterns = [evals] if isinstance(evals, str) else list(evals)
-    files = sorted({m for p in patterns for m in glob.glob(str(candidate.root / p), recursive=True)})
-    if not files:
-        raise BadInputError(f"[options.data] contamination_evals = {patterns} matches nothing under {candidate.root}")
+def _eval_files(candidate: Bundle, evals) -> list[str]:
+    """The eval items to scan for: the option's globs, else the lm-eval sample files the candidate's
+    eval results came with (they hold each benchmark item), else none."""
+    if evals is False:
+        return []
+    if evals:
+        patterns = [evals] if isinstance(evals, str) else list(evals)
+        files = sorted({m for p in patterns for m in glob.glob(str(candidate.root / p), recursive=True)})
+        if not files:
+            raise BadInputError(f"[options.data] contamination_evals = {patterns} matches nothing under "
+                                f"{candidate.root}")
+        return files
+    found = []
+    for path in candidate.paths("evals") if candidate.has("evals") else ():
+        candidates = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+        found.extend(str(p) for p in candidates if LM_EVAL_SAMPLES.match(p.name))
+    return sorted(found)
+
+
+def _contamination(candidate: Bundle, files: list[str], text_field: str, options: dict) -> list[Finding]:
     report = contamination([str(p) for p in candidate.paths("data")], files, n=int(options.get("n", 13)),
                            rule=str(options.get("rule", "any")), text_field=text_field)
     scores = None

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
 from fourlens._torch import torch_threads
 from fourlens.errors import BadInputError
@@ -299,8 +300,7 @@ class TinyLMRun:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "fourlens" / "tinylm"
+    return user_cache_dir("tinylm")
 
 
 def cached_run(config: TinyLMConfig | None = None, train_config: TrainConfig | None = None,

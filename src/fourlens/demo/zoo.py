@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
 
 CLASSES: tuple[str, ...] = ("zebra", "leopard", "giraffe", "frog")
@@ -134,8 +135,7 @@ def zoo_factory() -> ZooNet:
 
 def cache_dir() -> Path:
     """`$XDG_CACHE_HOME/fourlens/zoo`, or `~/.cache/fourlens/zoo` when XDG_CACHE_HOME is unset."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fourlens" / "zoo"
+    return user_cache_dir("zoo")
 
 
 def weights_path(seed: int = 0, directory: str | os.PathLike[str] | None = None) -> Path:
