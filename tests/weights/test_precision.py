@@ -1,8 +1,9 @@
 """The default arithmetic (float32 SIMD per chunk, float64 across chunks) against float64 references.
 
 Issue 5 asks for memory-bandwidth speed; these tests hold the speed-up to its accuracy promise: the
-relative change within 1e-5 of the float64 value on realistic tensors, down to changes of 1e-6
-relative, NaN/Inf counted exactly, and no float32 overflow on huge finite values."""
+relative change within 1e-6 of the float64 value (the issue asks 1e-5; measured ~3e-8) on realistic
+tensors, down to changes of 1e-6 relative, NaN/Inf counted exactly, and no float32 overflow on huge
+finite values."""
 
 from __future__ import annotations
 
@@ -48,16 +49,16 @@ def realistic_pair() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
 
 
 @pytest.mark.parametrize("io", ["pread", "mmap"])
-def test_default_arithmetic_is_within_1e5_of_float64(write_st, io: str) -> None:
+def test_default_arithmetic_is_within_1e6_of_float64(write_st, io: str) -> None:
     a, b = realistic_pair()
     result = compare(write_st("a.safetensors", a), write_st("b.safetensors", b), io=io, workers=2)
     table = result.table.set_index("name")
     for name in a:
         expected = reference(a[name], b[name])
         row = table.loc[name]
-        assert abs(row["rel_change"] / expected["rel_change"] - 1) <= 1e-5, (name, row["rel_change"], expected)
+        assert abs(row["rel_change"] / expected["rel_change"] - 1) <= 1e-6, (name, row["rel_change"], expected)
         for column in ("norm_a", "norm_b", "diff_norm"):
-            assert row[column] == pytest.approx(expected[column], rel=1e-5), (name, column)
+            assert row[column] == pytest.approx(expected[column], rel=1e-6), (name, column)
         assert row["max_abs_diff"] == pytest.approx(expected["max_abs_diff"], rel=1e-6), name
     assert table.loc["float32_1e-06", "rel_change"] == pytest.approx(1e-6, rel=0.01)
     assert table.loc["float64_1e-9", "rel_change"] == pytest.approx(

@@ -3,14 +3,14 @@
 Arithmetic (`precision="auto"`, the default): a chunk of each tensor is upcast to float32 when its
 dtype embeds exactly in float32 (F32, F16, BF16, FP8, 8/16-bit integers, bool), otherwise (F64,
 32/64-bit integers) to float64. d = b - a is formed element by element (never ||a||^2 + ||b||^2 -
-2<a, b>, which cancels catastrophically when the change is tiny) and the sums of squares are SIMD dot
-products (BLAS sdot/ddot). A chunk's float32 sums round with a relative error of ~1e-6 at the default
-chunk size (tests/weights/test_precision.py measures it against float64); chunk totals are added in
-float64 in chunk order, so results do not depend on thread timing. `precision="float64"` computes
+2<a, b>, which cancels catastrophically when the change is tiny); the sums of squares are a SIMD
+square and torch's cascaded row sum in float32 (relative error ~1e-7 per chunk; BLAS sdot, equally
+fast, measured up to 6e-6; tests/weights/test_precision.py holds the result to float64). Chunk
+totals are added in float64 in chunk order, so results do not depend on thread timing. `precision="float64"` computes
 every chunk in float64 (exact upcast, rounding ~1e-16), about 2-4x slower.
 
-Memory: a worker owns two float32 buffers of `chunk` elements (2 MiB at the default 256K: they stay
-in the L2/L3 cache across the five passes over them; smaller chunks cost more in per-chunk Python and
+Memory: a worker owns three float32 buffers of `chunk` elements (3 MiB at the default 256K: they stay
+in the L2/L3 cache across the passes over them; smaller chunks cost more in per-chunk Python and
 thread hand-offs than they save), float64 ones only when a tensor needs them, and two raw byte buffers
 that pread fills; when reading through a memory map it hands its chunk's pages back to the kernel once
 they are converted. So the resident set stays at a few chunks per worker however large a tensor is.
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import torch
 
-DEFAULT_CHUNK = 1 << 18  # elements per chunk (2 float32 buffers: 2 MiB per worker)
+DEFAULT_CHUNK = 1 << 18  # elements per chunk (3 float32 buffers: 3 MiB per worker)
 PREFETCH_CHUNKS = 8      # how far ahead of the chunk being computed the kernel is asked to read
 GROUP_CHUNKS = 32        # consecutive chunks per worker task
 PageHook = Callable[[int, int], None]
@@ -140,7 +140,7 @@ class ChunkEngine:
         return torch.float64
 
     def _buffers(self, dtype: torch.dtype) -> torch.Tensor:
-        """This thread's (3, chunk) buffers of `dtype`: rows a, b, b - a (float32 uses rows a, b only)."""
+        """This thread's (3, chunk) buffers of `dtype`: rows a, b, b - a."""
         local = self._local
         if not hasattr(local, "buffers"):
             local.buffers = {}
@@ -149,7 +149,7 @@ class ChunkEngine:
             local.raw = torch.empty(2, 8 * self.chunk, dtype=torch.uint8)
             local.out = torch.empty(5, dtype=torch.float32)  # aa, bb, dd, min d, max d
         if dtype not in local.buffers:
-            local.buffers[dtype] = torch.empty(2 if dtype == torch.float32 else 3, self.chunk, dtype=dtype)
+            local.buffers[dtype] = torch.empty(3, self.chunk, dtype=dtype)
         return local.buffers[dtype]
 
     def pair(self, a: Side, b: Side) -> PairStats:
@@ -206,15 +206,18 @@ class ChunkEngine:
         return out
 
     def _pair_float32(self, a: Side, b: Side, start: int, stop: int) -> tuple[list[float], float, int, int]:
-        buffers = self._buffers(torch.float32)
-        x = self._load(a, buffers[0], 0, start, stop)  # (n,)
-        y = self._load(b, buffers[1], 1, start, stop)  # (n,)
+        n = stop - start
+        rows = self._buffers(torch.float32)[:, :n]  # (3, n): a, b, b - a
+        x = self._load(a, rows[0], 0, start, stop)
+        y = self._load(b, rows[1], 1, start, stop)
+        d = torch.sub(y, x, out=rows[2])
         out = self._local.out
-        torch.dot(x, x, out=out[0])
-        torch.dot(y, y, out=out[1])
-        d = y.sub_(x)  # (n,) b - a in place: y is not needed any more
-        torch.dot(d, d, out=out[2])
         torch.aminmax(d, out=(out[3], out[4]))
+        # squares in place, then one row-wise sum: torch's CPU sum is cascaded (pairwise-like), relative
+        # error ~1e-7 per chunk; BLAS sdot (torch.dot) accumulates sequentially per lane and measured
+        # 1e-6..6e-6 on 64K-256K elements, the same speed
+        rows.square_()
+        torch.sum(rows, dim=1, out=out[:3])
         aa, bb, dd, low, high = out.tolist()
         if not (math.isfinite(aa) and math.isfinite(bb)):  # NaN/Inf, or float32 overflow: redo exactly
             return self._pair_float64(a, b, start, stop)
