@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -82,7 +84,10 @@ def write_pair(shapes: list[tuple[str, tuple[int, ...]]], path_a: Path, path_b: 
 
 
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
@@ -97,7 +102,7 @@ try:  # reset the peak (VmHWM) so it covers the comparison only, not transient p
 except OSError:
     pass
 baseline = status("VmRSS")
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
 if mode.startswith("fourlens"):
     result = compare(a, b, io=io, precision=precision)
     change = result.global_rel_change
@@ -110,8 +115,9 @@ else:  # the peer: safetensors safe_open + get_tensor, torch math per tensor
             sum_aa += float(x.double().pow(2).sum()); sum_dd += float((y - x).double().pow(2).sum())
             del x, y
     change = (sum_dd / sum_aa) ** 0.5
-seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "peak_rss": status("VmHWM"), "rss_after_imports": baseline,
+seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss": status("VmHWM"),
+                  "rss_after_imports": baseline,
                   "global_rel_change": change}))
 """
 
@@ -126,9 +132,15 @@ def evict(*paths: Path) -> None:
 
 
 def run_cat(a: Path, b: Path) -> float:
-    started = time.perf_counter()
+    return time_cat(a, b)["seconds"]
+
+
+def time_cat(a: Path, b: Path) -> dict:
+    """Wall and CPU seconds (user + system, of the shell and cat) of `cat a b > /dev/null`."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(f"cat '{a}' '{b}' > /dev/null", shell=True, check=True)
-    return time.perf_counter() - started
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": seconds, "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
 def run_child(mode: str, a: Path, b: Path) -> dict:
@@ -168,7 +180,7 @@ def main() -> None:
                         evict(a, b)
                     else:
                         run_cat(a, b)  # make sure the files are cached
-                    result = {"seconds": run_cat(a, b)} if mode == "cat" else run_child(mode, a, b)
+                    result = time_cat(a, b) if mode == "cat" else run_child(mode, a, b)
                     result["loadavg"] = os.getloadavg()[0]
                     runs.setdefault(condition, {}).setdefault(mode, []).append(result)
                     print(condition, mode, json.dumps(result), file=sys.stderr)
@@ -192,15 +204,18 @@ def summarize(runs: dict, total_bytes: int, largest: int) -> dict:
     summary = {}
     for condition, by_mode in runs.items():
         cat = min(r["seconds"] for r in by_mode["cat"])  # best of N: the least disturbed run
-        rows = {"cat": {"seconds": cat, "throughput_gb_s": total_bytes / cat / 1e9}}
+        cat_cpu = min(r.get("cpu_seconds", math.nan) for r in by_mode["cat"])
+        rows = {"cat": {"seconds": cat, "throughput_gb_s": total_bytes / cat / 1e9, "cpu_seconds": cat_cpu}}
         for mode, results in by_mode.items():
             if mode == "cat":
                 continue
             seconds = min(r["seconds"] for r in results)
+            cpu_seconds = min(r.get("cpu_seconds", math.nan) for r in results)
             peak = max(r["peak_rss"] for r in results)
             rows[mode] = {"seconds": seconds, "throughput_gb_s": total_bytes / seconds / 1e9,
                           "speed_vs_cat": cat / seconds,
-                          "median_seconds": statistics.median(r["seconds"] for r in results), "peak_rss_bytes": peak,
+                          "median_seconds": statistics.median(r["seconds"] for r in results),
+                          "cpu_seconds": cpu_seconds, "peak_rss_bytes": peak,
                           "peak_rss_over_largest_tensor": peak / largest,
                           "rss_above_imports_bytes": max(r["peak_rss"] - r["rss_after_imports"] for r in results),
                           "global_rel_change": results[0]["global_rel_change"]}
@@ -217,17 +232,18 @@ def markdown(payload: dict) -> str:
              f"{largest / 2**20:.0f} MiB (2x = {2 * largest / 2**30:.2f} GiB); {payload['machine']['cpus']} CPUs, "
              f"load average {payload['machine']['loadavg_before'][0]:.1f} at the start, "
              f"{payload['machine']['loadavg_after'][0]:.1f} at the end; best of {payload['repeats']} runs.", "",
-             "| cache | reader | time (s) | GB/s | speed vs cat | peak RSS (MiB) | peak RSS / largest tensor "
+             "| cache | reader | time (s) | GB/s | speed vs cat | CPU (s) | peak RSS (MiB) | peak RSS / largest tensor "
              "| RSS growth after imports (MiB) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for condition, rows in payload["summary"].items():
         for mode, row in rows.items():
             if mode == "cat":
                 lines.append(f"| {condition} | {names[mode]} | {row['seconds']:.2f} | {row['throughput_gb_s']:.2f} "
-                             "| 1.00 | - | - | - |")
+                             f"| 1.00 | {row['cpu_seconds']:.2f} | - | - | - |")
             else:
                 lines.append(f"| {condition} | {names[mode]} | {row['seconds']:.2f} | {row['throughput_gb_s']:.2f} | "
-                             f"{row['speed_vs_cat']:.2f} | {row['peak_rss_bytes'] / 2**20:.0f} | "
+                             f"{row['speed_vs_cat']:.2f} | {row['cpu_seconds']:.2f} | "
+                             f"{row['peak_rss_bytes'] / 2**20:.0f} | "
                              f"{row['peak_rss_over_largest_tensor']:.2f} | "
                              f"{row['rss_above_imports_bytes'] / 2**20:.0f} |")
     return "\n".join(lines)

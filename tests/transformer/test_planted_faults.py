@@ -18,6 +18,16 @@ TEXTS = ["the cat sat on the mat", "stocks fell sharply on monday", "she plays t
 ACTIVATION_FINDINGS = ("dead MLP units", "massive activations", "residual norm grew")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Six short texts: OpenMP hand-offs cost more than they save, and on a shared 2-core machine each
+    parallel region can wait a whole scheduler slice for its second thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def activation_findings(result) -> list:
     return [f for f in result.findings() if any(kind in f.title for kind in ACTIVATION_FINDINGS)]
 

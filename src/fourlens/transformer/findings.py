@@ -54,14 +54,19 @@ def _bootstrap_below(comparison: CheckpointComparison, index: int, seed: int = 0
     s = comparison.samples
     ha, hb, owner, n = s["hidden_a"][index].cpu(), s["hidden_b"][index].cpu(), s["token_text"], s["n_texts"]
     rng = np.random.default_rng(seed)
+    tokens_of = [(owner == t).nonzero().flatten() for t in range(n)]  # each text's rows
     below = 0
-    for _ in range(BOOTSTRAP):
-        texts = torch.from_numpy(rng.integers(0, n, n))
-        rows = torch.cat([(owner == t).nonzero().flatten() for t in texts.tolist()])
-        try:
-            below += linear_cka(ha[rows], hb[rows]) < CKA_THRESHOLD
-        except ValueError:  # a resample of constant rows: CKA undefined, counts as not below
-            continue
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # matrices of a few dozen rows: OpenMP hand-offs cost more than they save
+    try:
+        for _ in range(BOOTSTRAP):
+            rows = torch.cat([tokens_of[t] for t in rng.integers(0, n, n).tolist()])
+            try:
+                below += linear_cka(ha[rows], hb[rows]) < CKA_THRESHOLD
+            except ValueError:  # a resample of constant rows: CKA undefined, counts as not below
+                continue
+    finally:
+        torch.set_num_threads(threads)
     return below / BOOTSTRAP
 
 
