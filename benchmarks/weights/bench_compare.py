@@ -3,10 +3,12 @@
 Issue 5's targets: peak RSS under 2x the largest tensor, and read throughput >= 50% of
 `cat file > /dev/null`. Measured side by side in one run:
 - `cat a b > /dev/null` (the floor: reading the bytes and nothing else);
-- fourlens compare, default settings (pread, float64), and variants (mmap reads, float32 sums);
+- fourlens compare, default settings (pread reads, float32 SIMD arithmetic for these bf16 weights,
+  float64 chunk totals), and variants (mmap reads; precision="float64", the old default);
 - the peer a user would write: safetensors `safe_open` + `get_tensor` per tensor, then torch
   `(b.float() - a.float()).norm() / a.float().norm()`.
-Each measured command runs in its own process, so its peak RSS (VmHWM, reset after the imports) is
+Interleaved (cat, then each reader, repeated), best of N (`--repeats`). Each measured command runs in
+its own process, so its peak RSS (VmHWM, reset after the imports) is
 its own. Both "warm" (the
 files in the page cache, as right after writing them) and "cold" (the files evicted from this
 machine's page cache with posix_fadvise(DONTNEED) before each run; a host under a VM may still cache).
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -80,7 +84,10 @@ def write_pair(shapes: list[tuple[str, tuple[int, ...]]], path_a: Path, path_b: 
 
 
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
@@ -95,7 +102,7 @@ try:  # reset the peak (VmHWM) so it covers the comparison only, not transient p
 except OSError:
     pass
 baseline = status("VmRSS")
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
 if mode.startswith("fourlens"):
     result = compare(a, b, io=io, precision=precision)
     change = result.global_rel_change
@@ -108,8 +115,9 @@ else:  # the peer: safetensors safe_open + get_tensor, torch math per tensor
             sum_aa += float(x.double().pow(2).sum()); sum_dd += float((y - x).double().pow(2).sum())
             del x, y
     change = (sum_dd / sum_aa) ** 0.5
-seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "peak_rss": status("VmHWM"), "rss_after_imports": baseline,
+seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss": status("VmHWM"),
+                  "rss_after_imports": baseline,
                   "global_rel_change": change}))
 """
 
@@ -124,9 +132,15 @@ def evict(*paths: Path) -> None:
 
 
 def run_cat(a: Path, b: Path) -> float:
-    started = time.perf_counter()
+    return time_cat(a, b)["seconds"]
+
+
+def time_cat(a: Path, b: Path) -> dict:
+    """Wall and CPU seconds (user + system, of the shell and cat) of `cat a b > /dev/null`."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(f"cat '{a}' '{b}' > /dev/null", shell=True, check=True)
-    return time.perf_counter() - started
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": seconds, "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
 def run_child(mode: str, a: Path, b: Path) -> dict:
@@ -142,6 +156,7 @@ def main() -> None:
     parser.add_argument("--dir", default="/tmp", help="where the two files are written (deleted afterwards)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--no-peer", action="store_true", help="skip the safetensors peer (minutes per run)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` deletes the files
     shapes = layout(*SIZES[args.size])
@@ -153,7 +168,8 @@ def main() -> None:
         write_pair(shapes, a, b)
         print(f"wrote 2 x {a.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         load_before = os.getloadavg()
-        modes = ["fourlens:pread:float64", "fourlens:mmap:float64", "fourlens:pread:float32", "peer"]
+        modes = ["fourlens:pread:auto", "fourlens:mmap:auto", "fourlens:pread:float64"]
+        modes += [] if args.no_peer else ["peer"]
         runs: dict[str, dict[str, list]] = {}
         for condition in ("warm", "cold"):
             for repeat in range(args.repeats):  # interleaved, so load drifts hit every contender alike
@@ -164,12 +180,14 @@ def main() -> None:
                         evict(a, b)
                     else:
                         run_cat(a, b)  # make sure the files are cached
-                    result = {"seconds": run_cat(a, b)} if mode == "cat" else run_child(mode, a, b)
+                    result = time_cat(a, b) if mode == "cat" else run_child(mode, a, b)
+                    result["loadavg"] = os.getloadavg()[0]
                     runs.setdefault(condition, {}).setdefault(mode, []).append(result)
                     print(condition, mode, json.dumps(result), file=sys.stderr)
         summary = summarize(runs, a.stat().st_size + b.stat().st_size, largest)
         payload = {
             "benchmark": "weights.compare vs cat and safetensors safe_open", "size": args.size,
+            "repeats": args.repeats,
             "file_bytes": a.stat().st_size, "largest_tensor_bytes": largest, "n_tensors": len(shapes),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                         "torch": torch.__version__, "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
@@ -185,15 +203,19 @@ def main() -> None:
 def summarize(runs: dict, total_bytes: int, largest: int) -> dict:
     summary = {}
     for condition, by_mode in runs.items():
-        cat = statistics.median(r["seconds"] for r in by_mode["cat"])
-        rows = {"cat": {"seconds": cat, "throughput_gb_s": total_bytes / cat / 1e9}}
+        cat = min(r["seconds"] for r in by_mode["cat"])  # best of N: the least disturbed run
+        cat_cpu = min(r.get("cpu_seconds", math.nan) for r in by_mode["cat"])
+        rows = {"cat": {"seconds": cat, "throughput_gb_s": total_bytes / cat / 1e9, "cpu_seconds": cat_cpu}}
         for mode, results in by_mode.items():
             if mode == "cat":
                 continue
-            seconds = statistics.median(r["seconds"] for r in results)
+            seconds = min(r["seconds"] for r in results)
+            cpu_seconds = min(r.get("cpu_seconds", math.nan) for r in results)
             peak = max(r["peak_rss"] for r in results)
             rows[mode] = {"seconds": seconds, "throughput_gb_s": total_bytes / seconds / 1e9,
-                          "speed_vs_cat": cat / seconds, "peak_rss_bytes": peak,
+                          "speed_vs_cat": cat / seconds,
+                          "median_seconds": statistics.median(r["seconds"] for r in results),
+                          "cpu_seconds": cpu_seconds, "peak_rss_bytes": peak,
                           "peak_rss_over_largest_tensor": peak / largest,
                           "rss_above_imports_bytes": max(r["peak_rss"] - r["rss_after_imports"] for r in results),
                           "global_rel_change": results[0]["global_rel_change"]}
@@ -202,24 +224,26 @@ def summarize(runs: dict, total_bytes: int, largest: int) -> dict:
 
 
 def markdown(payload: dict) -> str:
-    names = {"cat": "`cat a b > /dev/null`", "fourlens:pread:float64": "fourlens compare (default: pread, float64)",
-             "fourlens:mmap:float64": "fourlens compare, io=mmap", "fourlens:pread:float32":
-             "fourlens compare, precision=float32", "peer": "safetensors safe_open + torch per tensor"}
+    names = {"cat": "`cat a b > /dev/null`", "fourlens:pread:auto": "fourlens compare (default: pread, float32 SIMD)",
+             "fourlens:mmap:auto": "fourlens compare, io=mmap", "fourlens:pread:float64":
+             "fourlens compare, precision=float64", "peer": "safetensors safe_open + torch per tensor"}
     largest = payload["largest_tensor_bytes"]
     lines = [f"2 x {payload['file_bytes'] / 1e9:.2f} GB bf16 safetensors, {payload['n_tensors']} tensors, largest "
              f"{largest / 2**20:.0f} MiB (2x = {2 * largest / 2**30:.2f} GiB); {payload['machine']['cpus']} CPUs, "
-             f"load average {payload['machine']['loadavg_before'][0]:.1f} at the start.", "",
-             "| cache | reader | time (s) | GB/s | speed vs cat | peak RSS (MiB) | peak RSS / largest tensor "
+             f"load average {payload['machine']['loadavg_before'][0]:.1f} at the start, "
+             f"{payload['machine']['loadavg_after'][0]:.1f} at the end; best of {payload['repeats']} runs.", "",
+             "| cache | reader | time (s) | GB/s | speed vs cat | CPU (s) | peak RSS (MiB) | peak RSS / largest tensor "
              "| RSS growth after imports (MiB) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for condition, rows in payload["summary"].items():
         for mode, row in rows.items():
             if mode == "cat":
                 lines.append(f"| {condition} | {names[mode]} | {row['seconds']:.2f} | {row['throughput_gb_s']:.2f} "
-                             "| 1.00 | - | - | - |")
+                             f"| 1.00 | {row['cpu_seconds']:.2f} | - | - | - |")
             else:
                 lines.append(f"| {condition} | {names[mode]} | {row['seconds']:.2f} | {row['throughput_gb_s']:.2f} | "
-                             f"{row['speed_vs_cat']:.2f} | {row['peak_rss_bytes'] / 2**20:.0f} | "
+                             f"{row['speed_vs_cat']:.2f} | {row['cpu_seconds']:.2f} | "
+                             f"{row['peak_rss_bytes'] / 2**20:.0f} | "
                              f"{row['peak_rss_over_largest_tensor']:.2f} | "
                              f"{row['rss_above_imports_bytes'] / 2**20:.0f} |")
     return "\n".join(lines)

@@ -57,3 +57,13 @@ def test_bad_shapes_are_refused():
         linear_cka(torch.randn(10), torch.randn(10, 3))
     with pytest.raises(BadInputError, match="constant"):
         linear_cka(torch.ones(10, 3), torch.randn(10, 3))
+
+
+def test_few_examples_use_the_gram_form_and_agree(activations):
+    """n < d takes the n x n branch: same value as the formula, and as the d x d form on more rows."""
+    generator = activations[2]
+    x = torch.randn(20, 64, generator=generator, dtype=torch.float64)
+    y = x @ torch.randn(64, 96, generator=generator, dtype=torch.float64) + torch.randn(
+        20, 96, generator=generator, dtype=torch.float64)
+    assert linear_cka(x, y) == pytest.approx(direct_cka(x, y), abs=1e-10)
+    assert linear_cka(x, x) == pytest.approx(1.0, abs=1e-12)

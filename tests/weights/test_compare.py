@@ -24,11 +24,13 @@ def direct(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize(("chunk", "workers", "io"), [(1 << 18, 2, "pread"), (7, 3, "pread"), (100, 1, "mmap"),
                                                       (7, 2, "mmap")])
-def test_values_match_direct_float64(write_st, dtype, chunk: int, workers: int, io: str) -> None:
+@pytest.mark.parametrize(("precision", "rel"), [("float64", 1e-12), ("auto", 2e-6)])
+def test_values_match_direct_float64(write_st, dtype, chunk: int, workers: int, io: str, precision: str,
+                                     rel: float) -> None:
     state_a = block_state(3, dtype=dtype)
     state_b = perturbed(state_a, 0.05)
     path_a, path_b = write_st("a.safetensors", state_a), write_st("b.safetensors", state_b)
-    result = compare(path_a, path_b, chunk=chunk, workers=workers, io=io)
+    result = compare(path_a, path_b, chunk=chunk, workers=workers, io=io, precision=precision)
     table = result.table.set_index("name")
     assert set(table.index) == set(state_a)
     assert (table["status"] == "ok").all()
@@ -37,7 +39,7 @@ def test_values_match_direct_float64(write_st, dtype, chunk: int, workers: int, 
         for column, value in expected.items():
             if name.endswith("layernorm.weight") and column == "cosine":
                 continue
-            assert table.loc[name, column] == pytest.approx(value, rel=1e-12, abs=1e-12), (name, column)
+            assert table.loc[name, column] == pytest.approx(value, rel=rel, abs=1e-12), (name, column)
     assert tuple(table.loc["model.embed_tokens.weight", "shape"]) == (50, 16)
 
 
@@ -106,7 +108,7 @@ def test_structure_and_dtype_changes(write_st) -> None:
 def test_layer_aggregation_is_the_layer_as_one_vector(write_st) -> None:
     state_a = block_state(2)
     state_b = perturbed(state_a, 0.2)
-    result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b))
+    result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b), precision="float64")
     names = [n for n in state_a if n.startswith("model.layers.1.")]
     x = torch.cat([state_a[n].double().reshape(-1) for n in names])
     y = torch.cat([state_b[n].double().reshape(-1) for n in names])
@@ -156,18 +158,6 @@ def test_chunk_engine_needs_a_context() -> None:
         Side()
 
 
-def test_float32_precision_is_close(write_st) -> None:
-    state_a = block_state(3, width=64, dtype=torch.bfloat16)
-    state_b = perturbed(state_a, 0.05)
-    path_a, path_b = write_st("a.safetensors", state_a), write_st("b.safetensors", state_b)
-    exact = compare(path_a, path_b).table
-    fast = compare(path_a, path_b, precision="float32").table
-    for column in ("norm_a", "norm_b", "rel_change", "max_abs_diff"):
-        assert np.allclose(fast[column], exact[column], rtol=1e-5, atol=0), column
-    with pytest.raises(ValueError, match="precision"):
-        compare(path_a, path_b, precision="float16")
-
-
 def test_top_ranks_finite_changes_before_zero_baselines(write_st) -> None:
     state_a = {"bias": torch.zeros(4), "w": torch.ones(4), "v": torch.ones(4)}
     state_b = {"bias": torch.full((4,), 0.1), "w": torch.full((4,), 1.5), "v": torch.full((4,), 1.1)}
@@ -188,4 +178,5 @@ def test_fp8_integer_and_bool_tensors(write_st, io: str) -> None:
     assert table.loc["e4m3", "dtype"] == "F8_E4M3" and table.loc["e5m2", "dtype"] == "F8_E5M2"
     for name in state_a:
         expected = direct(state_a[name].double(), state_b[name].double())
-        assert table.loc[name, "rel_change"] == pytest.approx(expected["rel_change"], rel=1e-12), name
+        # exact upcasts; float32 sums within a chunk (test_precision.py)
+        assert table.loc[name, "rel_change"] == pytest.approx(expected["rel_change"], rel=1e-6), name

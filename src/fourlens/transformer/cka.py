@@ -28,9 +28,14 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
         raise BadInputError("linear_cka needs at least 2 examples")
     x = x.double() - x.double().mean(0, keepdim=True)
     y = y.double() - y.double().mean(0, keepdim=True)
-    # the d x d form is cheaper than n x n Gram matrices when n (tokens) exceeds d
-    cross = (y.T @ x).norm() ** 2
-    denominator = (x.T @ x).norm() * (y.T @ y).norm()
+    if x.shape[0] >= max(x.shape[1], y.shape[1]):
+        # the d x d form is cheaper than n x n Gram matrices when n (tokens) exceeds d
+        cross = (y.T @ x).norm() ** 2
+        denominator = (x.T @ x).norm() * (y.T @ y).norm()
+    else:  # few examples (e.g. bootstrap resamples of probe tokens): ||Y^T X||_F^2 = <X X^T, Y Y^T>_F
+        gram_x, gram_y = x @ x.T, y @ y.T  # (n, n), centered since x and y are
+        cross = (gram_x * gram_y).sum()
+        denominator = gram_x.norm() * gram_y.norm()
     if float(denominator) == 0.0:
         raise BadInputError("linear_cka is undefined for a constant representation (zero variance)")
     return float(cross / denominator)

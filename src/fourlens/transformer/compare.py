@@ -125,6 +125,7 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
                "dead_a": float("nan"), "dead_b": float("nan")}
         rows.append(row)
     mlp_width: dict[int, int] = {}
+    mlp_max: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per block: each unit's max on the probe
     for j, name in enumerate(mlp):
         # attach an MLP's dead fraction (never positive on the probe) to the block that contains it
         owner = next((i for i, r in enumerate(rows) if name.startswith(r["layer"] + ".")), None)
@@ -132,6 +133,7 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
             rows[owner]["dead_a"] = float((acts_a.mlp_max[j] <= 0).float().mean())
             rows[owner]["dead_b"] = float((acts_b.mlp_max[j] <= 0).float().mean())
             mlp_width[owner] = int(acts_a.mlp_max[j].numel())
+            mlp_max[owner] = (acts_a.mlp_max[j].cpu(), acts_b.mlp_max[j].cpu())
     head_rows = []
     mean_a, mean_b = seq_a.mean(0), seq_b.mean(0)
     ent_a, ent_b = acts_a.entropy.mean(0), acts_b.entropy.mean(0)
@@ -146,5 +148,5 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
             head_rows.append(row)
     samples = {"hidden_a": acts_a.hidden, "hidden_b": acts_b.hidden, "token_text": token_text,
                "entropy_a": acts_a.entropy, "entropy_b": acts_b.entropy, "scores_a": seq_a, "scores_b": seq_b,
-               "n_texts": len(texts), "names": names, "mlp_width": mlp_width}
+               "n_texts": len(texts), "names": names, "mlp_width": mlp_width, "mlp_max": mlp_max}
     return CheckpointComparison(pd.DataFrame(rows), pd.DataFrame(head_rows), samples)

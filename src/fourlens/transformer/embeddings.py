@@ -3,7 +3,9 @@
 Vectors are the input embeddings (a word split into several tokens gets the mean of its tokens' rows),
 or, with `layer=k`, contextual hidden states: the residual stream after block k-1 (k=0: the embedding
 output), mean-pooled over the item's real tokens, each item being run through the model as a text.
-The map is PCA by default (deterministic); `method="umap"` uses umap-learn when it is installed.
+The map is PCA by default (deterministic); `method="umap"` uses umap-learn (in the transformer extra;
+McInnes et al. 2018) with cosine distances and a fixed seed, so maps repeat; its first call in a
+process spends 10-30 s compiling numba code.
 """
 
 from __future__ import annotations
@@ -132,7 +134,9 @@ def _project(vectors: torch.Tensor, method: str, seed: int) -> torch.Tensor:
         umap = require("umap", "transformer", "embedding_map(method='umap')")
         import numpy as np
 
-        reducer = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(vectors) - 1))
+        # cosine, like the neighbour lists; a fixed random_state makes UMAP single-threaded and repeatable
+        reducer = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(vectors) - 1),
+                            metric="cosine", n_jobs=1)
         return torch.from_numpy(np.asarray(reducer.fit_transform(vectors.numpy())))
     centered = vectors - vectors.mean(0, keepdim=True)
     _, _, vt = torch.linalg.svd(centered.double(), full_matrices=False)

@@ -9,10 +9,13 @@
   confidence 1 - Bonferroni-corrected Wilcoxon p over the paired probe texts.
 - norm growth: a layer's mean residual norm grows >= 1.5x. Severity min(1, log2(ratio) / 2); confidence
   1 - Wilcoxon p over the paired tokens.
-- massive activations: max/median |activation| >= 100 in the candidate and < 100 in the baseline.
-  Severity 0.5; confidence 1 (observed).
+- massive activations: max/median |activation| >= 100 in the candidate and < 100 in the baseline
+  (Sun et al. 2024, "Massive Activations in Large Language Models": a few dimensions at a few tokens,
+  orders of magnitude above the median). Severity 0.5; confidence 1 (observed). The evidence names the
+  dimensions and the (text, position) of the largest ones.
 - dead MLP units: the share of units never positive on the probe rises >= 5 points. Severity
-  min(1, rise / 20 points); confidence 1 - two-proportion z-test p.
+  min(1, rise / 20 points); confidence 1 - two-proportion z-test p. The evidence lists the units that
+  fired on the probe in the baseline and never in the candidate.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ NORM_RATIO = 1.5
 MASSIVE_RATIO = 100.0
 DEAD_RISE = 0.05
 BOOTSTRAP = 200
+MAX_LISTED = 200  # units or activations named in a finding's evidence
 
 
 def _wilcoxon_p(differences: np.ndarray) -> float:
@@ -50,14 +54,19 @@ def _bootstrap_below(comparison: CheckpointComparison, index: int, seed: int = 0
     s = comparison.samples
     ha, hb, owner, n = s["hidden_a"][index].cpu(), s["hidden_b"][index].cpu(), s["token_text"], s["n_texts"]
     rng = np.random.default_rng(seed)
+    tokens_of = [(owner == t).nonzero().flatten() for t in range(n)]  # each text's rows
     below = 0
-    for _ in range(BOOTSTRAP):
-        texts = torch.from_numpy(rng.integers(0, n, n))
-        rows = torch.cat([(owner == t).nonzero().flatten() for t in texts.tolist()])
-        try:
-            below += linear_cka(ha[rows], hb[rows]) < CKA_THRESHOLD
-        except ValueError:  # a resample of constant rows: CKA undefined, counts as not below
-            continue
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # matrices of a few dozen rows: OpenMP hand-offs cost more than they save
+    try:
+        for _ in range(BOOTSTRAP):
+            rows = torch.cat([tokens_of[t] for t in rng.integers(0, n, n).tolist()])
+            try:
+                below += linear_cka(ha[rows], hb[rows]) < CKA_THRESHOLD
+            except ValueError:  # a resample of constant rows: CKA undefined, counts as not below
+                continue
+    finally:
+        torch.set_num_threads(threads)
     return below / BOOTSTRAP
 
 
@@ -111,19 +120,42 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
                 "look for growing weight norms in this layer (fourlens weights compare) and the learning-rate "
                 "and weight-decay settings"))
         if row.massive_b >= MASSIVE_RATIO > row.massive_a:
+            where = _massive_where(s["hidden_b"][index].cpu(), s["token_text"])
             findings.append(Finding(
                 "representation", f"{row.layer}: massive activations appeared (max/median {row.massive_b:.0f}, "
-                                  f"was {row.massive_a:.0f})",
-                0.5, 1.0, {"layer": row.layer, "massive_a": row.massive_a, "massive_b": row.massive_b},
-                "find the dimensions and tokens that carry them; they often act as attention sinks"))
+                                  f"was {row.massive_a:.0f}) in dimension(s) "
+                                  f"{', '.join(str(d) for d in where['dims'][:3])}",
+                0.5, 1.0, {"layer": row.layer, "massive_a": row.massive_a, "massive_b": row.massive_b, **where},
+                "look at the tokens that carry them (evidence: text and position); they often act as attention "
+                "sinks (Sun et al. 2024); compare this layer's weights (fourlens weights compare)"))
         if not math.isnan(row.dead_b) and row.dead_b - row.dead_a >= DEAD_RISE:
             p = _two_proportion_p(row.dead_a, row.dead_b, s["mlp_width"][index])
+            max_a, max_b = s["mlp_max"][index]
+            units = ((max_b <= 0) & (max_a > 0)).nonzero().flatten().tolist()  # alive before, dead now
             findings.append(Finding(
-                "representation", f"{row.layer}: dead MLP units {row.dead_a:.0%} -> {row.dead_b:.0%}",
+                "representation", f"{row.layer}: dead MLP units {row.dead_a:.0%} -> {row.dead_b:.0%} "
+                                  f"({len(units)} units stopped firing on the probe)",
                 saturating(row.dead_b - row.dead_a, 0.2), 1 - p,
-                {"layer": row.layer, "dead_a": row.dead_a, "dead_b": row.dead_b},
+                {"layer": row.layer, "dead_a": row.dead_a, "dead_b": row.dead_b, "newly_dead": len(units),
+                 "newly_dead_units": units[:MAX_LISTED], "units_listed": min(len(units), MAX_LISTED)},
                 "check this layer's learning rate and initialisation; dead units never recover without intervention"))
     return findings
+
+
+def _massive_where(hidden: torch.Tensor, token_text: torch.Tensor) -> dict:
+    """Where the activations >= MASSIVE_RATIO x the median magnitude sit: their dimensions (largest
+    first), how many there are, and the (text, position) of the largest ones. hidden: (tokens, d_model)."""
+    magnitude = hidden.abs()
+    massive = magnitude >= MASSIVE_RATIO * magnitude.median().clamp_min(1e-12)
+    tokens, dims = massive.nonzero(as_tuple=True)
+    order = magnitude[tokens, dims].argsort(descending=True)
+    tokens, dims = tokens[order], dims[order]
+    first = torch.searchsorted(token_text, token_text.clone())  # (tokens,) index of each text's first token
+    top = [{"text": int(token_text[t]), "position": int(t - first[t]), "dim": int(d),
+            "value": round(float(hidden[t, d]), 3)} for t, d in zip(tokens[:10].tolist(), dims[:10].tolist(),
+                                                                  strict=True)]
+    return {"dims": list(dict.fromkeys(dims.tolist()))[:MAX_LISTED], "n_massive": int(massive.sum()),
+            "largest": top}
 
 
 def _two_proportion_p(p1: float, p2: float, n: int) -> float:

@@ -99,11 +99,11 @@ class Checkpoint:
         if io not in IO_MODES:
             raise ValueError(f"io must be one of {', '.join(IO_MODES)}; got {io!r}")
         reader = self._owner[name]
-        hooks = {"prefetch": functools.partial(reader.prefetch, name),
-                 "release": functools.partial(reader.release, name)}
-        if io == "pread" and isinstance(reader, SafetensorsFile):
-            return Side(read=functools.partial(reader.read, name), numel=self.infos[name].numel, **hooks)
-        return Side(flat=reader.flat(name), **hooks)
+        prefetch = functools.partial(reader.prefetch, name)
+        if io == "pread" and isinstance(reader, SafetensorsFile):  # nothing mapped: nothing to release
+            return Side(read=functools.partial(reader.read, name), numel=self.infos[name].numel,
+                        dtype=self.infos[name].torch_dtype, prefetch=prefetch)
+        return Side(flat=reader.flat(name), prefetch=prefetch, release=functools.partial(reader.release, name))
 
     def close(self) -> None:
         for reader in self._readers:

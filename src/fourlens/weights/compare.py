@@ -2,7 +2,8 @@
 
 Each tensor present in both checkpoints with the same shape is streamed in chunks (see
 `fourlens.weights.stats`): relative change ||b - a|| / ||a||, norms, cosine, max |b - a| and NaN/Inf
-counts, all in float64. Tensors present in one checkpoint only, or with different shapes, get their
+counts (float32 SIMD arithmetic where the values embed exactly in float32, float64 otherwise; chunk
+totals in float64). Tensors present in one checkpoint only, or with different shapes, get their
 norms and NaN/Inf counts alone. Peak memory is a few chunks per worker plus what `torch.load` keeps
 for non-mappable legacy .bin files; it does not grow with the checkpoint or the largest tensor.
 """
@@ -132,7 +133,7 @@ class WeightComparison:
 
 def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[PathLike], *,
             trust_pickle: bool = False, layer_pattern: str | Callable[[str], str] | None = None,
-            chunk: int = DEFAULT_CHUNK, workers: int | None = None, precision: str = "float64",
+            chunk: int = DEFAULT_CHUNK, workers: int | None = None, precision: str = "auto",
             io: str = "pread", progress: Progress | None = None
             ) -> WeightComparison:
     """Compare two checkpoints tensor by tensor.
@@ -142,8 +143,9 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
     `torch.load(weights_only=True)`; `trust_pickle=True` allows a full unpickle (trusted files only).
     `layer_pattern`: how names map to layers (default `fourlens.weights.layers.layer_of`; a regex
     whose first group names the layer, or a callable). `chunk`: elements per chunk; `workers`:
-    threads (default: min(4, CPUs)); `precision`: "float64" (default) or "float32" (about twice as fast,
-    relative error ~1e-6; see `fourlens.weights.stats.PRECISIONS`). `io`: how safetensors data is read,
+    threads (default: min(4, CPUs)); `precision`: "auto" (default: float32 arithmetic for 8/16/32-bit
+    weights, relative error ~1e-6; float64 for float64 and 32/64-bit integer tensors) or "float64"
+    (every chunk in float64, 2-4x slower; see `fourlens.weights.stats`). `io`: how safetensors data is read,
     "pread" (default: into a reused buffer) or "mmap" (through the memory map, pages handed back after
     each chunk); both keep memory bounded (see benchmarks/README.md). `progress(bytes_done, bytes_total,
     name)` is called after each tensor. Raises `BadInputError` naming the file when a checkpoint is
