@@ -5,20 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fourlens.data.ngrams import Windows, build_index, window_keys
-from fourlens.data.wordhash import char_span, hash_words, normalize_words
+from fourlens.data.wordhash import char_span, hash_words, normalize_words, word_hash
 
 ALPHABET = st.sampled_from(list("abcXYZ019 _-.,;:!?'\"\n\t") + ["é", "ß", "Ж", "日", "’", "—", "…", "\u00a0", "«", "İ",
                                                                  "😀", "\u2070", "\u00bf", "\u00c0"])
 TEXTS = st.lists(st.text(alphabet=ALPHABET, max_size=40), min_size=1, max_size=5)
-
-
-def _word_hash(word: str) -> int:
-    data = word.encode("utf-8")
-    mult, value, power = 0x9E3779B97F4A7C15, 0, 1
-    for byte in data:
-        value = (value + byte * power) % (1 << 64)
-        power = (power * mult) % (1 << 64)
-    return value
 
 
 @settings(max_examples=200, deadline=None)
@@ -26,7 +17,7 @@ def _word_hash(word: str) -> int:
 def test_hash_words_equals_the_regex_words(texts):
     hashes, doc_starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
     expected = [w for t in texts for w in normalize_words(t)]
-    assert hashes.tolist() == [_word_hash(w) for w in expected]
+    assert hashes.tolist() == [word_hash(w) for w in expected]
     per_doc = np.diff(np.r_[doc_starts, len(hashes)]).tolist()
     assert per_doc == [len(normalize_words(t)) for t in texts]
     for d, text in enumerate(texts):
