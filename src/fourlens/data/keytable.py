@@ -1,0 +1,57 @@
+"""A vectorized hash table of 64-bit keys (open addressing, linear probing) for the contamination scan.
+
+`np.searchsorted` costs ~log2(K) dependent cache misses per query; a probe of a table at most a
+quarter full costs about one. The keys here are already well-mixed hashes (word hashes, n-gram keys),
+so a key's home slot is its top bits. Built at once, not key by key: sorted by home slot, key j lands
+at max(home_j, position_{j-1} + 1), i.e. j + cummax(home - arange), which is exactly the layout linear
+probing gives (every slot from a key's home to its position is taken). The table has room past the
+last home slot for the overflow of the last cluster, so probes never wrap. 0 marks an empty slot; a
+real key 0 is kept aside.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EMPTY = np.uint64(0)
+
+
+class KeyTable:
+    """`get(queries) -> values` (0 where the query is not a key); values are positive integers."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray, spare_bits: int = 2) -> None:
+        keys = np.asarray(keys, dtype=np.uint64)
+        values = np.asarray(values, dtype=np.int64)
+        zero = keys == EMPTY
+        self.zero_value = int(values[zero][0]) if zero.any() else 0
+        keys, values = keys[~zero], values[~zero]
+        bits = max(4, math.ceil(math.log2(max(len(keys), 1))) + spare_bits)
+        self.shift = np.uint64(64 - bits)
+        home = (keys >> self.shift).astype(np.int64)
+        order = np.argsort(home, kind="stable")
+        rank = np.arange(len(keys))
+        position = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
+        size = (1 << bits) + len(keys) + 1   # overflow room and at least one empty slot at the end
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.values = np.zeros(size, dtype=np.int64)
+        self.keys[position] = keys[order]
+        self.values[position] = values[order]
+
+    def get(self, queries: np.ndarray) -> np.ndarray:
+        """The value of each query (shape (Q,)), 0 for queries that are not keys."""
+        slot = (queries >> self.shift).astype(np.int64)
+        found = self.keys[slot]
+        out = np.where(found == queries, self.values[slot], 0)
+        # probe on only where the slot holds another key (a quarter of the queries at most, fewer each step)
+        todo = np.flatnonzero((found != queries) & (found != EMPTY))
+        while len(todo):
+            slot[todo] += 1
+            found = self.keys[slot[todo]]
+            match = found == queries[todo]
+            out[todo[match]] = self.values[slot[todo[match]]]
+            todo = todo[~match & (found != EMPTY)]
+        if self.zero_value:
+            out[queries == EMPTY] = self.zero_value
+        return out
