@@ -27,7 +27,7 @@ import pandas as pd
 from fourlens.data.corpus import Corpus, as_corpus
 from fourlens.data.engines import EngineConfig, map_shards
 from fourlens.data.evalsets import load_eval_sets
-from fourlens.data.ngrams import build_index
+from fourlens.data.ngrams import build_index, token_units
 from fourlens.data.progress import ShardProgress
 from fourlens.data.report import RULES, ContaminationReport
 from fourlens.data.scan import merge_partials, scan_shard
@@ -73,13 +73,13 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
         assert isinstance(tok, HFTokenizer)
         tok_spec = tok.spec()
         encodings = tok.encode_batch(items["text"].tolist())
-        units = [e.ids for e in encodings]
+        units = [token_units(e.ids) for e in encodings]
 
         def spans(i: int) -> tuple[np.ndarray, np.ndarray]:
             offsets = np.array(encodings[i].offsets, dtype=np.int64).reshape(-1, 2)
             return offsets[:, 0], offsets[:, 1]
 
-        index = build_index(units, n, "tokens", min_short, tok.vocab_size)
+        index = build_index(units, n, "tokens", min_short)
     else:
         hashes, firsts, byte_starts, byte_ends, doc_bytes, joined, _ = hash_words(items["text"].tolist())
         index = build_index(np.split(hashes, firsts[1:]), n, "words", min_short)   # one batch, split per item
@@ -166,6 +166,7 @@ def _score(items: pd.DataFrame, index, spans, found: Found, threshold: int, rule
             starts, ends = spans(i)
             pos = k - int(bounds[i])
             boiler_text[(m, int(index.item_keys[k]))] = texts[i][starts[pos]:ends[pos + m - 1]]
+    run_start, run_length = _longest_runs(hit, owner, bounds)
     rows = []
     for i, (eval_set, item_id) in enumerate(zip(items["eval_set"].tolist(), items["item_id"].tolist(), strict=True)):
         m, n_keys = int(index.item_m[i]), int(bounds[i + 1] - bounds[i])
@@ -175,27 +176,34 @@ def _score(items: pd.DataFrame, index, spans, found: Found, threshold: int, rule
         method = "ngram" if m == index.n else "exact"   # shorter than n: the whole item must occur
         evidence = None
         if hits[i]:
-            evidence = _evidence(hit[bounds[i]:bounds[i + 1]], int(bounds[i]), columns, found.shards, spans(i),
-                                 texts[i], m)
+            k = int(run_start[i])   # the longest run of matched n-grams (the first, if several are as long)
+            first, last = k - int(bounds[i]), k - int(bounds[i]) + int(run_length[i]) - 1 + m - 1
+            starts, ends = spans(i)
+            evidence = {"span": texts[i][starts[first]:ends[last]], "matched_ngrams": int(hits[i]),
+                        "shard": found.shards[int(columns["shard"][k])], "document": int(columns["doc"][k]),
+                        "offset": int(columns["start"][k]), "end": int(columns["end"][k])}
         rows.append(_row(eval_set, item_id, method, n_keys, float(hits[i] / n_keys), int(boilers[i]), rule, evidence))
     return pd.DataFrame(rows)
+
+
+def _longest_runs(hit: np.ndarray, owner: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, the first key index and the length of its longest run of consecutive hits (the first
+    such run on ties); (I,) each, length 0 for items without a hit. `hit`, `owner`: (K,)."""
+    first_key = np.zeros(len(hit), dtype=bool)
+    first_key[bounds[:-1][bounds[:-1] < bounds[1:]]] = True
+    run_starts = np.flatnonzero(hit & (first_key | ~np.r_[False, hit[:-1]]))
+    last_key = np.r_[first_key[1:], True]
+    run_ends = np.flatnonzero(hit & (last_key | ~np.r_[hit[1:], False]))
+    lengths, item = run_ends - run_starts + 1, owner[run_starts]
+    order = np.lexsort((run_starts, -lengths, item))
+    best = order[np.r_[True, item[order][1:] != item[order][:-1]]] if len(order) else order
+    run_start = np.zeros(len(bounds) - 1, dtype=np.int64)
+    run_length = np.zeros(len(bounds) - 1, dtype=np.int64)
+    run_start[item[best]], run_length[item[best]] = run_starts[best], lengths[best]
+    return run_start, run_length
 
 
 def _row(eval_set, item_id, method, n_ngrams, overlap, boiler, rule, evidence) -> dict:
     category, contaminated = RULES[rule](overlap, n_ngrams, boiler, evidence is not None)
     return {"eval_set": eval_set, "item_id": item_id, "method": method, "n_ngrams": n_ngrams, "overlap": overlap,
             "boilerplate_ngrams": boiler, "category": category, "contaminated": contaminated, "evidence": evidence}
-
-
-def _evidence(hit: np.ndarray, offset: int, columns: dict, shards: tuple[str, ...], spans: tuple, text: str,
-              m: int) -> dict:
-    """The longest run of consecutive matched n-grams (the first, if several are as long): the item's
-    text it covers, and where the run's first n-gram occurs in the training data."""
-    edges = np.flatnonzero(np.diff(np.r_[0, hit.astype(np.int8), 0]))
-    starts, ends = edges[0::2], edges[1::2]
-    best = int(np.argmax(ends - starts))
-    first, last = int(starts[best]), int(ends[best]) - 1 + m - 1
-    k = offset + first
-    return {"span": text[spans[0][first]:spans[1][last]], "matched_ngrams": int(hit.sum()),
-            "shard": shards[int(columns["shard"][k])], "document": int(columns["doc"][k]),
-            "offset": int(columns["start"][k]), "end": int(columns["end"][k])}

@@ -19,11 +19,12 @@ EMPTY = np.uint64(0)
 
 
 class KeyTable:
-    """`get(queries) -> values` (0 where the query is not a key); values are positive integers."""
+    """`get(queries) -> values` (0 where the query is not a key; values are positive integers) and
+    `contains(queries) -> bool`."""
 
     def __init__(self, keys: np.ndarray, values: np.ndarray, spare_bits: int = 2) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
-        values = np.asarray(values, dtype=np.int64)
+        values = np.asarray(values, dtype=np.uint64)
         zero = keys == EMPTY
         self.zero_value = int(values[zero][0]) if zero.any() else 0
         keys, values = keys[~zero], values[~zero]
@@ -35,15 +36,15 @@ class KeyTable:
         position = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
         size = (1 << bits) + len(keys) + 1   # overflow room and at least one empty slot at the end
         self.keys = np.zeros(size, dtype=np.uint64)
-        self.values = np.zeros(size, dtype=np.int64)
+        self.values = np.zeros(size, dtype=np.uint64)
         self.keys[position] = keys[order]
         self.values[position] = values[order]
 
     def get(self, queries: np.ndarray) -> np.ndarray:
         """The value of each query (shape (Q,)), 0 for queries that are not keys."""
-        slot = (queries >> self.shift).astype(np.int64)
+        slot = (queries >> self.shift).view(np.int64)   # < 2^bits: the same bits, no conversion pass
         found = self.keys[slot]
-        out = np.where(found == queries, self.values[slot], 0)
+        out = np.where(found == queries, self.values[slot], np.uint64(0))
         # probe on only where the slot holds another key (a quarter of the queries at most, fewer each step)
         todo = np.flatnonzero((found != queries) & (found != EMPTY))
         while len(todo):
@@ -53,5 +54,21 @@ class KeyTable:
             out[todo[match]] = self.values[slot[todo[match]]]
             todo = todo[~match & (found != EMPTY)]
         if self.zero_value:
-            out[queries == EMPTY] = self.zero_value
+            out[queries == EMPTY] = np.uint64(self.zero_value)
+        return out
+
+    def contains(self, queries: np.ndarray) -> np.ndarray:
+        """Whether each query (shape (Q,)) is a key."""
+        slot = (queries >> self.shift).view(np.int64)   # < 2^bits: the same bits, no conversion pass
+        found = self.keys[slot]
+        out = found == queries
+        todo = np.flatnonzero(~out & (found != EMPTY))
+        while len(todo):
+            slot[todo] += 1
+            found = self.keys[slot[todo]]
+            match = found == queries[todo]
+            out[todo[match]] = True
+            todo = todo[~match & (found != EMPTY)]
+        if not self.zero_value:
+            out &= queries != EMPTY
         return out

@@ -33,25 +33,23 @@ def hash_words(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     Returns (hashes (W,), word_doc_starts (D,) the index of each document's first word, byte_starts (W,)
     and byte_ends (W,) in the joined lowercased UTF-8, doc_byte_starts (D+1,), the joined bytes, and
     ascii_docs (D,) saying which documents are pure ASCII).
-    Documents are joined with a newline, so no word spans two of them; the joined bytes end with a
-    newline and NUL padding, so every word can be read 8 bytes at a time."""
+    Documents are joined with a newline, so no word spans two of them; the joined bytes start with a
+    newline and end with one and NUL padding, so every word can be read 8 bytes at a time."""
     parts = [t.lower().encode("utf-8") for t in texts]
     lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     # a document whose UTF-8 is as long as its text is ASCII: byte offsets are character offsets
     ascii_docs = lengths == np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    parts.append(_PADDING)
-    joined = b"\n".join(parts)
+    joined = b"\n".join([b"", *parts, _PADDING])
     data = np.frombuffer(joined, dtype=np.uint8)
     # letters and digits (the text is lowercased), and any byte of a non-ASCII character: a few compares
     # over the bytes are several times faster than a 256-entry table gather
     word = ((data - np.uint8(ord("a"))) < 26) | ((data - np.uint8(ord("0"))) < 10) | (data >= 0x80)
     if not ascii_docs.all():
         _drop_punctuation(data, word)
-    edges = np.flatnonzero(word[1:] != word[:-1]) + 1   # the padding is not a word, so runs come in pairs
-    if word[0]:
-        edges = np.concatenate([[0], edges])
+    # the bytes start with a newline and end with padding, neither a word: edges come in (start, end) pairs
+    edges = np.flatnonzero(word[1:] != word[:-1]) + 1
     starts, ends = edges[0::2], edges[1::2]
-    doc_byte_starts = np.concatenate([[0], np.cumsum(lengths + 1)])
+    doc_byte_starts = np.concatenate([[1], np.cumsum(lengths + 1) + 1])
     word_doc_starts = np.searchsorted(starts, doc_byte_starts[:-1])
     return _hash_spans(joined, starts, ends), word_doc_starts, starts, ends, doc_byte_starts, joined, ascii_docs
 
@@ -60,7 +58,7 @@ _PADDING = b"\0" * 15   # after the last document's newline: 16 bytes, one 8-byt
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _LONG_WORD = 64          # bytes; longer words (rare: base64, hex dumps) are hashed one by one
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_FINAL = np.uint64(0xFF51AFD7ED558CCD)
 
 
 def _drop_punctuation(data: np.ndarray, word: np.ndarray) -> None:
@@ -77,22 +75,12 @@ def _drop_punctuation(data: np.ndarray, word: np.ndarray) -> None:
         word[lead3 + k] = False
 
 
-def _fmix(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer: a bijection that spreads every input bit over the top bits (the
-    eval vocabulary's direct-mapped table is indexed by them)."""
-    h ^= h >> np.uint64(33)
-    h *= _FMIX[0]
-    h ^= h >> np.uint64(33)
-    h *= _FMIX[1]
-    h ^= h >> np.uint64(33)
-    return h
-
-
 def _hash_spans(joined: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each byte span joined[starts[i]:ends[i]] (a function of the bytes alone).
 
     Work is per word, not per byte: the first 8 bytes are one unaligned little-endian load, masked to
-    the word's length; longer words fold in further 8-byte loads; the length and a final mix follow.
+    the word's length; longer words fold in further 8-byte loads; a final odd multiply (a bijection)
+    spreads the bits upwards. No word holds a NUL byte, so the masked loads determine the length.
     `joined` must hold 8 readable bytes past every span start."""
     with np.errstate(over="ignore"):
         loads = np.ndarray((len(joined) - 7,), dtype="<u8", buffer=joined, strides=(1,))   # 8 bytes at each offset
@@ -105,8 +93,7 @@ def _hash_spans(joined: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
             h[longer] = (h[longer] * _MIX) ^ chunk
             offset += 8
             longer = longer[lengths[longer] > offset]
-        h ^= lengths.astype(np.uint64) * _MIX
-        h = _fmix(h)
+        h *= _FINAL   # an odd multiplier moves every byte's bits into the top bits (the hash tables' slots)
     for i in np.flatnonzero(lengths > _LONG_WORD).tolist():
         digest = hashlib.blake2b(joined[starts[i]:ends[i]], digest_size=8).digest()
         h[i] = int.from_bytes(digest, "little")
@@ -122,12 +109,7 @@ def word_hash(word: str) -> int:
     h = int.from_bytes(data[:8], "little")
     for offset in range(8, len(data), 8):
         h = ((h * int(_MIX)) & mask) ^ int.from_bytes(data[offset:offset + 8], "little")
-    h ^= (len(data) * int(_MIX)) & mask
-    for shift, mult in ((33, int(_FMIX[0])), (33, int(_FMIX[1])), (33, None)):
-        h ^= h >> shift
-        if mult is not None:
-            h = (h * mult) & mask
-    return h
+    return (h * int(_FINAL)) & mask
 
 
 def char_span(joined: bytes, doc_start: int, byte_start: int, byte_end: int) -> tuple[int, int]:
