@@ -93,8 +93,10 @@ def find_windows(units: np.ndarray, index: EvalIndex) -> Iterator[tuple[int, np.
         prefix = np.empty(length + 1, dtype=np.uint64)
         prefix[0] = 0
         np.cumsum(np.multiply(units, forward[:length]), out=prefix[1:])
-        short = (np.flatnonzero(index.short_presence[(units >> index.short_shift).view(np.int64)])
-                 if index.short_firsts else None)
+        if index.short_table is not None:   # windows that start with the first unit of a short item
+            short = np.flatnonzero(index.short_presence[(units >> index.short_shift).view(np.int64)])
+            first_id = index.short_table.get(units[short])
+            short, first_id = short[first_id != 0], first_id[first_id != 0]
         for m, keys_sorted in index.keys.items():
             count = length - m + 1
             if count <= 0:
@@ -106,8 +108,8 @@ def find_windows(units: np.ndarray, index: EvalIndex) -> Iterator[tuple[int, np.
                 keys = keys[positions]
                 exact = np.flatnonzero(index.key_table.contains(keys))
             else:
-                positions = short[short < count]
-                positions = positions[index.short_firsts[m].contains(units[positions])]
+                positions = short[index.short_lengths[m][first_id]]
+                positions = positions[positions < count]
                 keys = (prefix[positions + m] - prefix[positions]) * backward[positions]
                 slot = np.minimum(np.searchsorted(keys_sorted, keys), len(keys_sorted) - 1)
                 exact = np.flatnonzero(keys_sorted[slot] == keys)
@@ -132,7 +134,8 @@ class EvalIndex:
     item_m: np.ndarray              # (I,): the window length scoring each item (n, its length, 0: too short)
     key_bounds: np.ndarray          # (I+1,): item i's keys are item_keys[key_bounds[i]:key_bounds[i+1]]
     item_keys: np.ndarray           # (sum of keys,): every item's window keys, in item order
-    short_firsts: dict[int, KeyTable] | None = None   # m -> the first units of the length-m short items
+    short_table: KeyTable | None = None   # first unit of a short item -> its id f (1..F)
+    short_lengths: dict[int, np.ndarray] | None = None   # m -> bool (F+1,): first unit f starts a length-m item
     short_presence: np.ndarray | None = None   # bool: some short item's first unit has these top bits
     short_shift: np.uint64 = np.uint64(48)
 
@@ -172,18 +175,21 @@ def build_index(item_units: Sequence[np.ndarray], n: int, mode: str = "words", m
     presence[filter_slot(n_grams, bits)] = True
     key_table = KeyTable(n_grams, np.arange(1, len(n_grams) + 1))
     short = np.flatnonzero((item_m > 0) & (item_m < n))
-    firsts = flat[bounds[short]]
-    short_firsts = {int(m): KeyTable(*_ones(_sorted_unique(firsts[item_m[short] == m])))
-                    for m in np.unique(item_m[short]).tolist()}
-    short_bits = max(10, math.ceil(math.log2(max(len(firsts), 1))) + 4)
+    short_table = short_lengths = None
+    short_bits = 10
     short_presence = np.zeros(1 << short_bits, dtype=bool)
-    short_presence[filter_slot(firsts, short_bits)] = True
+    if len(short):
+        distinct_firsts, first_id = np.unique(flat[bounds[short]], return_inverse=True)
+        short_table = KeyTable(distinct_firsts, np.arange(1, len(distinct_firsts) + 1))
+        short_lengths = {}
+        for m in np.unique(item_m[short]).tolist():
+            short_lengths[int(m)] = np.zeros(len(distinct_firsts) + 1, dtype=bool)
+            short_lengths[int(m)][first_id.reshape(-1)[item_m[short] == m] + 1] = True
+        short_bits = max(10, math.ceil(math.log2(len(distinct_firsts))) + 4)
+        short_presence = np.zeros(1 << short_bits, dtype=bool)
+        short_presence[filter_slot(distinct_firsts, short_bits)] = True
     return EvalIndex(n, mode, encoded, keys, presence, np.uint64(64 - bits), key_table, item_m, key_bounds,
-                     item_keys, short_firsts, short_presence, np.uint64(64 - short_bits))
-
-
-def _ones(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return keys, np.ones(len(keys), dtype=np.uint64)
+                     item_keys, short_table, short_lengths, short_presence, np.uint64(64 - short_bits))
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:

@@ -53,15 +53,16 @@ def scan_shard(shard: str, corpus: Corpus, index: EvalIndex, tokenizer_spec: str
     if batch:
         _scan_batch(batch, n_docs, index, rows, tokenizer_spec)
         n_docs += len(batch)
-    return n_docs, {m: _group([dict(zip(COLUMNS, r, strict=True)) for r in parts], ("doc",))
+    return n_docs, {m: _group([dict(zip(COLUMNS, r, strict=True)) for r in parts])
                     for m, parts in rows.items()}
 
 
-def _group(parts: list[dict[str, np.ndarray]], order: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Concatenate partial rows and reduce them per key: counts add up, the first row by `order` keeps
-    its location."""
+def _group(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate partial rows and reduce them per key: counts add up, the earliest row keeps its
+    location. `parts` come in location order (batches of a shard, or shards) with one row per key each,
+    so a stable sort by key alone puts every key's earliest row first."""
     table = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-    sort = np.lexsort(tuple(table[c] for c in reversed(order)) + (table["key"],))
+    sort = np.argsort(table["key"], kind="stable")
     table = {c: v[sort] for c, v in table.items()}
     first = np.flatnonzero(np.r_[True, table["key"][1:] != table["key"][:-1]])
     grouped = {c: v[first] for c, v in table.items()}
@@ -75,7 +76,7 @@ def merge_partials(partials: list[Partial]) -> Partial:
     for shard_index, partial in enumerate(partials):
         for m, table in partial.items():
             by_length.setdefault(m, []).append({**table, "shard": np.full(len(table["key"]), shard_index)})
-    return {m: _group(parts, ("shard", "doc")) for m, parts in by_length.items()}
+    return {m: _group(parts) for m, parts in by_length.items()}
 
 
 def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
@@ -119,8 +120,9 @@ def _scan_batch(texts: list[str], first_doc: int, index: EvalIndex, rows: dict[i
         docs, positions, found = docs[inside], positions[inside], found[inside]
         if not len(docs):
             continue
-        # one count per (document, key), at its first position in the document
-        order = np.lexsort((positions, docs, found))
+        # one count per (document, key), at its first position in the document (positions come sorted, so
+        # a stable sort by key keeps each key's rows in position order)
+        order = np.argsort(found, kind="stable")
         docs, found, positions = docs[order], found[order], positions[order]
         first = np.r_[True, (docs[1:] != docs[:-1]) | (found[1:] != found[:-1])]
         docs, found, positions = docs[first], found[first], positions[first]
