@@ -54,6 +54,27 @@ def interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, object]]:
     return {name: (min(times[name]), values[name]) for name in fns}
 
 
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its finished children (pool workers): on a shared,
+    loaded machine this moves far less than wall time, since time spent waiting for a core is not in it."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def interleaved_cpu(fns: dict, repeat: int) -> dict[str, tuple[float, float, object]]:
+    """`interleaved`, also giving each function's least CPU seconds over the rounds: (wall, cpu, value)."""
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cpus: dict[str, list[float]] = {name: [] for name in fns}
+    values: dict[str, object] = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            cpu, start = cpu_seconds(), time.perf_counter()
+            values[name] = fn()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(cpu_seconds() - cpu)
+    return {name: (min(walls[name]), min(cpus[name]), values[name]) for name in fns}
+
+
 def best(fn, repeat: int) -> tuple[float, object]:
     times, value = [], None
     for _ in range(repeat):
@@ -98,14 +119,15 @@ def fourlens_floor(corpus: Path) -> int:
 def bench_contamination(corpus: Path, items: pd.DataFrame, repeat: int) -> dict:
     shards = sorted(corpus.glob("*.jsonl"))
     load_before = os.getloadavg()
-    runs = interleaved({"floor": lambda: floor_scan(shards),
-                        "fourlens_floor": lambda: fourlens_floor(corpus),
-                        "naive": lambda: naive_scan(shards, items["text"].tolist(), 13),
-                        "ours_1": lambda: contamination(corpus, items, n=13, workers=1),
-                        "ours_2": lambda: contamination(corpus, items, n=13, workers=2)}, repeat)
-    (floor_s, n_words), (naive_s, naive) = runs["floor"], runs["naive"]
-    (fl_floor_s, fl_words) = runs["fourlens_floor"]
-    (ours_1_s, report), (ours_2_s, report_2) = runs["ours_1"], runs["ours_2"]
+    runs = interleaved_cpu({"floor": lambda: floor_scan(shards),
+                            "fourlens_floor": lambda: fourlens_floor(corpus),
+                            "naive": lambda: naive_scan(shards, items["text"].tolist(), 13),
+                            "ours_1": lambda: contamination(corpus, items, n=13, workers=1),
+                            "ours_2": lambda: contamination(corpus, items, n=13, workers=2)}, repeat)
+    (floor_s, _, n_words), (naive_s, _, naive) = runs["floor"], runs["naive"]
+    (fl_floor_s, _, fl_words) = runs["fourlens_floor"]
+    (ours_1_s, _, report), (ours_2_s, _, report_2) = runs["ours_1"], runs["ours_2"]
+    cpu = {name: run[1] for name, run in runs.items()}
     assert fl_words == n_words, (fl_words, n_words)   # fourlens' word splitting is the regex's, word for word
     # the two scans agree on every item scored by n-grams (and one and two workers on everything)
     scored = report.items.reset_index(drop=True)
@@ -121,6 +143,9 @@ def bench_contamination(corpus: Path, items: pd.DataFrame, repeat: int) -> dict:
             "speedup_vs_naive_1_worker": naive_s / ours_1_s, "speedup_vs_naive_2_workers": naive_s / ours_2_s,
             "share_of_floor_1_worker": floor_s / ours_1_s, "share_of_floor_2_workers": floor_s / ours_2_s,
             "share_of_fourlens_floor_1_worker": fl_floor_s / ours_1_s,
+            "cpu_s": cpu, "speedup_vs_naive_1_worker_cpu": cpu["naive"] / cpu["ours_1"],
+            "share_of_fourlens_floor_1_worker_cpu": cpu["fourlens_floor"] / cpu["ours_1"],
+            "naive_over_fourlens_floor_cpu": cpu["naive"] / cpu["fourlens_floor"],
             "items_disagreeing_with_naive": mismatches,
             "contaminated_items": int(report.items["contaminated"].sum()),
             "load_average_1min_before": load_before[0], "load_average_1min_after": os.getloadavg()[0]}

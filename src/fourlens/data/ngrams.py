@@ -97,6 +97,13 @@ def find_windows(units: np.ndarray, index: EvalIndex) -> Iterator[tuple[int, np.
             short = np.flatnonzero(index.short_presence[(units >> index.short_shift).view(np.int64)])
             first_id = index.short_table.get(units[short])
             short, first_id = short[first_id != 0], first_id[first_id != 0]
+            # and whose first two units start one (short items often start with a common word)
+            pair = np.zeros(len(short), dtype=bool)
+            room = np.flatnonzero(short + 2 <= length)
+            at = short[room]
+            pair_keys = (prefix[at + 2] - prefix[at]) * backward[at]
+            slot = np.minimum(np.searchsorted(index.short_pairs, pair_keys), max(len(index.short_pairs) - 1, 0))
+            pair[room] = index.short_pairs[slot] == pair_keys if len(index.short_pairs) else False
         for m, keys_sorted in index.keys.items():
             count = length - m + 1
             if count <= 0:
@@ -108,7 +115,7 @@ def find_windows(units: np.ndarray, index: EvalIndex) -> Iterator[tuple[int, np.
                 keys = keys[positions]
                 exact = np.flatnonzero(index.key_table.contains(keys))
             else:
-                positions = short[index.short_lengths[m][first_id]]
+                positions = short[index.short_lengths[m][first_id] & (pair | (m == 1))]
                 positions = positions[positions < count]
                 keys = (prefix[positions + m] - prefix[positions]) * backward[positions]
                 slot = np.minimum(np.searchsorted(keys_sorted, keys), len(keys_sorted) - 1)
@@ -137,6 +144,7 @@ class EvalIndex:
     short_table: KeyTable | None = None   # first unit of a short item -> its id f (1..F)
     short_lengths: dict[int, np.ndarray] | None = None   # m -> bool (F+1,): first unit f starts a length-m item
     short_presence: np.ndarray | None = None   # bool: some short item's first unit has these top bits
+    short_pairs: np.ndarray | None = None   # sorted keys of the first two units of the short items (m >= 2)
     short_shift: np.uint64 = np.uint64(48)
 
     @property
@@ -188,8 +196,12 @@ def build_index(item_units: Sequence[np.ndarray], n: int, mode: str = "words", m
         short_bits = max(10, math.ceil(math.log2(len(distinct_firsts))) + 4)
         short_presence = np.zeros(1 << short_bits, dtype=bool)
         short_presence[filter_slot(distinct_firsts, short_bits)] = True
+    two = short[item_m[short] >= 2]
+    with np.errstate(over="ignore"):
+        short_pairs = _sorted_unique((prefix[bounds[two] + 2] - prefix[bounds[two]]) * backward[bounds[two]])
     return EvalIndex(n, mode, encoded, keys, presence, np.uint64(64 - bits), key_table, item_m, key_bounds,
-                     item_keys, short_table, short_lengths, short_presence, np.uint64(64 - short_bits))
+                     item_keys, short_table=short_table, short_lengths=short_lengths, short_presence=short_presence,
+                     short_pairs=short_pairs, short_shift=np.uint64(64 - short_bits))
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
