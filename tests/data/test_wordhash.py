@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fourlens.data.keytable import KeyTable
+from fourlens.data.keytable import KeyTable, SortedKeys
 from fourlens.data.ngrams import Windows, window_keys
 from fourlens.data.wordhash import char_span, hash_words, normalize_words, word_hash
 
@@ -30,6 +30,7 @@ def test_hash_words_equals_the_regex_words(texts):
             assert lowered[start:end] == word
 
 
+@settings(deadline=None)   # the first example builds the shared M^k tables (2 M entries)
 @given(st.lists(st.integers(0, 50), max_size=40), st.integers(1, 6))
 def test_prefix_keys_equal_direct_polynomials(ids, m):
     keys, valid = window_keys(np.array(ids, dtype=np.int64), m)
@@ -41,6 +42,7 @@ def test_prefix_keys_equal_direct_polynomials(ids, m):
     assert np.array_equal(Windows(np.array(ids, dtype=np.int64)).keys(m)[0], keys)
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(0, 2**64 - 1), max_size=300, unique=True), st.lists(st.integers(0, 2**64 - 1), max_size=50),
        st.integers(0, 3))
 def test_key_table_is_a_dict(keys, others, spare_bits):
@@ -51,3 +53,24 @@ def test_key_table_is_a_dict(keys, others, spare_bits):
     queries = keys + others + [0]
     expected = {k: i + 1 for i, k in enumerate(keys)}
     assert table.get(np.array(queries, dtype=np.uint64)).tolist() == [expected.get(q, 0) for q in queries]
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=200, unique=True), st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_contains_only_tables_agree(keys, others):
+    queries = np.array(keys + others + [0], dtype=np.uint64)
+    expected = [q in set(keys) for q in queries.tolist()]
+    assert KeyTable(np.array(keys, dtype=np.uint64)).contains(queries).tolist() == expected
+    assert SortedKeys(np.array(keys, dtype=np.uint64)).contains(queries).tolist() == expected
+
+
+def test_long_words_hash_alike_wherever_they_sit():
+    # words of 1..200 bytes (one load, several folded loads, the one-by-one fallback past 64 bytes),
+    # at every alignment of the joined bytes
+    words = ["a" * k for k in (1, 7, 8, 9, 16, 17, 63, 64, 65, 200)] + ["日本" * 11, "ß" * 40]
+    for pad in range(9):
+        texts = [" " * pad + " ".join(words), ", ".join(reversed(words))]
+        hashes = hash_words(texts)[0].tolist()
+        expected = [word_hash(w) for w in words] + [word_hash(w) for w in reversed(words)]
+        assert hashes == expected
+    assert len({word_hash(w) for w in words}) == len(words)

@@ -20,11 +20,12 @@ EMPTY = np.uint64(0)
 
 class KeyTable:
     """`get(queries) -> values` (0 where the query is not a key; values are positive integers) and
-    `contains(queries) -> bool`."""
+    `contains(queries) -> bool`. Without `values`, only `contains` (and half the memory: 2^spare_bits
+    to 2^(spare_bits+1) slots of 8 bytes per key)."""
 
-    def __init__(self, keys: np.ndarray, values: np.ndarray, spare_bits: int = 2) -> None:
+    def __init__(self, keys: np.ndarray, values: np.ndarray | None = None, spare_bits: int = 2) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
-        values = np.asarray(values, dtype=np.uint64)
+        values = np.ones(len(keys), dtype=np.uint64) if values is None else np.asarray(values, dtype=np.uint64)
         zero = keys == EMPTY
         self.zero_value = int(values[zero][0]) if zero.any() else 0
         keys, values = keys[~zero], values[~zero]
@@ -36,12 +37,16 @@ class KeyTable:
         position = np.maximum.accumulate(home[order] - rank) + rank if len(keys) else rank
         size = (1 << bits) + len(keys) + 1   # overflow room and at least one empty slot at the end
         self.keys = np.zeros(size, dtype=np.uint64)
-        self.values = np.zeros(size, dtype=np.uint64)
         self.keys[position] = keys[order]
-        self.values[position] = values[order]
+        self.values = None
+        if not (values == 1).all():
+            self.values = np.zeros(size, dtype=np.uint64)
+            self.values[position] = values[order]
 
     def get(self, queries: np.ndarray) -> np.ndarray:
         """The value of each query (shape (Q,)), 0 for queries that are not keys."""
+        if self.values is None:
+            return self.contains(queries).astype(np.uint64)
         slot = (queries >> self.shift).view(np.int64)   # < 2^bits: the same bits, no conversion pass
         found = self.keys[slot]
         out = np.where(found == queries, self.values[slot], np.uint64(0))
@@ -72,3 +77,17 @@ class KeyTable:
         if not self.zero_value:
             out &= queries != EMPTY
         return out
+
+
+class SortedKeys:
+    """`contains(queries)` by binary search in the sorted keys: 8 bytes per key, for eval sides too big
+    for a hash table's spare slots (tens of millions of n-grams)."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.keys = np.unique(np.asarray(keys, dtype=np.uint64))
+
+    def contains(self, queries: np.ndarray) -> np.ndarray:
+        if not len(self.keys):
+            return np.zeros(len(queries), dtype=bool)
+        at = np.minimum(np.searchsorted(self.keys, queries), len(self.keys) - 1)
+        return self.keys[at] == queries

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fourlens.data.keytable import KeyTable
+from fourlens.data.keytable import KeyTable, SortedKeys
 
 MULTIPLIER = 0x9E3779B97F4A7C15  # odd, hence invertible modulo 2^64
 INVERSE = pow(MULTIPLIER, -1, 1 << 64)
 FILTER_BITS = 22
+HASHED_KEYS_MAX = 1 << 22
 _POWERS: list[np.ndarray] = []
 
 
@@ -137,7 +138,7 @@ class EvalIndex:
     keys: dict[int, np.ndarray]
     presence: np.ndarray            # bool (2^bits,): some length-n key has these top bits
     presence_shift: np.uint64
-    key_table: KeyTable             # the length-n keys (exact check of the windows `presence` lets by)
+    key_table: KeyTable | SortedKeys   # the length-n keys (exact check of the windows `presence` lets by)
     item_m: np.ndarray              # (I,): the window length scoring each item (n, its length, 0: too short)
     key_bounds: np.ndarray          # (I+1,): item i's keys are item_keys[key_bounds[i]:key_bounds[i+1]]
     item_keys: np.ndarray           # (sum of keys,): every item's window keys, in item order
@@ -181,7 +182,8 @@ def build_index(item_units: Sequence[np.ndarray], n: int, mode: str = "words", m
     bits = min(FILTER_BITS, max(10, math.ceil(math.log2(max(len(n_grams), 1))) + 3))
     presence = np.zeros(1 << bits, dtype=bool)
     presence[filter_slot(n_grams, bits)] = True
-    key_table = KeyTable(n_grams, np.arange(1, len(n_grams) + 1))
+    # up to ~4 M n-grams a hash table (<= 32 MB); beyond, binary search keeps memory at 8 bytes per key
+    key_table = KeyTable(n_grams) if len(n_grams) <= HASHED_KEYS_MAX else SortedKeys(n_grams)
     short = np.flatnonzero((item_m > 0) & (item_m < n))
     short_table = short_lengths = None
     short_bits = 10
