@@ -1,7 +1,10 @@
 """Data lens benchmarks, side by side in one process run (python benchmarks/data/bench_data.py).
 
 1. Contamination scan vs a straightforward Python set-of-n-grams scan (benchmarks/data/naive.py) and
-   vs the floor (reading + tokenizing the corpus alone).
+   vs the floor (reading + tokenizing the corpus alone), measured two ways: the Python floor (json.loads
+   + the normalization regex, what the naive scan spends before any n-gram work) and fourlens' own
+   floor (its JSONL reader + its vectorized word splitting and hashing, one process). On the stdlib
+   corpus (35.5 MB) and on a ~9x larger near-duplicate of it (~320 MB, corpus.build_large).
 2. Token counting (fourlens.data.profile with the MiniLM tokenizer.json) vs the tokenizer's own
    encode_batch over the same texts.
 3. Ray with 2 workers vs 1 worker (profile, words tokenizer), and the peak memory of each worker.
@@ -25,13 +28,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import pandas as pd  # noqa: E402
-from corpus import build  # noqa: E402
+from corpus import build, build_large  # noqa: E402
 from naive import floor_scan, naive_scan  # noqa: E402
 
 from fourlens.data import minilm_tokenizer_path, profile  # noqa: E402
 from fourlens.data.contamination import contamination  # noqa: E402
+from fourlens.data.corpus import as_corpus, iter_texts  # noqa: E402
+from fourlens.data.scan import BATCH_CHARS, BATCH_DOCS  # noqa: E402
 from fourlens.data.tokenize import load_tokenizer  # noqa: E402
-from fourlens.data.wordhash import normalize_words  # noqa: E402
+from fourlens.data.wordhash import hash_words, normalize_words  # noqa: E402
 
 RESULTS = HERE.parent / "results"
 
@@ -47,6 +52,27 @@ def interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, object]]:
             values[name] = fn()
             times[name].append(time.perf_counter() - start)
     return {name: (min(times[name]), values[name]) for name in fns}
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its finished children (pool workers): on a shared,
+    loaded machine this moves far less than wall time, since time spent waiting for a core is not in it."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def interleaved_cpu(fns: dict, repeat: int) -> dict[str, tuple[float, float, object]]:
+    """`interleaved`, also giving each function's least CPU seconds over the rounds: (wall, cpu, value)."""
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cpus: dict[str, list[float]] = {name: [] for name in fns}
+    values: dict[str, object] = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            cpu, start = cpu_seconds(), time.perf_counter()
+            values[name] = fn()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(cpu_seconds() - cpu)
+    return {name: (min(walls[name]), min(cpus[name]), values[name]) for name in fns}
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
@@ -71,26 +97,58 @@ def eval_items(docs: list[dict], n_items: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def bench_contamination(corpus: Path, docs: list[dict], repeat: int, n_items: int) -> dict:
+def fourlens_floor(corpus: Path) -> int:
+    """Reading + tokenizing with fourlens' own pieces (orjson JSONL reader, lowercasing, vectorized word
+    boundaries and word hashes), in the scan's batches, one process: the floor of a scan built on them."""
+    spec = as_corpus(corpus, domain_from="none")
+    words = 0
+    for shard in spec.shards:
+        batch: list[str] = []
+        chars = 0
+        for text in iter_texts(spec, shard):
+            batch.append(text)
+            chars += len(text)
+            if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
+                words += len(hash_words(batch)[0])
+                batch, chars = [], 0
+        if batch:
+            words += len(hash_words(batch)[0])
+    return words
+
+
+def bench_contamination(corpus: Path, items: pd.DataFrame, repeat: int) -> dict:
     shards = sorted(corpus.glob("*.jsonl"))
-    items = eval_items(docs, n_items)
-    runs = interleaved({"floor": lambda: floor_scan(shards),
-                        "naive": lambda: naive_scan(shards, items["text"].tolist(), 13),
-                        "ours_1": lambda: contamination(corpus, items, n=13, workers=1),
-                        "ours_2": lambda: contamination(corpus, items, n=13, workers=2)}, repeat)
-    (floor_s, n_words), (naive_s, naive) = runs["floor"], runs["naive"]
-    (ours_1_s, report), (ours_2_s, _) = runs["ours_1"], runs["ours_2"]
-    # the two scans agree on every item scored by n-grams
+    load_before = os.getloadavg()
+    runs = interleaved_cpu({"floor": lambda: floor_scan(shards),
+                            "fourlens_floor": lambda: fourlens_floor(corpus),
+                            "naive": lambda: naive_scan(shards, items["text"].tolist(), 13),
+                            "ours_1": lambda: contamination(corpus, items, n=13, workers=1),
+                            "ours_2": lambda: contamination(corpus, items, n=13, workers=2)}, repeat)
+    (floor_s, _, n_words), (naive_s, _, naive) = runs["floor"], runs["naive"]
+    (fl_floor_s, _, fl_words) = runs["fourlens_floor"]
+    (ours_1_s, _, report), (ours_2_s, _, report_2) = runs["ours_1"], runs["ours_2"]
+    cpu = {name: run[1] for name, run in runs.items()}
+    assert fl_words == n_words, (fl_words, n_words)   # fourlens' word splitting is the regex's, word for word
+    # the two scans agree on every item scored by n-grams (and one and two workers on everything)
     scored = report.items.reset_index(drop=True)
     mismatches = sum(1 for i, row in scored.iterrows() if row["method"] == "ngram"
                      and abs(row["overlap"] - naive.get(i, 0.0)) > 1e-9 and row["boilerplate_ngrams"] == 0)
+    assert report.items.equals(report_2.items)
     mb = sum(p.stat().st_size for p in shards) / 1e6
-    return {"corpus_mb": mb, "words": n_words, "eval_items": len(items), "n": 13,
-            "floor_s": floor_s, "naive_s": naive_s, "fourlens_1_worker_s": ours_1_s, "fourlens_2_workers_s": ours_2_s,
+    return {"corpus": corpus.name, "corpus_mb": mb, "shards": len(shards), "words": n_words,
+            "eval_items": len(items), "n": 13,
+            "floor_s": floor_s, "fourlens_floor_s": fl_floor_s, "naive_s": naive_s,
+            "fourlens_1_worker_s": ours_1_s, "fourlens_2_workers_s": ours_2_s,
+            "naive_over_floor": naive_s / floor_s, "naive_over_fourlens_floor": naive_s / fl_floor_s,
             "speedup_vs_naive_1_worker": naive_s / ours_1_s, "speedup_vs_naive_2_workers": naive_s / ours_2_s,
             "share_of_floor_1_worker": floor_s / ours_1_s, "share_of_floor_2_workers": floor_s / ours_2_s,
+            "share_of_fourlens_floor_1_worker": fl_floor_s / ours_1_s,
+            "cpu_s": cpu, "speedup_vs_naive_1_worker_cpu": cpu["naive"] / cpu["ours_1"],
+            "share_of_fourlens_floor_1_worker_cpu": cpu["fourlens_floor"] / cpu["ours_1"],
+            "naive_over_fourlens_floor_cpu": cpu["naive"] / cpu["fourlens_floor"],
             "items_disagreeing_with_naive": mismatches,
-            "contaminated_items": int(report.items["contaminated"].sum())}
+            "contaminated_items": int(report.items["contaminated"].sum()),
+            "load_average_1min_before": load_before[0], "load_average_1min_after": os.getloadavg()[0]}
 
 
 def bench_tokens(corpus: Path, docs: list[dict], repeat: int) -> dict:
@@ -152,12 +210,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--only", choices=["contamination", "tokens", "ray"], action="append")
+    parser.add_argument("--sizes", choices=["small", "large"], action="append",
+                        help="contamination corpus sizes (default: both)")
     args = parser.parse_args()
     corpus = build(args.cache / "stdlib")
     docs = [json.loads(line) for p in sorted(corpus.glob("*.jsonl")) for line in p.read_text().splitlines()]
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     RESULTS.mkdir(exist_ok=True)
-    jobs = {"contamination": lambda: bench_contamination(corpus, docs, args.repeat, args.items),
+    items = eval_items(docs, args.items)
+    sizes = {"small": lambda: corpus, "large": lambda: build_large(corpus, args.cache / "stdlib-large")}
+    jobs = {"contamination": lambda: {"sizes": [bench_contamination(sizes[size](), items, args.repeat)
+                                                for size in args.sizes or list(sizes)]},
             "tokens": lambda: bench_tokens(corpus, docs, args.repeat),
             "ray": lambda: bench_ray(corpus, args.repeat)}
     for name in args.only or list(jobs):

@@ -27,12 +27,12 @@ import pandas as pd
 from fourlens.data.corpus import Corpus, as_corpus
 from fourlens.data.engines import EngineConfig, map_shards
 from fourlens.data.evalsets import load_eval_sets
-from fourlens.data.ngrams import build_index, window_keys, word_spans
+from fourlens.data.ngrams import build_index, token_units
 from fourlens.data.progress import ShardProgress
 from fourlens.data.report import RULES, ContaminationReport
 from fourlens.data.scan import merge_partials, scan_shard
 from fourlens.data.tokenize import HFTokenizer, load_tokenizer
-from fourlens.data.wordhash import hash_words
+from fourlens.data.wordhash import hash_words, utf8_char_index
 from fourlens.errors import BadInputError
 
 DEFAULT_BOILERPLATE_FRACTION = 0.01
@@ -73,15 +73,25 @@ def contamination(train_corpus: Corpus | str | os.PathLike[str] | Sequence[str |
         assert isinstance(tok, HFTokenizer)
         tok_spec = tok.spec()
         encodings = tok.encode_batch(items["text"].tolist())
-        units = [e.ids for e in encodings]
-        spans = _LazySpans(lambda i: list(encodings[i].offsets))
-        index = build_index(units, n, "tokens", min_short, tok.vocab_size)
+        units = [token_units(e.ids) for e in encodings]
+
+        def spans(i: int) -> tuple[np.ndarray, np.ndarray]:
+            offsets = np.array(encodings[i].offsets, dtype=np.int64).reshape(-1, 2)
+            return offsets[:, 0], offsets[:, 1]
+
+        index = build_index(units, n, "tokens", min_short)
     else:
-        hashes, firsts = hash_words(items["text"].tolist())[:2]
-        units = [chunk.tolist() for chunk in np.split(hashes, firsts[1:])]   # one batch, split per item
-        texts = items["text"].tolist()
-        spans = _LazySpans(lambda i: word_spans(texts[i]))   # only items with a hit need their spans
-        index = build_index(units, n, "words", min_short)
+        hashes, firsts, byte_starts, byte_ends, doc_bytes, joined, _ = hash_words(items["text"].tolist())
+        index = build_index(np.split(hashes, firsts[1:]), n, "words", min_short)   # one batch, split per item
+        # character offsets of every eval word within its item (only items with a hit will use them)
+        chars = utf8_char_index(joined)
+        bounds = np.r_[firsts, len(hashes)]
+        base = chars[doc_bytes[np.repeat(np.arange(len(firsts)), np.diff(bounds))]]
+        char_starts, char_ends = chars[byte_starts] - base, chars[byte_ends] - base
+
+        def spans(i: int) -> tuple[np.ndarray, np.ndarray]:
+            return char_starts[bounds[i]:bounds[i + 1]], char_ends[bounds[i]:bounds[i + 1]]
+
     with ShardProgress(corpus.shards, "scanning", enabled=progress) as bar:
         results = map_shards(scan_shard, corpus.shards, (corpus, index, tok_spec),
                              EngineConfig(engine, workers, address), on_done=lambda i, r: bar.advance(r[0], 0))
@@ -127,63 +137,73 @@ class Found:
                 yield (m, key), self.entries(m, np.array([key], dtype=np.uint64))[0]
 
 
-class _LazySpans:
-    """Character spans of an item's units, computed on first use."""
-
-    def __init__(self, compute) -> None:
-        self._compute, self._cache = compute, {}
-
-    def __getitem__(self, i: int) -> list:
-        if i not in self._cache:
-            self._cache[i] = self._compute(i)
-        return self._cache[i]
-
-
-def _score(items: pd.DataFrame, index, spans: _LazySpans, found: Found, threshold: int, rule: str,
+def _score(items: pd.DataFrame, index, spans, found: Found, threshold: int, rule: str,
            min_short: int, boiler_text: dict) -> pd.DataFrame:
+    """One row per item; the lookups are vectorized over every key of every item, and only items with a
+    hit (or a boilerplate n-gram) touch their text."""
+    bounds = index.key_bounds                           # (I+1,)
+    owner = np.repeat(np.arange(len(items)), np.diff(bounds))
+    lengths = index.item_m[owner]                       # (K,): the window length of each key
+    columns = {c: np.zeros(len(owner), np.int64) for c in ("count", "shard", "doc", "start", "end")}
+    for m in np.unique(lengths).tolist():
+        table = found.tables.get(m)
+        if table is None:
+            continue
+        sel = np.flatnonzero(lengths == m)
+        at = np.minimum(np.searchsorted(table["key"], index.item_keys[sel]), len(table["key"]) - 1)
+        present = table["key"][at] == index.item_keys[sel]
+        sel, at = sel[present], at[present]
+        for c, values in columns.items():
+            values[sel] = table[c][at]
+    hit = (columns["count"] > 0) & (columns["count"] < threshold)
+    boiler = columns["count"] >= threshold
+    hits = np.bincount(owner, weights=hit, minlength=len(items))
+    boilers = np.bincount(owner, weights=boiler, minlength=len(items)).astype(np.int64)
+    texts = items["text"].tolist()
+    for k in np.flatnonzero(boiler).tolist():
+        i, m = int(owner[k]), int(lengths[k])
+        if (m, int(index.item_keys[k])) not in boiler_text:
+            starts, ends = spans(i)
+            pos = k - int(bounds[i])
+            boiler_text[(m, int(index.item_keys[k]))] = texts[i][starts[pos]:ends[pos + m - 1]]
+    run_start, run_length = _longest_runs(hit, owner, bounds)
     rows = []
-    for i, (eval_set, item_id, text) in enumerate(items[["eval_set", "item_id", "text"]].itertuples(index=False)):
-        ids = index.item_units[i]
-        length = len(ids)
-        if length >= index.n:
-            m, method = index.n, "ngram"
-        elif length >= max(min_short, 1):
-            m, method = length, "exact"   # shorter than n: the whole item must occur (exact-match fallback)
-        else:
+    for i, (eval_set, item_id) in enumerate(zip(items["eval_set"].tolist(), items["item_id"].tolist(), strict=True)):
+        m, n_keys = int(index.item_m[i]), int(bounds[i + 1] - bounds[i])
+        if m == 0:
             rows.append(_row(eval_set, item_id, "too short", 0, math.nan, 0, rule, None))
             continue
-        keys, _ = window_keys(ids, m)
-        entries = found.entries(m, keys)
-        hit = np.array([e is not None and e[0] < threshold for e in entries], dtype=bool)
-        boiler = 0
-        for pos, (key, e) in enumerate(zip(keys.tolist(), entries, strict=True)):
-            if e is not None and e[0] >= threshold:
-                boiler += 1
-                boiler_text.setdefault((m, key), text[spans[i][pos][0]:spans[i][pos + m - 1][1]])
-        overlap = float(hit.mean()) if len(hit) else 0.0
-        rows.append(_row(eval_set, item_id, method, len(keys), overlap, boiler, rule,
-                         _evidence(hit, entries, spans[i], text, m) if hit.any() else None))
+        method = "ngram" if m == index.n else "exact"   # shorter than n: the whole item must occur
+        evidence = None
+        if hits[i]:
+            k = int(run_start[i])   # the longest run of matched n-grams (the first, if several are as long)
+            first, last = k - int(bounds[i]), k - int(bounds[i]) + int(run_length[i]) - 1 + m - 1
+            starts, ends = spans(i)
+            evidence = {"span": texts[i][starts[first]:ends[last]], "matched_ngrams": int(hits[i]),
+                        "shard": found.shards[int(columns["shard"][k])], "document": int(columns["doc"][k]),
+                        "offset": int(columns["start"][k]), "end": int(columns["end"][k])}
+        rows.append(_row(eval_set, item_id, method, n_keys, float(hits[i] / n_keys), int(boilers[i]), rule, evidence))
     return pd.DataFrame(rows)
+
+
+def _longest_runs(hit: np.ndarray, owner: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, the first key index and the length of its longest run of consecutive hits (the first
+    such run on ties); (I,) each, length 0 for items without a hit. `hit`, `owner`: (K,)."""
+    first_key = np.zeros(len(hit), dtype=bool)
+    first_key[bounds[:-1][bounds[:-1] < bounds[1:]]] = True
+    run_starts = np.flatnonzero(hit & (first_key | ~np.r_[False, hit[:-1]]))
+    last_key = np.r_[first_key[1:], True]
+    run_ends = np.flatnonzero(hit & (last_key | ~np.r_[hit[1:], False]))
+    lengths, item = run_ends - run_starts + 1, owner[run_starts]
+    order = np.lexsort((run_starts, -lengths, item))
+    best = order[np.r_[True, item[order][1:] != item[order][:-1]]] if len(order) else order
+    run_start = np.zeros(len(bounds) - 1, dtype=np.int64)
+    run_length = np.zeros(len(bounds) - 1, dtype=np.int64)
+    run_start[item[best]], run_length[item[best]] = run_starts[best], lengths[best]
+    return run_start, run_length
 
 
 def _row(eval_set, item_id, method, n_ngrams, overlap, boiler, rule, evidence) -> dict:
     category, contaminated = RULES[rule](overlap, n_ngrams, boiler, evidence is not None)
     return {"eval_set": eval_set, "item_id": item_id, "method": method, "n_ngrams": n_ngrams, "overlap": overlap,
             "boilerplate_ngrams": boiler, "category": category, "contaminated": contaminated, "evidence": evidence}
-
-
-def _evidence(hit: np.ndarray, entries: list, spans: list, text: str, m: int) -> dict:
-    """The longest run of consecutive matched n-grams: the item's text it covers, and where the run's
-    first n-gram occurs in the training data."""
-    best_start, best_len, start = 0, 0, None
-    for pos, flag in enumerate([*hit.tolist(), False]):
-        if flag and start is None:
-            start = pos
-        elif not flag and start is not None:
-            if pos - start > best_len:
-                best_start, best_len = start, pos - start
-            start = None
-    first, last = best_start, best_start + best_len - 1 + m - 1
-    entry = entries[best_start]
-    return {"span": text[spans[first][0]:spans[last][1]], "matched_ngrams": int(hit.sum()),
-            "shard": entry[1], "document": entry[2], "offset": entry[3], "end": entry[4]}

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
-from scipy import stats
 
 from fourlens.report import Finding, saturating
 
@@ -67,6 +66,8 @@ class ContaminationReport:
         """Accuracy on the contaminated vs the clean items per eval set, from behavior evidence
         (`task`, `item_id`, `score`: the item-level eval results), with Fisher's exact test for 0/1
         scores and Welch's t-test otherwise. Items are joined on eval_set == task and item_id."""
+        from scipy import stats  # here, not at import: scipy.stats takes ~1 s to import, and a scan never needs it
+
         joined = self.items.merge(scores.rename(columns={"task": "eval_set"})[["eval_set", "item_id", "score"]]
                                   .astype({"item_id": str}), on=["eval_set", "item_id"], how="inner")
         rows = []

@@ -5,9 +5,11 @@ number of documents containing it, and its first occurrence (document index, cha
 in that document). Partials are small (bounded by the eval side) and merge by adding document counts
 and keeping the earliest location (`merge_partials`).
 
-Documents are processed in batches: their unit ids are concatenated with a 0 between documents (0 is in
-no eval n-gram, so no window spans two documents), every window is hashed with numpy, a bitmap rejects
-almost every non-matching window, and only the survivors are checked exactly against the sorted keys.
+Documents are processed in batches (up to 1,024 documents or 1 M characters): their units are laid end
+to end, every window is keyed with numpy (`fourlens.data.ngrams.find_windows`: a presence table rejects
+almost every window, a hash table checks the rest exactly), and only the matches become Python-visible:
+windows that span two documents are dropped, and each (document, key) is counted once, at its first
+position. Nothing per document or per word is built in Python.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from fourlens.data.corpus import Corpus, iter_documents
-from fourlens.data.ngrams import EvalIndex, Windows, filter_slot
+from fourlens.data.corpus import Corpus, iter_texts
+from fourlens.data.ngrams import EvalIndex, find_windows, token_units
 from fourlens.data.tokenize import HFTokenizer, load_tokenizer
 from fourlens.data.wordhash import hash_words, utf8_char_index
 
@@ -41,7 +43,7 @@ def scan_shard(shard: str, corpus: Corpus, index: EvalIndex, tokenizer_spec: str
     batch: list[str] = []
     n_docs = 0
     chars = 0
-    for text, _ in iter_documents(corpus, shard):
+    for text in iter_texts(corpus, shard):
         batch.append(text)
         chars += len(text)
         if len(batch) >= BATCH_DOCS or chars >= BATCH_CHARS:
@@ -51,15 +53,16 @@ def scan_shard(shard: str, corpus: Corpus, index: EvalIndex, tokenizer_spec: str
     if batch:
         _scan_batch(batch, n_docs, index, rows, tokenizer_spec)
         n_docs += len(batch)
-    return n_docs, {m: _group([dict(zip(COLUMNS, r, strict=True)) for r in parts], ("doc",))
+    return n_docs, {m: _group([dict(zip(COLUMNS, r, strict=True)) for r in parts])
                     for m, parts in rows.items()}
 
 
-def _group(parts: list[dict[str, np.ndarray]], order: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Concatenate partial rows and reduce them per key: counts add up, the first row by `order` keeps
-    its location."""
+def _group(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate partial rows and reduce them per key: counts add up, the earliest row keeps its
+    location. `parts` come in location order (batches of a shard, or shards) with one row per key each,
+    so a stable sort by key alone puts every key's earliest row first."""
     table = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-    sort = np.lexsort(tuple(table[c] for c in reversed(order)) + (table["key"],))
+    sort = np.argsort(table["key"], kind="stable")
     table = {c: v[sort] for c, v in table.items()}
     first = np.flatnonzero(np.r_[True, table["key"][1:] != table["key"][:-1]])
     grouped = {c: v[first] for c, v in table.items()}
@@ -73,40 +76,31 @@ def merge_partials(partials: list[Partial]) -> Partial:
     for shard_index, partial in enumerate(partials):
         for m, table in partial.items():
             by_length.setdefault(m, []).append({**table, "shard": np.full(len(table["key"]), shard_index)})
-    return {m: _group(parts, ("shard", "doc")) for m, parts in by_length.items()}
+    return {m: _group(parts) for m, parts in by_length.items()}
 
 
 def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
-    """Unit ids of a batch (eval-local ids, 0 for units no eval item has), each document's first unit
-    index, and `span(docs, firsts, lasts)`: the character spans (within their documents) of the units
-    first..last, for arrays of hits."""
+    """Units of a batch (word hashes, or token units with a 0 after every document), each document's
+    first unit index, and `span(docs, firsts, lasts)`: the character spans (within their documents) of
+    the units first..last, for arrays of hits."""
     if index.mode == "words":
-        hashes, starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
-        ids = index.word_lookup(hashes) if len(index.word_keys) else np.zeros(len(hashes), np.int64)
-
-        char_index: list[np.ndarray] = []
+        units, starts, byte_starts, byte_ends, doc_bytes, joined, ascii_docs = hash_words(texts)
 
         def word_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             begin, end = byte_starts[firsts] - doc_bytes[docs], byte_ends[lasts] - doc_bytes[docs]
-            others = np.flatnonzero(~ascii_docs[docs])
-            if len(others):   # non-ASCII documents: count the UTF-8 lead bytes before each offset
-                if not char_index:
-                    char_index.append(utf8_char_index(joined))
-                index_of = char_index[0]
-                base = index_of[doc_bytes[docs[others]]]
-                begin[others] = index_of[byte_starts[firsts[others]]] - base
-                end[others] = index_of[byte_ends[lasts[others]]] - base
+            for d in np.unique(docs[~ascii_docs[docs]]).tolist():   # non-ASCII: count characters, not bytes
+                chars = utf8_char_index(joined[doc_bytes[d]:doc_bytes[d + 1]])
+                at = np.flatnonzero(docs == d)
+                begin[at], end[at] = chars[begin[at]], chars[end[at]]
             return begin, end
 
-        return ids, starts, word_span
+        return units, starts, word_span
     encodings = _tokenizer(tokenizer_spec).encode_batch(texts)
-    lengths = np.array([len(e.ids) + 1 for e in encodings])
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    raw = np.zeros(int(lengths.sum()), dtype=np.int64)
-    for start, encoding in zip(starts, encodings, strict=True):
-        raw[start:start + len(encoding.ids)] = encoding.ids
-    ids = index.lookup[np.minimum(raw, len(index.lookup) - 1)] * (raw < len(index.lookup))
-    ids[starts + lengths - 1] = 0
+    lengths = np.array([len(e.ids) + 1 for e in encodings], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    units = np.zeros(int(lengths.sum()), dtype=np.uint64)
+    for start, encoding in zip(starts.tolist(), encodings, strict=True):
+        units[start:start + len(encoding.ids)] = token_units(encoding.ids)
 
     def token_span(docs: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pairs = [(encodings[d].offsets[f - int(starts[d])][0], encodings[d].offsets[la - int(starts[d])][1])
@@ -114,33 +108,21 @@ def _units(texts: list[str], index: EvalIndex, tokenizer_spec: str | None):
         table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         return table[:, 0], table[:, 1]
 
-    return ids, starts, token_span
+    return units, starts, token_span
 
 
 def _scan_batch(texts: list[str], first_doc: int, index: EvalIndex, rows: dict[int, list],
                 tokenizer_spec: str | None) -> None:
-    ids, starts, span_of = _units(texts, index, tokenizer_spec)
-    windows = Windows(ids)
-    for m, keys_sorted in index.keys.items():
-        keys, valid = windows.keys(m)
-        if not len(keys):
-            continue
-        positions = np.flatnonzero(valid & index.presence[filter_slot(keys)])
-        if not len(positions):
-            continue
-        found = keys[positions]
-        slot = np.minimum(np.searchsorted(keys_sorted, found), len(keys_sorted) - 1)
-        exact = keys_sorted[slot] == found
-        positions, found = positions[exact], found[exact]
-        if not len(positions):
-            continue
+    units, starts, span_of = _units(texts, index, tokenizer_spec)
+    for m, positions, found in find_windows(units, index):
         docs = np.searchsorted(starts, positions, side="right") - 1
-        inside = docs == np.searchsorted(starts, positions + m - 1, side="right") - 1  # no window spans 2 docs
-        docs, found, positions = docs[inside], found[inside], positions[inside]
-        if not len(positions):
+        inside = docs == np.searchsorted(starts, positions + m - 1, side="right") - 1   # no window spans 2 docs
+        docs, positions, found = docs[inside], positions[inside], found[inside]
+        if not len(docs):
             continue
-        # one count per (document, key), at its first position in the document
-        order = np.lexsort((positions, docs, found))
+        # one count per (document, key), at its first position in the document (positions come sorted, so
+        # a stable sort by key keeps each key's rows in position order)
+        order = np.argsort(found, kind="stable")
         docs, found, positions = docs[order], found[order], positions[order]
         first = np.r_[True, (docs[1:] != docs[:-1]) | (found[1:] != found[:-1])]
         docs, found, positions = docs[first], found[first], positions[first]
