@@ -119,3 +119,26 @@ def test_deconv_on_zoo_images_and_a_user_model(tmp_path, zoo_images, monkeypatch
                                  "--steps", "10", "--out", str(tmp_path / "uc")])
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "uc" / "class_2_2_pixel.png").size == (32, 32)
+
+
+def test_torchscript_class_models_work_and_hooked_verbs_refuse(tmp_path, zoo_images):
+    import torch
+
+    scripted = tmp_path / "zoo.pt"
+    torch.jit.script(zoo_images_model()).save(str(scripted))
+    result = runner.invoke(app, ["vision", "visualize-class", "--model", str(scripted), "--size", "32", "--target", "1",
+                                 "--steps", "5", "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "c" / "class_1_1_pixel.png").size == (32, 32)
+    for verb in (["visualize-neuron", "--channel", "0"], ["dream", "--image", str(zoo_images)],
+                 ["deconv", "--channel", "0", "--image", str(zoo_images)]):
+        result = runner.invoke(app, ["vision", *verb, "--model", str(scripted), "--layer", "0", "--size", "32",
+                                     "--out", str(tmp_path / "d")])
+        assert result.exit_code == 2 and "eager nn.Module" in result.output, result.output
+
+
+def zoo_images_model():
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(4, 2)).eval()

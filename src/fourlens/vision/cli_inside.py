@@ -78,12 +78,14 @@ def _layer(net, layer: str):
     return modules[layer]
 
 
-def _check_channels(net, layer: str, channels: list[int], shape: tuple[int, ...]) -> int:
+def _check_channels(net, layer: str, channels: list[int], shape: tuple[int, ...], verb: str) -> int:
     """Run one forward pass on zeros to read `layer`'s channel count; errors name the valid range."""
     import torch
 
     from fourlens.errors import BadInputError
+    from fourlens.vision.attribution._common import require_eager
 
+    require_eager(net, f"fourlens vision {verb}")
     module = _layer(net, layer)
     seen: dict[str, torch.Tensor] = {}
     handle = module.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
@@ -216,7 +218,7 @@ def visualize_neuron(
     net, side = _load(model, weights, trust_pickle, size)
     shape = (_channels_in(net), side, side)
     channels = list(dict.fromkeys(channel))
-    _check_channels(net, layer, channels, (1, *shape))
+    _check_channels(net, layer, channels, (1, *shape), "visualize-neuron")
     rows, summary = [], []
     for name in params:
         row = []
@@ -272,7 +274,7 @@ def dream(
 
     net, side = _load(model, weights, trust_pickle, size)
     files, pixels, inputs, m, s = _images(image, side, mean, std)
-    _check_channels(net, layer, [] if channel is None else [channel], (1, *inputs.shape[1:]))
+    _check_channels(net, layer, [] if channel is None else [channel], (1, *inputs.shape[1:]), "dream")
     rows, summary = [], []
     low, high = float(((0 - m) / s).min()), float(((1 - m) / s).max())  # [0, 1] pixels in input space
     for file, x in zip(files, inputs, strict=True):
@@ -313,7 +315,7 @@ def deconv(
     net, side = _load(model, weights, trust_pickle, size)
     files, pixels, inputs, m, s = _images(image, side, mean, std)
     channels = list(dict.fromkeys(channel))
-    _check_channels(net, layer, channels, (1, *inputs.shape[1:]))
+    _check_channels(net, layer, channels, (1, *inputs.shape[1:]), "deconv")
     rows = [[present.to_pil(p) for p in pixels]]
     summary = []
     for c in channels:

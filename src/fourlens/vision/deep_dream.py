@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from fourlens.errors import BadInputError
 from fourlens.vision._progress import steps_bar
 from fourlens.vision._trace import StopForward
-from fourlens.vision.attribution._common import resolve_layer
+from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.visualize import _capture
 
@@ -100,6 +100,7 @@ def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, oc
         raise BadInputError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
     if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int)):
         raise BadInputError(f"channel must be an int or None; got {channel!r}")
+    require_eager(model, "deep_dream")
     name, module = resolve_layer(model, layer)
     base = image.detach().reshape(1, *image.shape[-3:])
     if not base.is_floating_point():

@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from fourlens.errors import BadInputError
 from fourlens.vision._progress import steps_bar
 from fourlens.vision._trace import StopForward
-from fourlens.vision.attribution._common import resolve_layer
+from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
 
@@ -270,6 +270,7 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
     """
     lr = _default_lr(parameterization, lr)
     _check_params(steps, lr, l2, jitter, blur_every, blur_sigma, clip_pixel_norm, clip_contribution)
+    require_eager(model, "neuron_visualization")
     name, module = resolve_layer(model, layer)
     if isinstance(channel, bool) or not isinstance(channel, int):
         raise BadInputError(f"channel must be an int; got {channel!r}")
