@@ -85,13 +85,14 @@ def test_visualize_neuron_and_its_errors(tmp_path, zoo_env):
 def test_dream_on_zoo_images(tmp_path, zoo_images):
     out = tmp_path / "dream"
     result = runner.invoke(app, ["vision", "dream", "--image", str(zoo_images), "--layer", "features.8",
-                                 "--steps-per-octave", "10", "--out", str(out)])
+                                 "--steps-per-octave", "10", "--parameterization", "both", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    dreams = sorted(out.glob("*_dream.png"))
-    assert len(dreams) == 2 and all(Image.open(p).size == (64, 64) for p in dreams)
-    assert Image.open(out / "grid.png").size == (110 + 2 * 164 + 4, 18 + 2 * 164 + 4)
+    dreams = sorted(out.glob("*_dream_*.png"))
+    assert len(dreams) == 4 and all(Image.open(p).size == (64, 64) for p in dreams)
+    assert len(list(out.glob("*_dream_fourier.png"))) == 2
+    assert Image.open(out / "grid.png").size == (110 + 3 * 164 + 4, 18 + 2 * 164 + 4)  # image, pixel, fourier
     report = json.loads((out / "dream.json").read_text())
-    assert all(r["end"] > 2 * r["start"] for r in report["results"])
+    assert all(r["end"] > 1.5 * r["start"] for r in report["results"]), report["results"]
     result = runner.invoke(app, ["vision", "dream", "--image", str(zoo_images), "--layer", "features.8",
                                  "--channel", "40", "--out", str(out)])
     assert result.exit_code == 2 and "0..31" in result.output

@@ -261,7 +261,8 @@ def dream(
     octaves: int = typer.Option(3, "--octaves", help="Number of scales."),
     octave_scale: float = typer.Option(1.4, "--octave-scale", help="Size ratio between scales."),
     steps_per_octave: int = typer.Option(20, "--steps-per-octave", help="Ascent steps at each scale."),
-    lr: float = typer.Option(0.01, "--lr", help="Step size (input units per pixel)."),
+    lr: float | None = typer.Option(None, "--lr", help="Step size (input units per pixel; default 0.01)."),
+    parameterization: list[str] = typer.Option(["pixel"], "--parameterization", help=PARAM_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the jitter."),
     size: int | None = typer.Option(None, "--size", help=SIZE_HELP),
     mean: str | None = typer.Option(None, "--mean", help="Per-channel mean to subtract, e.g. 0.485,0.456,0.406."),
@@ -272,22 +273,28 @@ def dream(
     from fourlens.vision import present
     from fourlens.vision.deep_dream import deep_dream
 
+    params = _parameterizations(parameterization)
     net, side = _load(model, weights, trust_pickle, size)
     files, pixels, inputs, m, s = _images(image, side, mean, std)
     _check_channels(net, layer, [] if channel is None else [channel], (1, *inputs.shape[1:]), "dream")
-    rows, summary = [], []
+    rows, summary, titles = [], [], []
     low, high = float(((0 - m) / s).min()), float(((1 - m) / s).max())  # [0, 1] pixels in input space
     for file, x in zip(files, inputs, strict=True):
-        result = deep_dream(net, x, layer, octaves=octaves, octave_scale=octave_scale,
-                            steps_per_octave=steps_per_octave, lr=lr, jitter=4, channel=channel,
-                            clip=(low, high), seed=seed, progress=sys.stderr.isatty())
-        picture = present.to_pil(_shown(result.image, m, s))
-        _write(out / f"{file.stem}_dream.png", _png_bytes(picture))
-        rows.append([present.to_pil(_shown(x, m, s)), picture])
-        summary.append({**result.to_dict(), "image": str(file), "dream": f"{file.stem}_dream.png"})
+        row, objectives = [present.to_pil(_shown(x, m, s))], []
+        for name in params:
+            result = deep_dream(net, x, layer, octaves=octaves, octave_scale=octave_scale,
+                                steps_per_octave=steps_per_octave, lr=lr, jitter=4, channel=channel,
+                                clip=(low, high), seed=seed, parameterization=name, progress=sys.stderr.isatty())
+            picture = present.to_pil(_shown(result.image, m, s))
+            _write(out / f"{file.stem}_dream_{name}.png", _png_bytes(picture))
+            row.append(picture)
+            objectives.append(f"{result.start:.2f}->{result.end:.2f}")
+            summary.append({**result.to_dict(), "image": str(file), "dream": f"{file.stem}_dream_{name}.png"})
+        rows.append(row)
+        titles.append("\n".join([file.stem, *objectives]))
     what = layer if channel is None else f"{layer}[{channel}]"
-    titles = [f"{f.stem}\n{r['start']:.2f} -> {r['end']:.2f}" for f, r in zip(files, summary, strict=True)]
-    _write(out / "grid.png", _png_bytes(present.grid(rows, ["image", f"dream {what}"], titles)))
+    columns = ["image", *[f"{what} {name}" for name in params]]
+    _write(out / "grid.png", _png_bytes(present.grid(rows, columns, titles)))
     _write(out / "dream.json", json.dumps({"generator": "fourlens.vision.dream", "results": summary}, indent=1))
     typer.echo(f"wrote {out / 'grid.png'} ({len(files)} images dreamed at {what}); objective "
                + ", ".join(f"{r['start']:.3g} -> {r['end']:.3g}" for r in summary))

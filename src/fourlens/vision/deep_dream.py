@@ -29,9 +29,11 @@ from fourlens.vision._progress import steps_bar
 from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.fourier import make_parameterization
 from fourlens.vision.visualize import _capture
 
 OBJECTIVES = ("l2", "mean")
+DREAM_LR = {"pixel": 0.01, "fourier": 0.01}
 MIN_OCTAVE_SIDE = 8  # smaller copies say little to a CNN and break strided layers
 
 
@@ -76,14 +78,20 @@ class Dream:
 
 
 def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, octaves: int = 3,
-               octave_scale: float = 1.4, steps_per_octave: int = 20, lr: float = 0.01, jitter: int = 4,
+               octave_scale: float = 1.4, steps_per_octave: int = 20, lr: float | None = None, jitter: int = 4,
                channel: int | None = None, objective: str = "l2", clip: tuple[float, float] | None | str = "input",
-               seed: int = 0, progress: bool = False) -> Dream:
+               seed: int = 0, parameterization: str = "pixel", progress: bool = False) -> Dream:
     """Dream on `image` ((C, H, W) or (1, C, H, W), on the model's device) at `layer` (a
     `named_modules()` name or the module): gradient ascent on mean(a^2) ("l2") or mean(a) ("mean") of
     the layer's output `a`, or of its channel `channel`, over `octaves` scales `octave_scale` apart,
     `steps_per_octave` steps each. `clip`: "input" keeps values in the input's [min, max], a (low, high)
-    pair in that range, None does not clip. Deterministic in `seed` (the jitter)."""
+    pair in that range, None does not clip. `parameterization="fourier"` ascends on the image's 1/f-scaled,
+    colour-decorrelated spectrum instead of its pixels (Olah et al. 2017; see `fourier`); `lr` defaults
+    to 0.01 for both. Deterministic in `seed` (the jitter)."""
+    if parameterization not in DREAM_LR:
+        raise BadInputError(f"parameterization must be one of {', '.join(DREAM_LR)}; got {parameterization!r}")
+    pixel = parameterization == "pixel"
+    lr = DREAM_LR[parameterization] if lr is None else lr
     if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4) or (image.ndim == 4 and image.shape[0] != 1):
         raise BadInputError(f"image must be one image (C, H, W) or (1, C, H, W); got "
                             f"{tuple(getattr(image, 'shape', ())) or type(image).__name__}")
@@ -147,23 +155,29 @@ def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, oc
             for copy in reversed(copies):
                 if detail.shape[-2:] != copy.shape[-2:]:
                     detail = F.interpolate(detail, size=copy.shape[-2:], mode="bilinear", align_corners=False)
-                x = copy + detail
+                image_of = make_parameterization(parameterization, tuple(copy.shape), copy.device, copy.dtype)
+                p = image_of.from_image(copy + detail)
                 for _ in range(steps_per_octave):
+                    p = p.detach().requires_grad_(True)
                     dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0)
-                    shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3)).requires_grad_(True)
-                    value = score(shifted)
-                    (grad,) = torch.autograd.grad(value, shifted)
+                    value = score(torch.roll(image_of.to_image(p), shifts=(dy, dx), dims=(2, 3)))
+                    (grad,) = torch.autograd.grad(value, p)  # through the roll: back in x's frame
                     trace.append(float(value.detach()))
                     with torch.no_grad():
-                        grad = torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3))  # back to x's frame
-                        x = x + lr * grad / grad.abs().mean().clamp_min(1e-12)
+                        # the image moves by lr per pixel on average, whatever the parameterization: a dream
+                        # must stay close to its image, so the Fourier step gets the pixel step's budget
+                        move = grad if pixel else image_of.to_image(grad)
+                        p = p + lr * grad / move.abs().mean().clamp_min(1e-12)
                         if bounds is not None:
-                            x = x.clamp(*bounds)
+                            p = image_of.from_image(image_of.to_image(p).clamp(*bounds))
                     advance()
+                with torch.no_grad():
+                    x = image_of.to_image(p)
                 detail = x - copy
         with torch.no_grad():
             end = float(score(x))
     params = dict(octaves=octaves, octave_scale=octave_scale, steps_per_octave=steps_per_octave, lr=lr,
-                  jitter=jitter, objective=objective, clip=None if bounds is None else list(bounds), seed=seed)
+                  jitter=jitter, objective=objective, clip=None if bounds is None else list(bounds), seed=seed,
+                  parameterization=parameterization)
     return Dream(image=x.detach().reshape(image.shape), original=image.detach(), trace=tuple(trace), start=start,
                  end=end, layer=name, channel=channel, params=params)
