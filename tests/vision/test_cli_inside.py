@@ -99,6 +99,8 @@ def test_dream_on_zoo_images(tmp_path, zoo_images):
 
 
 def test_deconv_on_zoo_images_and_a_user_model(tmp_path, zoo_images, monkeypatch):
+    import torch
+
     out = tmp_path / "deconv"
     result = runner.invoke(app, ["vision", "deconv", "--image", str(zoo_images), "--layer", "features.11",
                                  "--channel", "0", "--channel", "4", "--out", str(out)])
@@ -116,6 +118,10 @@ def test_deconv_on_zoo_images_and_a_user_model(tmp_path, zoo_images, monkeypatch
                                  "--layer", "4", "--channel", "5", "--size", "32", "--out", str(tmp_path / "u")])
     assert result.exit_code == 0, result.output
     assert Image.open(next((tmp_path / "u").glob("*_deconv.png"))).size == (32, 32)
+    flat = tmp_path / "flat.pt"  # a model with a fixed input size: the wrong --size is named
+    torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))).save(str(flat))
+    result = runner.invoke(app, ["vision", "visualize-class", "--model", str(flat), "--out", str(tmp_path / "f")])
+    assert result.exit_code == 2 and "--size" in result.output and "(1, 3, 224, 224)" in result.output, result.output
     result = runner.invoke(app, ["vision", "visualize-class", "--model", "usermodels_inside:make", "--size", "32",
                                  "--steps", "10", "--out", str(tmp_path / "uc")])
     assert result.exit_code == 0, result.output

@@ -89,11 +89,8 @@ def _check_channels(net, layer: str, channels: list[int], shape: tuple[int, ...]
     module = _layer(net, layer)
     seen: dict[str, torch.Tensor] = {}
     handle = module.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
-    param = next(net.parameters(), None)
     try:
-        with torch.no_grad():
-            net(torch.zeros(shape, dtype=param.dtype if param is not None else torch.float32,
-                            device=param.device if param is not None else "cpu"))
+        _probe(net, shape)
     finally:
         handle.remove()
     out = seen.get("out")
@@ -105,6 +102,23 @@ def _check_channels(net, layer: str, channels: list[int], shape: tuple[int, ...]
         raise BadInputError(f"--channel {bad[0]} is out of range: layer {layer!r} has {count} channels, "
                             f"0..{count - 1}")
     return count
+
+
+def _probe(net, shape: tuple[int, ...]):
+    """One forward pass on zeros of `shape` (on the model's device and dtype); a failure names --size."""
+    import torch
+
+    from fourlens.errors import BadInputError
+
+    param = next(net.parameters(), None)
+    zeros = torch.zeros(shape, dtype=param.dtype if param is not None else torch.float32,
+                        device=param.device if param is not None else "cpu")
+    try:
+        with torch.no_grad():
+            return net(zeros)
+    except (RuntimeError, ValueError) as exc:
+        raise BadInputError(f"the model does not run on inputs of shape {tuple(shape)} ({str(exc).splitlines()[0]}); "
+                            "pass --size to match the size it was built for") from None
 
 
 def _load(model: str | None, weights: Path | None, trust_pickle: bool, size: int | None):
@@ -160,10 +174,11 @@ def visualize_class(
     params = _parameterizations(parameterization)
     net, side = _load(model, weights, trust_pickle, size)
     shape = (_channels_in(net), side, side)
-    with torch.no_grad():
-        p = next(net.parameters(), None)
-        n_classes = int(net(torch.zeros(1, *shape, dtype=p.dtype if p is not None else torch.float32,
-                                        device=p.device if p is not None else "cpu")).shape[1])
+    logits = _probe(net, (1, *shape))
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        raise BadInputError(f"the model must return logits (n, classes); got "
+                            f"{getattr(logits, 'shape', type(logits).__name__)}")
+    n_classes = int(logits.shape[1])
     if target and all_classes:
         raise BadInputError("give --target N or --all-classes, not both")
     targets = list(range(n_classes)) if all_classes or not target else list(dict.fromkeys(target))
