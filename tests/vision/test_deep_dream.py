@@ -99,3 +99,16 @@ def test_fourier_dream_rises_with_smoother_detail(zoo_model):
     assert high_frequency_share(fourier.image - image) < 0.5 * high_frequency_share(pixel.image - image)
     with pytest.raises(BadInputError, match="parameterization"):
         deep_dream(zoo_model, image, "features.8", parameterization="wavelet")
+
+
+def test_torchscript_is_refused_by_the_hooked_methods():
+    from torch import nn
+
+    from fourlens.vision import neuron_visualization
+
+    scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                              nn.Linear(4, 2)))
+    with pytest.raises(BadInputError, match="eager nn.Module"):
+        deep_dream(scripted, torch.rand(3, 16, 16), "1", octaves=1)
+    with pytest.raises(BadInputError, match="eager nn.Module"):
+        neuron_visualization(scripted, "1", 0, steps=2, input_shape=(3, 16, 16))
