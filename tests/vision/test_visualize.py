@@ -9,6 +9,7 @@ from fourlens.demo import zoo
 from fourlens.errors import BadInputError
 from fourlens.vision import class_model_visualization, neuron_visualization
 from fourlens.vision.conformance import compare_snapshots, model_snapshot
+from fourlens.vision.fourier import high_frequency_share
 
 STEPS = 60
 
@@ -21,7 +22,7 @@ def test_class_visualization_raises_target_probability(zoo_model, target):
     assert result.image.shape == (1, 3, zoo.IMAGE_SIZE, zoo.IMAGE_SIZE)
     assert len(result.trace) == 200
     chance = 1 / len(zoo.CLASSES)
-    assert result.probability > 0.9 > chance
+    assert result.probability > 0.99 > chance
     # the objective rises overall: the last steps beat the first ones by a wide margin
     first, last = sum(result.trace[:5]) / 5, sum(result.trace[-5:]) / 5
     assert last > first + 1.0
@@ -30,6 +31,16 @@ def test_class_visualization_raises_target_probability(zoo_model, target):
         probs = zoo_model(result.image).softmax(1)[0]
     assert probs[target].item() == pytest.approx(result.probability, abs=1e-6)
     assert int(probs.argmax()) == target
+    # the target logit stands far above every other class (e^5 ~ 150 times more likely than the runner-up)
+    with torch.no_grad():
+        logits = zoo_model(result.image)[0]
+    assert logits[target] - logits[torch.arange(len(zoo.CLASSES)) != target].max() > 5.0
+    # Yosinski et al.'s point, measured: blur, jitter and L2 decay keep the image from being mostly
+    # high-frequency patterns (share of spectral energy above 1/4 cycle per pixel). Measured at seed 0,
+    # regularized vs free: 0.05 vs 0.40, 0.64 vs 0.86, 0.03 vs 0.48, 0.21 vs 0.66.
+    free = class_model_visualization(zoo_model, target, blur_every=0, jitter=0, l2=0.0)
+    assert free.probability > 0.99
+    assert high_frequency_share(result.image) < 0.85 * high_frequency_share(free.image)
 
 
 def test_l2_term_lowers_image_norm(zoo_model):
@@ -126,3 +137,9 @@ def test_result_dict_and_html(zoo_model):
     d = result.to_dict()
     assert d["kind"] == "class" and d["target"] == 0 and len(d["trace"]) == 3
     assert "data:image/png;base64" in result._repr_html_()
+
+
+def test_progress_bar_changes_nothing_but_the_display(zoo_model):
+    quiet = class_model_visualization(zoo_model, 1, steps=4, parameterization="fourier")
+    shown = class_model_visualization(zoo_model, 1, steps=4, parameterization="fourier", progress=True)
+    assert torch.equal(quiet.image, shown.image) and quiet.trace == shown.trace

@@ -8,6 +8,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".conformance": ("check_attribution_method",),
     ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
     ".deconvnet_reconstruction": ("deconvnet_reconstruction",),
+    ".deep_dream": ("Dream", "deep_dream"),
+    ".fourier": ("high_frequency_share",),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".segmentation": ("saliency_segmentation",),
     ".top_activations": ("ActivationIndex", "Hit", "LayerTop", "top_activations"),

@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 
 from fourlens.cli_errors import user_errors
+from fourlens.vision.cli_inside import register as register_inside
 
 app = typer.Typer(help="CNN interpretation: saliency, integrated gradients, occlusion, CAM/Grad-CAM and more, "
                        "drawn over your images.", no_args_is_help=True)
 
 DEFAULT_METHODS = ["saliency", "integrated_gradients", "occlusion", "grad_cam"]
+register_inside(app)  # visualize-class, visualize-neuron, dream, deconv (vision/cli_inside.py)
 
 
 @app.command("explain")

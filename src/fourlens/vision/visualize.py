@@ -36,11 +36,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from fourlens.errors import BadInputError
+from fourlens.vision._progress import steps_bar
 from fourlens.vision._trace import StopForward
-from fourlens.vision.attribution._common import resolve_layer
+from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.fourier import make_parameterization
 
 DEFAULT_SIZE = 64  # side of the image when input_shape is not given (the zoo model's size)
+# Default step per parameterization: a step on the 1/f-scaled spectrum moves the low frequencies of the
+# image far more than a pixel step (its update is the gradient filtered by 1/f^2), so it is 3x smaller.
+DEFAULT_LR = {"pixel": 0.03, "fourier": 0.01}
+MAX_MOVE = 0.3  # a Fourier step moves the image at most this much per pixel on average
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,12 @@ def _check_params(steps: int, lr: float, l2: float, jitter: int, blur_every: int
             raise BadInputError(f"{name} is a percentile in [0, 100) (0 turns it off); got {value!r}")
 
 
+def _default_lr(parameterization: str, lr: float | None) -> float:
+    if parameterization not in DEFAULT_LR:
+        raise BadInputError(f"parameterization must be one of {', '.join(DEFAULT_LR)}; got {parameterization!r}")
+    return DEFAULT_LR[parameterization] if lr is None else lr
+
+
 def _input_shape(model: nn.Module, input_shape: tuple[int, ...] | None) -> tuple[int, int, int, int]:
     if input_shape is None:
         conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
@@ -153,39 +165,63 @@ def _input_shape(model: nn.Module, input_shape: tuple[int, ...] | None) -> tuple
 
 def _ascend(model: nn.Module, objective: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...],
             steps: int, lr: float, l2: float, jitter: int, blur_every: int, blur_sigma: float,
-            clip_pixel_norm: float, clip_contribution: float, seed: int) -> tuple[torch.Tensor, list[float]]:
-    """Gradient ascent on x for objective(x) - l2 ||x||^2 with the Yosinski et al. 2015 regularizers."""
+            clip_pixel_norm: float, clip_contribution: float, seed: int, parameterization: str = "pixel",
+            progress: bool = False, description: str = "visualizing") -> tuple[torch.Tensor, list[float]]:
+    """Gradient ascent for objective(x) - l2 ||x||^2 with the Yosinski et al. 2015 regularizers, on the
+    pixels or on a Fourier/decorrelated parameterization of x (Olah et al. 2017, see `fourier`)."""
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    image_of = make_parameterization(parameterization, shape, device, dtype)
     g = torch.Generator().manual_seed(seed)
     # Simonyan et al. start from the (zero-centred) mean image; small noise breaks symmetry.
-    x = (0.01 * torch.randn(shape, generator=g, dtype=torch.float64)).to(device=device, dtype=dtype)
+    p = image_of.init(g, 0.01).to(device=device, dtype=dtype)
+    pixel = parameterization == "pixel"
     trace: list[float] = []
-    for step in range(steps):
-        x = x.detach().requires_grad_(True)
-        dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0))
-        shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if jitter else x
-        value = objective(shifted) - l2 * (x * x).sum()
-        (grad,) = torch.autograd.grad(value, x)
-        trace.append(float(value.detach()))
-        with torch.no_grad():
-            # DeepDream-style normalized step (Mordvintsev et al. 2015): lr is in input units per step,
-            # so one setting works whatever the scale of the score's gradient.
-            x = x + lr * grad / grad.abs().mean().clamp_min(1e-12)
-            if blur_every and (step + 1) % blur_every == 0:
-                x = _gaussian_blur(x, blur_sigma)
-            if clip_pixel_norm:
-                x = _zero_below_percentile(x, x.norm(dim=1), clip_pixel_norm)
-            if clip_contribution:
-                x = _zero_below_percentile(x, (x * grad).sum(dim=1).abs(), clip_contribution)
-    return x.detach(), trace
+    with steps_bar(steps, description, progress) as advance:
+        for step in range(steps):
+            p = p.detach().requires_grad_(True)
+            x = image_of.to_image(p)
+            dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0))
+            shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if jitter else x
+            value = objective(shifted) - l2 * (x * x).sum()
+            if pixel:
+                (grad,) = torch.autograd.grad(value, p)
+                grad_x = grad
+            else:
+                grad, grad_x = torch.autograd.grad(value, [p, x])
+            trace.append(float(value.detach()))
+            with torch.no_grad():
+                # DeepDream-style normalized step (Mordvintsev et al. 2015): lr is in parameter units per
+                # step, so one setting works whatever the scale of the score's gradient.
+                step_p = lr * grad / grad.abs().mean().clamp_min(1e-12)
+                if not pixel:
+                    # A Fourier gradient can sit in a few coefficients (a neuron that likes one colour
+                    # lifts the DC term), where dividing by its own mean makes one huge step: the image
+                    # moves at most MAX_MOVE per pixel on average per step (a trust region in pixels).
+                    move = image_of.to_image(step_p).abs().mean()
+                    step_p = step_p * (MAX_MOVE / move).clamp(max=1.0)
+                p = p + step_p
+                blur = bool(blur_every) and (step + 1) % blur_every == 0
+                if blur or clip_pixel_norm or clip_contribution:
+                    x = image_of.to_image(p)
+                    if blur:
+                        x = _gaussian_blur(x, blur_sigma)
+                    if clip_pixel_norm:
+                        x = _zero_below_percentile(x, x.norm(dim=1), clip_pixel_norm)
+                    if clip_contribution:
+                        x = _zero_below_percentile(x, (x * grad_x).sum(dim=1).abs(), clip_contribution)
+                    p = image_of.from_image(x)
+            advance()
+    with torch.no_grad():
+        return image_of.to_image(p).detach(), trace
 
 
-def class_model_visualization(model: nn.Module, target: int, steps: int = 200, lr: float = 0.03,
+def class_model_visualization(model: nn.Module, target: int, steps: int = 200, lr: float | None = None,
                               l2: float = 0.001, jitter: int = 2, blur_every: int = 4, blur_sigma: float = 0.5,
                               clip_pixel_norm: float = 0.0, clip_contribution: float = 0.0,
-                              input_shape: tuple[int, ...] | None = None, seed: int = 0) -> Visualization:
+                              input_shape: tuple[int, ...] | None = None, seed: int = 0,
+                              parameterization: str = "pixel", progress: bool = False) -> Visualization:
     """The class model image: argmax_x s_c(x) - l2 ||x||^2 by gradient ascent (Simonyan et al. 2014).
 
     `s_c` is the model's pre-softmax output for `target`; regularizers (Yosinski et al. 2015): `jitter`
@@ -193,12 +229,14 @@ def class_model_visualization(model: nn.Module, target: int, steps: int = 200, l
     `clip_contribution` (percentiles of pixels zeroed each step; 0 turns them off). `input_shape`
     (C, H, W) defaults to the first conv's channels at 64 x 64. Deterministic in `seed`.
     """
+    lr = _default_lr(parameterization, lr)
     _check_params(steps, lr, l2, jitter, blur_every, blur_sigma, clip_pixel_norm, clip_contribution)
     if isinstance(target, bool) or not isinstance(target, int):
         raise BadInputError(f"target must be a class index (int); got {target!r}")
     shape = _input_shape(model, input_shape)
     params = dict(steps=steps, lr=lr, l2=l2, jitter=jitter, blur_every=blur_every, blur_sigma=blur_sigma,
-                     clip_pixel_norm=clip_pixel_norm, clip_contribution=clip_contribution, seed=seed)
+                     clip_pixel_norm=clip_pixel_norm, clip_contribution=clip_contribution, seed=seed,
+                  parameterization=parameterization)
 
     def logits(x: torch.Tensor) -> torch.Tensor:
         out = model(x)
@@ -211,7 +249,8 @@ def class_model_visualization(model: nn.Module, target: int, steps: int = 200, l
 
     with untouched(model):
         image, trace = _ascend(model, lambda x: logits(x)[0, target], shape, steps, lr, l2, jitter,
-                               blur_every, blur_sigma, clip_pixel_norm, clip_contribution, seed)
+                               blur_every, blur_sigma, clip_pixel_norm, clip_contribution, seed,
+                               parameterization, progress, f"class {target}")
         with torch.no_grad():
             out = logits(image)
     return Visualization(image=image, trace=tuple(trace), probability=float(out.softmax(1)[0, target]),
@@ -219,23 +258,27 @@ def class_model_visualization(model: nn.Module, target: int, steps: int = 200, l
 
 
 def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
-                         position: tuple[int, int] | None = None, steps: int = 200, lr: float = 0.03,
+                         position: tuple[int, int] | None = None, steps: int = 200, lr: float | None = None,
                          l2: float = 0.001, jitter: int = 2, blur_every: int = 4, blur_sigma: float = 0.5,
                          clip_pixel_norm: float = 0.0, clip_contribution: float = 0.0,
-                         input_shape: tuple[int, ...] | None = None, seed: int = 0) -> Visualization:
+                         input_shape: tuple[int, ...] | None = None, seed: int = 0,
+                         parameterization: str = "pixel", progress: bool = False) -> Visualization:
     """The input maximizing one neuron a_j^[l](x) - l2 ||x||^2: channel `channel` of `layer`'s output,
     averaged over space, or the single unit at `position=(y, x)`; for a (n, features) output, the
     feature itself. The forward pass stops at `layer` (later layers never run). Same regularizers as
     `class_model_visualization`; `probability` is None.
     """
+    lr = _default_lr(parameterization, lr)
     _check_params(steps, lr, l2, jitter, blur_every, blur_sigma, clip_pixel_norm, clip_contribution)
+    require_eager(model, "neuron_visualization")
     name, module = resolve_layer(model, layer)
     if isinstance(channel, bool) or not isinstance(channel, int):
         raise BadInputError(f"channel must be an int; got {channel!r}")
     shape = _input_shape(model, input_shape)
     params = dict(layer=name, channel=channel, position=None if position is None else list(position),
                      steps=steps, lr=lr, l2=l2, jitter=jitter, blur_every=blur_every, blur_sigma=blur_sigma,
-                     clip_pixel_norm=clip_pixel_norm, clip_contribution=clip_contribution, seed=seed)
+                     clip_pixel_norm=clip_pixel_norm, clip_contribution=clip_contribution, seed=seed,
+                  parameterization=parameterization)
 
     def activation(x: torch.Tensor) -> torch.Tensor:
         with _capture(module, stop=True) as store, suppress(StopForward):
@@ -256,7 +299,8 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
 
     with untouched(model):
         image, trace = _ascend(model, activation, shape, steps, lr, l2, jitter, blur_every, blur_sigma,
-                               clip_pixel_norm, clip_contribution, seed)
+                               clip_pixel_norm, clip_contribution, seed, parameterization, progress,
+                               f"{name}[{channel}]")
         with torch.no_grad():
             final = activation(image)
     target = {"layer": name, "channel": channel, "position": None if position is None else list(position)}
