@@ -40,6 +40,6 @@ def test_peak_rss_grows_by_far_less_than_the_largest_tensor(tmp_path: Path, writ
                          text=True, env=env, check=True, timeout=300)
     measured = json.loads(out.stdout.strip().splitlines()[-1])
     largest = 64 << 20
-    # buffers: 2 workers x (3 x 1 MiB float64 + 2 MiB raw) plus allocator slack; files: 2 x 112 MiB
+    # buffers: 2 workers x (3 x 1 MiB float32 rows + 2 x 2 MiB raw bytes) plus allocator slack; files: 2 x 112 MiB
     assert measured["growth"] < 40 << 20 < largest, measured
     assert measured["change"] > 0

@@ -183,7 +183,7 @@ def embeddings_command(
     model: str = typer.Argument(..., help=MODEL_HELP),
     words: list[str] = typer.Argument(..., help="Words or tokens to map (at least 3)."),
     layer: int | None = typer.Option(None, "--layer", help="Contextual hidden states after this many blocks."),
-    method: str = typer.Option("pca", "--method", help="pca, or umap (needs umap-learn)."),
+    method: str = typer.Option("pca", "--method", help="pca (default), or umap (first call compiles ~15 s)."),
     html: Path | None = typer.Option(None, "--html", help="Write the 2-D map page here."),
 ) -> None:
     """Nearest neighbours by cosine and a 2-D map of input embeddings or hidden states."""
