@@ -9,7 +9,7 @@ Documents are processed in batches (up to 1,024 documents or 1 M characters): th
 to end, every window is keyed with numpy (`fourlens.data.ngrams.find_windows`: a presence table rejects
 almost every window, a hash table checks the rest exactly), and only the matches become Python-visible:
 windows that span two documents are dropped, and each (document, key) is counted once, at its first
-position. Nothing per document or per word is built in Python.
+position. No Python object is built per word or per n-gram.
 """
 
 from __future__ import annotations
