@@ -100,3 +100,34 @@ def test_longest_runs_are_the_first_longest(items):
         assert length[i] == best
         if best:
             assert start[i] == bounds[i] + best_at
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(1, 12), st.integers(1, 5), st.integers(0, 50)), max_size=10),
+                min_size=1, max_size=5))
+def test_merge_keeps_the_earliest_location_and_adds_counts(shards):
+    partials, expected = [], {}
+    for s, rows in enumerate(shards):
+        table = {}
+        for key, count, doc in rows:   # one row per key per shard, as scan_shard returns them
+            table.setdefault(key, (count, doc))
+        if not table:
+            partials.append({})
+            continue
+        keys = sorted(table)
+        partials.append({13: {"key": np.array(keys, dtype=np.uint64),
+                              "count": np.array([table[k][0] for k in keys]),
+                              "doc": np.array([table[k][1] for k in keys]),
+                              "start": np.array([table[k][1] * 10 for k in keys]),
+                              "end": np.array([table[k][1] * 10 + 5 for k in keys])}})
+        for k in keys:
+            total, first = expected.get(k, (0, (s, table[k][1])))
+            expected[k] = (total + table[k][0], first)
+    merged = scan.merge_partials(partials).get(13)
+    if not expected:
+        assert merged is None
+        return
+    got = {int(k): (int(c), (int(s), int(d))) for k, c, s, d in
+           zip(merged["key"], merged["count"], merged["shard"], merged["doc"], strict=True)}
+    assert got == expected
+    assert (merged["start"] == merged["doc"] * 10).all() and (merged["end"] == merged["start"] + 5).all()

@@ -9,7 +9,7 @@ Documents are processed in batches (up to 1,024 documents or 1 M characters): th
 to end, every window is keyed with numpy (`fourlens.data.ngrams.find_windows`: a presence table rejects
 almost every window, a hash table checks the rest exactly), and only the matches become Python-visible:
 windows that span two documents are dropped, and each (document, key) is counted once, at its first
-position. Nothing per document or per word is built in Python.
+position. No Python object is built per word or per n-gram.
 """
 
 from __future__ import annotations
@@ -61,12 +61,26 @@ def _group(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Concatenate partial rows and reduce them per key: counts add up, the earliest row keeps its
     location. `parts` come in location order (batches of a shard, or shards) with one row per key each,
     so a stable sort by key alone puts every key's earliest row first."""
-    table = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-    sort = np.argsort(table["key"], kind="stable")
-    table = {c: v[sort] for c, v in table.items()}
-    first = np.flatnonzero(np.r_[True, table["key"][1:] != table["key"][:-1]])
-    grouped = {c: v[first] for c, v in table.items()}
-    grouped["count"] = np.add.reduceat(table["count"], first)
+    keys = np.concatenate([p["key"] for p in parts])
+    if not len(keys):
+        return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    sort = np.argsort(keys, kind="stable")
+    first = np.flatnonzero(np.r_[True, keys[sort][1:] != keys[sort][:-1]])
+    grouped = {"key": keys[sort[first]],
+               "count": np.add.reduceat(np.concatenate([p["count"] for p in parts])[sort], first)}
+    # the location columns are only needed at each key's first row: gathered from its part, not concatenated
+    lead = sort[first]
+    bounds = np.cumsum([0] + [len(p["key"]) for p in parts])
+    part_of = np.searchsorted(bounds, lead, side="right") - 1
+    by_part = np.argsort(part_of, kind="stable")
+    splits = np.searchsorted(part_of[by_part], np.arange(1, len(parts)))
+    for c in parts[0]:
+        if c in grouped:
+            continue
+        column = np.empty(len(lead), dtype=parts[0][c].dtype)
+        for j, rows in enumerate(np.split(by_part, splits)):
+            column[rows] = parts[j][c][lead[rows] - bounds[j]]
+        grouped[c] = column
     return grouped
 
 
