@@ -90,12 +90,21 @@ def _refine_group(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, 
             grad, logits = input_gradients(model, inputs, classes[img[part]])  # (B, T, C, H, W), (B, classes)
             score = logits.gather(1, classes[img[part]]).double().cpu().numpy()  # (B, T)
             slope = (grad * span[img[part]].unsqueeze(1)).flatten(2).sum(2).double().cpu().numpy()  # (B, T)
-            for row, (j, alpha_j) in enumerate(zip(image[part], alpha[part], strict=True)):
-                slot = used[j]
-                grads[j, slot] = grad[row]
-                alphas[j, slot], f[j, slot], d[j, slot] = alpha_j, score[row], slope[row]
-                used[j] += 1
+            j = np.asarray(image[part])
+            slot = used[j] + _rank_within(j)  # the next free slots of each image (an image may repeat)
+            grads[torch.as_tensor(j, device=span.device), torch.as_tensor(slot, device=span.device)] = grad
+            alphas[j, slot], f[j, slot], d[j, slot] = alpha[part], score, slope
+            np.add.at(used, j, 1)
             bar.advance(len(image[part]))
+
+    jump_cache: dict[tuple[int, int, int], float] = {}
+
+    def jumps(j: int, left: int, right: int) -> float:
+        """sum_i |span_i (g_i(right) - g_i(left))| over pixels and targets, once per interval."""
+        key = (j, left, right)
+        if key not in jump_cache:
+            jump_cache[key] = ((grads[j, right] - grads[j, left]).abs() * span[j].abs()).sum().item()
+        return jump_cache[key]
 
     grid = np.linspace(0.0, 1.0, initial)
     evaluate([j for j in range(g) for _ in grid], [float(a) for _ in range(g) for a in grid])
@@ -117,9 +126,8 @@ def _refine_group(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, 
             if _INDICATOR == "sum+jump":
                 # ... plus a bound on its per-pixel error: for a piecewise-constant integrand the
                 # trapezoid misses at most h/2 |span_i (g_i(b) - g_i(a))| on pixel i.
-                node = grads[j, torch.as_tensor(order, device=span.device)]  # (m, T, C, H, W)
-                jump = ((node[1:] - node[:-1]).abs() * span[j].abs()).flatten(1).sum(1)  # (m - 1,)
-                error = error + jump.double().cpu().numpy() * width[:, 0] / 2
+                error = error + np.array([jumps(j, left, right) for left, right in zip(order[:-1], order[1:],
+                                                                                      strict=True)]) * width[:, 0] / 2
             worst = np.argsort(-error)[:min(per_round, budget)]
             image += [j] * len(worst)
             alpha += [float((a[w] + a[w + 1]) / 2) for w in worst]
@@ -138,3 +146,12 @@ def _refine_group(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, 
     bar.advance(int((steps - used).sum()))  # passes saved by stopping early
     return int(used.sum())
 
+
+def _rank_within(values: np.ndarray) -> np.ndarray:
+    """For each entry, how many earlier entries hold the same value: [3, 3, 5, 3] -> [0, 1, 0, 2]."""
+    rank = np.zeros(len(values), dtype=int)
+    seen: dict[int, int] = {}
+    for i, v in enumerate(values.tolist()):
+        rank[i] = seen.get(v, 0)
+        seen[v] = rank[i] + 1
+    return rank
