@@ -24,7 +24,8 @@ Cost: `steps` gradient passes per image, as for the fixed rules, in rounds: a un
 `min(steps, 9)` nodes, then rounds of `k = ceil((steps - 9) / 10)` bisections per image, images of a
 group refined together so each round is about one `batch_size` batch. The node gradients are kept
 until the end (a node's trapezoid weight changes when a neighbour is inserted), so peak memory holds
-`group x steps` input-sized gradients, about `batch_size x steps / k` (roughly 10 x batch_size).
+`group x steps` input-sized gradients, group = batch_size // k, so at most about 19 x batch_size
+(9 / k + 10 per batch slot), whatever `steps` and the number of images.
 """
 
 from __future__ import annotations
