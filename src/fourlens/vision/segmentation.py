@@ -1,7 +1,14 @@
-"""Saliency maps used for segmentation (Simonyan et al. 2014, section 3.2 "Weakly Supervised Object
-Localisation"): seed foreground where the map is strongest and background where it is weakest, fit a
-colour model to the seeds, label every pixel by it (one GrabCut-style step, without the graph cut),
-and keep the connected component that holds the map's peak.
+"""Saliency maps used for segmentation (Simonyan et al. 2014, section 6 "Weakly Supervised Object
+Localisation"). Two ways, both ending in connected components (scipy.ndimage.label):
+
+- threshold + connected components (no image given): pixels whose normalised map value is at least
+  `threshold` x the image's maximum;
+- GrabCut-style refinement (image given): foreground seeds above the map's 95% quantile, background
+  seeds below its 30% quantile (the paper's numbers), a diagonal Gaussian colour model per seed set
+  relabels every pixel the map supports (one colour-model step, without GrabCut's graph cut).
+
+Of the components, `keep` chooses: the one holding the map's peak (default), the largest, or all,
+after dropping those smaller than `min_size` pixels.
 """
 
 from __future__ import annotations
@@ -17,15 +24,24 @@ from fourlens.vision.metrics._maps import as_heatmap
 
 def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.Tensor | None = None, *,
                           foreground_quantile: float = 0.95, background_quantile: float = 0.3,
-                          threshold: float = 0.5, support: float = 0.3) -> torch.Tensor:
+                          threshold: float = 0.5, support: float = 0.3, keep: str = "peak", min_size: int = 1,
+                          connectivity: int = 4, colour_model: bool = True) -> torch.Tensor:
     """A boolean object mask (n, H, W) from maps and, optionally, the images (n, C, H, W) in [0, 1].
 
-    Without `image`: pixels whose normalised map value is >= `threshold`. With `image`: pixels above
-    the `foreground_quantile` of the map seed the object, those below `background_quantile` seed the
-    background (the paper's 95% / 30%); a diagonal Gaussian colour model of each set relabels every
-    pixel where the normalised map is at least `support`. Either way, only the connected component
-    containing the map's maximum is kept.
+    Without `image` (or with `colour_model=False`, the image then only giving the size): pixels whose
+    map value is >= `threshold` x the map's maximum. With `image`: pixels
+    above the `foreground_quantile` of the map seed the object, those below `background_quantile` seed
+    the background (the paper's 95% / 30%); a diagonal Gaussian colour model of each set relabels every
+    pixel where the map is at least `support` x its maximum. Then connected components
+    (`connectivity` 4 or 8) smaller than `min_size` pixels are dropped and `keep` picks the component
+    holding the map's maximum (`"peak"`; none if that one was dropped), the `"largest"`, or `"all"`.
     """
+    if keep not in ("peak", "largest", "all"):
+        raise ValueError(f"keep must be 'peak', 'largest' or 'all'; got {keep!r}")
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8; got {connectivity!r}")
+    if min_size < 1:
+        raise ValueError(f"min_size must be >= 1 pixel; got {min_size}")
     if not 0 <= background_quantile < foreground_quantile <= 1:
         raise ValueError("need 0 <= background_quantile < foreground_quantile <= 1; got "
                          f"{background_quantile}, {foreground_quantile}")
@@ -45,7 +61,7 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
     masks = []
     for i in range(n):
         h = heat[i]
-        if image is None:
+        if image is None or not colour_model:
             candidate = h >= threshold * h.max()
         else:
             # The colour model decides only where the map gives some support (GrabCut's region prior);
@@ -53,11 +69,25 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
             colour = _colour_model(image[i].detach().float().cpu().numpy(), h, foreground_quantile,
                                    background_quantile)
             candidate = (colour & (h >= support * h.max())) | (h >= np.quantile(h, foreground_quantile))
-        labels, _count = ndimage.label(candidate)  # 4-connected components
-        peak = np.unravel_index(np.argmax(h), h.shape)
-        keep = labels[peak]
-        masks.append(labels == keep if keep else np.zeros_like(candidate))
+        masks.append(_components(candidate, h, keep, min_size, connectivity))
     return torch.from_numpy(np.stack(masks).astype(bool))
+
+
+def _components(candidate: np.ndarray, heat: np.ndarray, keep: str, min_size: int, connectivity: int
+                ) -> np.ndarray:
+    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    labels, count = ndimage.label(candidate, structure=structure)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)  # sizes[0] is the background
+    big = sizes >= min_size
+    big[0] = False
+    if keep == "all":
+        return big[labels]
+    if keep == "largest":
+        if not big.any():
+            return np.zeros_like(candidate, dtype=bool)
+        return labels == int(np.argmax(np.where(big, sizes, -1)))
+    peak = labels[np.unravel_index(np.argmax(heat), heat.shape)]
+    return labels == peak if peak and big[peak] else np.zeros_like(candidate, dtype=bool)
 
 
 def _colour_model(image: np.ndarray, heat: np.ndarray, fg_q: float, bg_q: float) -> np.ndarray:

@@ -111,13 +111,19 @@ def input_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
 
 def accumulate_gradients(model: nn.Module, total: int, batch_size: int,
                          make_inputs: Callable[[slice], tuple[torch.Tensor, torch.Tensor]],
-                         on_batch: Callable[[slice, torch.Tensor, torch.Tensor], None]) -> None:
+                         on_batch: Callable[[slice, torch.Tensor, torch.Tensor], None], *,
+                         progress: bool = False, description: str = "gradients") -> None:
     """Run `input_gradients` over `total` virtual inputs, `batch_size` at a time (memory bounded by it).
 
     `make_inputs(slice)` builds (inputs (B, C, H, W), targets (B, T)); `on_batch(slice, grads, logits)`
-    folds each batch's gradients into the caller's running result.
+    folds each batch's gradients into the caller's running result. `progress`: a bar on a terminal
+    when the loop runs longer than a few seconds (`progress.shown`).
     """
-    for part in chunks(total, batch_size):
+    from fourlens.vision.attribution.progress import shown
+
+    parts = range(0, total, batch_size)
+    for start in shown(parts, len(parts), description, progress):
+        part = slice(start, min(start + batch_size, total))
         inputs, targets = make_inputs(part)
         grads, logits = input_gradients(model, inputs, targets)
         on_batch(part, grads, logits)

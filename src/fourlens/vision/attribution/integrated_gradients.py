@@ -18,10 +18,12 @@ from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import accumulate_gradients, check_inputs, class_logits
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.ig_adaptive import adaptive_path_integral
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
+METHODS = (*RULES, "adaptive")
 
 
 def quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,12 +46,18 @@ def quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
                          baseline: torch.Tensor | float | None = None, steps: int = 50,
                          method: str = "gausslegendre", targets: Sequence[int] | torch.Tensor | None = None,
-                         batch_size: int = 64) -> Attribution:
+                         batch_size: int = 64, progress: bool = True) -> Attribution:
     """IG of the class score(s); `values` has x's shape, signed; `delta` (n[, T]) = sum(IG) - (f(x) - f(x')).
 
     `baseline` is a tensor broadcastable to x, a number, or None for black (zeros).
-    `method` is the quadrature rule (see `RULES`); Gauss-Legendre as in Captum by default.
+    `method`: a fixed quadrature rule (`RULES`; Gauss-Legendre as in Captum by default) or
+    `"adaptive"`: trapezoid nodes placed where the known per-interval error is largest (`ig_adaptive`),
+    the same `steps` gradient passes per image, several times more complete on ReLU networks, but it
+    keeps the node gradients (memory about 10 x `batch_size` inputs instead of `batch_size`).
+    `progress`: a bar on stderr when it is a terminal and the run lasts longer than a few seconds.
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown integration method {method!r}; choose one of {', '.join(METHODS)}")
     x = check_inputs(model, x, batch_size)
     if baseline is None:
         baseline = torch.zeros_like(x)
@@ -60,31 +68,45 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = "to
     except RuntimeError:
         raise BadInputError(f"baseline of shape {tuple(baseline.shape)} does not broadcast to x's shape "
                             f"{tuple(x.shape)}") from None
-    alphas, weights = quadrature(method, steps)
-    alphas_t = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)
-    weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
+    if method != "adaptive":
+        alphas, weights = quadrature(method, steps)  # checks steps before any model pass
     count = x.shape[0]
     span = x - baseline  # (n, C, H, W)
     with untouched(model):
         ends = class_logits(model, torch.cat([x, baseline]), batch_size)  # f(x) and f(x'): (2n, classes)
         classes = resolve_targets(target, targets, count, ends.shape[1], x.device,
                                   logits=ends[:count] if needs_logits(target, targets) else None)
-        total = torch.zeros(count, classes.shape[1], *x.shape[1:], device=x.device, dtype=x.dtype)
-        # Virtual input i is step i // n of image i % n: a batch mixes steps, never exceeding batch_size.
-        step_of = torch.arange(steps * count, device=x.device) // count
-        sample_of = torch.arange(steps * count, device=x.device) % count
-
-        def make(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
-            idx, a = sample_of[part], alphas_t[step_of[part]].view(-1, 1, 1, 1)
-            return baseline[idx] + a * span[idx], classes[idx]
-
-        def fold(part: slice, grads: torch.Tensor, _logits: torch.Tensor) -> None:
-            # grads: (B, T, C, H, W), weighted by the quadrature weight of each row's step
-            total.index_add_(0, sample_of[part], grads * weights_t[step_of[part]].view(-1, 1, 1, 1, 1))
-
-        accumulate_gradients(model, steps * count, batch_size, make, fold)
+        params = {"steps": steps, "method": method}
+        if method == "adaptive":
+            total, passes = adaptive_path_integral(model, baseline, span, classes, steps, batch_size, progress)
+            params["passes_per_image"] = passes
+        else:
+            total = _fixed_rule(model, baseline, span, classes, alphas, weights, batch_size, progress)
     values = total * span.unsqueeze(1)  # (n, T, C, H, W)
     rise = ends[:count].gather(1, classes) - ends[count:].gather(1, classes)  # f(x) - f(x'): (n, T)
     delta = values.flatten(2).sum(2) - rise
-    return finish(values, classes, targets, "integrated_gradients", delta=delta,
-                  params={"steps": steps, "method": method})
+    return finish(values, classes, targets, "integrated_gradients", delta=delta, params=params)
+
+
+def _fixed_rule(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, classes: torch.Tensor,
+                alphas: np.ndarray, weights: np.ndarray, batch_size: int, progress: bool) -> torch.Tensor:
+    """sum_s w_s grad f(x' + a_s span): (n, T, C, H, W), all steps x images `batch_size` at a time."""
+    count, steps, device = span.shape[0], len(alphas), span.device
+    alphas_t = torch.as_tensor(alphas, dtype=span.dtype, device=device)
+    weights_t = torch.as_tensor(weights, dtype=span.dtype, device=device)
+    total = torch.zeros(count, classes.shape[1], *span.shape[1:], device=device, dtype=span.dtype)
+    # Virtual input i is step i // n of image i % n: a batch mixes steps, never exceeding batch_size.
+    step_of = torch.arange(steps * count, device=device) // count
+    sample_of = torch.arange(steps * count, device=device) % count
+
+    def make(part: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        idx, a = sample_of[part], alphas_t[step_of[part]].view(-1, 1, 1, 1)
+        return baseline[idx] + a * span[idx], classes[idx]
+
+    def fold(part: slice, grads: torch.Tensor, _logits: torch.Tensor) -> None:
+        # grads: (B, T, C, H, W), weighted by the quadrature weight of each row's step
+        total.index_add_(0, sample_of[part], grads * weights_t[step_of[part]].view(-1, 1, 1, 1, 1))
+
+    accumulate_gradients(model, steps * count, batch_size, make, fold, progress=progress,
+                         description="integrated gradients")
+    return total

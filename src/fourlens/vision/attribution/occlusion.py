@@ -27,7 +27,7 @@ def window_starts(length: int, window: int, stride: int) -> torch.Tensor:
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, window: int = 16, stride: int = 8,
               fill: float | torch.Tensor = 0.5, targets: Sequence[int] | torch.Tensor | None = None,
-              batch_size: int = 64, progress: bool = False) -> Attribution:
+              batch_size: int = 64, progress: bool = True) -> Attribution:
     """Occlude every window x window square (all channels) with `fill`; two views of the result:
 
     - `probability_map` (n[, T], rows, cols): softmax probability of the target with the square at
@@ -35,6 +35,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
     - `values` = `score_drop` (n[, T], C, H, W): per pixel, the mean over the squares covering it of
       s_c(x) - s_c(x with the square grey), on the pre-softmax score (Captum's `Occlusion` convention).
     `fill` is a number or a per-channel tensor (C,) (e.g. the dataset mean after normalisation).
+    `progress`: a bar on stderr when it is a terminal and the sweep runs longer than a few seconds.
     """
     x = check_inputs(model, x, batch_size)
     n, channels, height, width = x.shape
@@ -68,7 +69,8 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
     with untouched(model):
         logits = class_logits(model, x, batch_size)  # the unoccluded scores, (n, classes)
         classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
-        scores, probs = perturb_and_evaluate(model, x, n_pos, perturb, classes, batch_size, progress)
+        scores, probs = perturb_and_evaluate(model, x, n_pos, perturb, classes, batch_size, progress,
+                                             description="occlusion")
     drop = logits.gather(1, classes).unsqueeze(1) - scores  # (n, P, T)
     # Spread each square's drop over its pixels and average by coverage. A square is the product of a
     # row band and a column band, so this separates: per_pixel = R^T D C / coverage (no (P, H*W) mask).

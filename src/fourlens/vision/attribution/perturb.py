@@ -13,26 +13,27 @@ import torch
 from torch import nn
 
 from fourlens.vision.attribution._common import check_logits, chunks
+from fourlens.vision.attribution.progress import shown
 
 # apply(images (B, C, H, W), sample index (B,), perturbation index (B,)) -> perturbed images (B, C, H, W)
 Perturb = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def perturb_and_evaluate(model: nn.Module, x: torch.Tensor, n_perturbations: int, perturb: Perturb,
-                         classes: torch.Tensor, batch_size: int, progress: bool = False
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores and softmax probabilities of `classes` (n, T) under each perturbation: two (n, P, T) tensors."""
+                         classes: torch.Tensor, batch_size: int, progress: bool = True,
+                         description: str = "perturb and evaluate") -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and softmax probabilities of `classes` (n, T) under each perturbation: two (n, P, T) tensors.
+
+    `progress`: a bar on a terminal when the run lasts more than a few seconds (`progress.shown`).
+    """
     n = x.shape[0]
     total = n * n_perturbations
     # Virtual input i is perturbation i % P of image i // P, so the flat results reshape to (n, P, T).
     scores = torch.empty(total, classes.shape[1], device=x.device, dtype=x.dtype)
     probs = torch.empty_like(scores)
     parts = list(chunks(total, batch_size))
-    if progress:
-        from rich.progress import track
-        parts = track(parts, description="perturb and evaluate", transient=True)
     with torch.no_grad():
-        for part in parts:
+        for part in shown(parts, len(parts), description, progress):
             flat = torch.arange(part.start, part.stop, device=x.device)
             sample, which = flat // n_perturbations, flat % n_perturbations
             logits = check_logits(model(perturb(x[sample], sample, which)))

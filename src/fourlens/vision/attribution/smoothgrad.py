@@ -16,12 +16,13 @@ from fourlens.vision.attribution.targets import Target, needs_logits, resolve_ta
 
 def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, n: int = 25, sigma: float = 0.15,
                seed: int = 0, targets: Sequence[int] | torch.Tensor | None = None,
-               batch_size: int = 64) -> Attribution:
+               batch_size: int = 64, progress: bool = True) -> Attribution:
     """Mean gradient over `n` noisy copies x + N(0, (sigma * (max(x_i) - min(x_i)))^2), per image i.
 
     `sigma` is the noise level relative to each image's value range, as in the paper (10-20% works
     best there). Noise comes from a `torch.Generator` seeded with `seed` (no global RNG is touched).
     The n x images are evaluated `batch_size` at a time. `values` has x's shape, signed.
+    `progress`: a bar on stderr when it is a terminal and the run lasts longer than a few seconds.
     """
     x = check_inputs(model, x, batch_size)
     if n < 1:
@@ -46,5 +47,6 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, n:
         def fold(part: slice, grads: torch.Tensor, _logits: torch.Tensor) -> None:
             total.index_add_(0, sample_of[part], grads)
 
-        accumulate_gradients(model, n * count, batch_size, make, fold)
+        accumulate_gradients(model, n * count, batch_size, make, fold, progress=progress,
+                             description="smoothgrad")
     return finish(total / n, classes, targets, "smoothgrad", params={"n": n, "sigma": sigma, "seed": seed})

@@ -98,8 +98,10 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, attribution: Attributi
     with untouched(model):
         logits = class_logits(model, x, batch_size)
         classes = resolve_targets(target, None, n, logits.shape[1], x.device, logits=logits)
-        _s, deletion = perturb_and_evaluate(model, x, steps + 1, delete, classes, batch_size)
-        _s, insertion = perturb_and_evaluate(model, x, steps + 1, insert, classes, batch_size)
+        _s, deletion = perturb_and_evaluate(model, x, steps + 1, delete, classes, batch_size,
+                                           description="deletion")
+        _s, insertion = perturb_and_evaluate(model, x, steps + 1, insert, classes, batch_size,
+                                            description="insertion")
     fractions = (counts.float() / (height * width)).cpu()
     return DeletionInsertion(fractions=fractions, deletion_curve=deletion[..., 0].cpu(),
                              insertion_curve=insertion[..., 0].cpu(), target=classes[:, 0].cpu())

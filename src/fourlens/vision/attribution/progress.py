@@ -1,0 +1,72 @@
+"""A progress bar for the long attribution loops that appears only when it is worth looking at.
+
+The bar is drawn (rich, on stderr) only when `progress` is true, stderr is a terminal, and the loop
+has already run for `delay` seconds: short runs, pipes, logs and tests print nothing. With
+`progress=False` nothing is imported or timed: the loop runs untouched.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+DELAY_S = 3.0
+
+
+class Bar:
+    """`advance(k)` after each unit of work; drawn lazily (see module docs); a context manager."""
+
+    def __init__(self, total: int, description: str, progress: bool = True, delay: float = DELAY_S) -> None:
+        self.on = bool(progress) and _is_tty()
+        self.total, self.description, self.delay = total, description, delay
+        self.done = 0
+        self._bar = self._task = None
+        self._start = time.perf_counter() if self.on else 0.0
+
+    def advance(self, k: int = 1) -> None:
+        if not self.on:
+            return
+        self.done += k
+        if self._bar is None:
+            if time.perf_counter() - self._start < self.delay or self.done >= self.total:
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._task = self._bar.add_task(self.description, total=self.total)
+            self._bar.start()
+        self._bar.update(self._task, completed=self.done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def shown(items: Iterable[T], total: int, description: str, progress: bool = True,
+          delay: float = DELAY_S) -> Iterator[T]:
+    """Yield `items`, drawing a transient bar once `delay` seconds have passed (see module docs)."""
+    if not progress or not _is_tty():
+        yield from items
+        return
+    with Bar(total, description, progress, delay) as bar:
+        for item in items:
+            yield item
+            bar.advance()
+
+
+def _is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stderr
+        return False
