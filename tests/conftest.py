@@ -6,10 +6,15 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# One intra-op thread for the whole suite (and the CLI subprocesses it starts): the tests' models are
+# tiny, and two torch threads spin-waiting on each other cost 20-30 ms per op whenever the machine is
+# busy. Set before anything imports torch; a value the caller set wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from fourlens.report import Figure, Finding, Report
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from fourlens.report import Figure, Finding, Report  # noqa: E402
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
 from functools import partial
 
 import pytest
@@ -11,7 +9,6 @@ import torch
 from torch import nn
 
 from fourlens.vision import integrated_gradients
-from fourlens.vision.attribution.progress import Bar, shown
 from fourlens.vision.conformance import check_attribution_method
 from tests.vision.conftest import TinyNet
 
@@ -91,28 +88,3 @@ def test_adaptive_on_the_zoo_model(zoo_model, zoo_batch):
     # (Gauss-Legendre) vs 0.0082 (adaptive); the 1e-3 at 50 steps is reached by no rule here.
     assert error(adaptive) < error(trapezoid) < error(gauss)
     assert adaptive.delta.abs().mean() < 2e-2
-
-
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_bar_only_on_a_terminal_and_only_when_asked(monkeypatch):
-    monkeypatch.setattr(sys, "stderr", FakeTerminal())
-    assert list(shown(range(5), 5, "work", progress=True, delay=0.0)) == list(range(5))
-    assert "work" in sys.stderr.getvalue()  # drawn: a terminal, and past the (zero) delay
-
-    monkeypatch.setattr(sys, "stderr", FakeTerminal())
-    assert list(shown(range(5), 5, "work", progress=False, delay=0.0)) == list(range(5))
-    with Bar(5, "work", progress=False, delay=0.0) as bar:
-        bar.advance(5)
-    assert sys.stderr.getvalue() == "" and not bar.on
-
-    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: nothing, whatever `progress` says
-    assert list(shown(range(5), 5, "work", progress=True, delay=0.0)) == list(range(5))
-    assert sys.stderr.getvalue() == ""
-
-    monkeypatch.setattr(sys, "stderr", FakeTerminal())  # a short run stays silent (default delay)
-    assert list(shown(range(5), 5, "work")) == list(range(5))
-    assert sys.stderr.getvalue() == ""

@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fourlens._progress import steps_bar
 from fourlens.errors import BadInputError
-from fourlens.vision._progress import steps_bar
 from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched

@@ -119,7 +119,7 @@ def accumulate_gradients(model: nn.Module, total: int, batch_size: int,
     folds each batch's gradients into the caller's running result. `progress`: a bar on a terminal
     when the loop runs longer than a few seconds (`progress.shown`).
     """
-    from fourlens.vision.attribution.progress import shown
+    from fourlens._progress import shown
 
     parts = range(0, total, batch_size)
     for start in shown(parts, len(parts), description, progress):

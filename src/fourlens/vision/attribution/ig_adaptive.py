@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fourlens._progress import Bar
 from fourlens.vision.attribution._common import input_gradients
-from fourlens.vision.attribution.progress import Bar
 
 INITIAL_NODES = 9
 ROUNDS = 10

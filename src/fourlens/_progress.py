@@ -1,4 +1,5 @@
-"""A progress bar for the long attribution loops that appears only when it is worth looking at.
+"""A progress bar for long loops (attribution methods, feature visualization, dataset search) that
+appears only when it is worth looking at.
 
 The bar is drawn (rich, on stderr) only when `progress` is true, stderr is a terminal, and the loop
 has already run for `delay` seconds: short runs, pipes, logs and tests print nothing. With
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -70,3 +72,11 @@ def _is_tty() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # a replaced or closed stderr
         return False
+
+
+@contextmanager
+def steps_bar(total: int, description: str, progress: bool = True) -> Iterator[Callable[..., None]]:
+    """`with steps_bar(n, "visualizing", progress) as advance:` for loops that are not iterables
+    (optimization steps); the same drawing rules as `Bar`."""
+    with Bar(total, description, progress) as bar:
+        yield bar.advance
