@@ -14,9 +14,12 @@ sort of [running best, batch] keeps that order), which makes the result independ
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import torch
@@ -40,14 +43,23 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class LayerTop:
-    """The top-k hits of every channel of one layer; tensors are (channels, k), strongest first."""
+    """The top-k hits of every channel of one layer; tensors are (channels, k), strongest first.
+
+    `field` (the layer's `ReceptiveField`, None for features (n, C)) is computed on first use from the
+    model's architecture: for branching nets the measured field takes longer than the dataset pass
+    itself (seconds to tens of seconds at 224 px), and many searches only need the hits.
+    """
 
     layer: str
     values: torch.Tensor
     image_index: torch.Tensor
     y: torch.Tensor
     x: torch.Tensor
-    field: ReceptiveField | None = None
+    field_source: Callable[[], ReceptiveField | None] | None = dc_field(default=None, repr=False)
+
+    @cached_property
+    def field(self) -> ReceptiveField | None:
+        return None if self.field_source is None else self.field_source()
 
     @property
     def channels(self) -> int:
@@ -73,7 +85,7 @@ class ActivationIndex:
     layers: dict[str, LayerTop]
     k: int
     n_images: int
-    image_shape: tuple[int, ...] = field(default=())
+    image_shape: tuple[int, ...] = dc_field(default=())
 
     def __getitem__(self, layer: str) -> LayerTop:
         if layer not in self.layers:
@@ -118,20 +130,37 @@ class ActivationIndex:
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{top.channels}</td><td>"
-                       f"{'-' if top.field is None else top.field.size}</td></tr>" for name, top in self.layers.items())
+                       f"{_field_text(top)}</td></tr>" for name, top in self.layers.items())
         return (f"<div><b>top-{self.k} activations</b> over {self.n_images} images<table><tr><th>layer</th>"
                 f"<th>channels</th><th>receptive field</th></tr>{rows}</table></div>")
 
 
-class _Running:
-    """The running best of one layer, on the model's device: values/image/position, each (C, <= k)."""
+def _field_text(top: LayerTop) -> str:
+    if top.field_source is None:
+        return "-"
+    if "field" not in top.__dict__:  # not computed yet: a notebook preview should not start it
+        return "(computed on first use)"
+    return str(top.field.size)
 
-    def __init__(self, name: str, k: int) -> None:
-        self.name, self.k = name, k
+
+class _Running:
+    """The running best of one layer, on the model's device: values/image/position, each (C, <= k).
+
+    Per batch the hook makes one pass over the map, an `amax` over the flattened positions (a vectorised
+    reduction; a max *with* indices over the whole map costs ~10x more on the CPU), giving the per-image
+    values (C, B). These merge into the running (C, k) by a stable sort of the (C, k + B) candidates,
+    and the arg-max position is looked up only for the winners (their maps copied out and scanned). On
+    the CPU only the winners that come from this batch are looked up (picked with `nonzero`; after the
+    first batches few images enter the top-k, about k/t per channel at batch t); on an accelerator that
+    would wait for the device, so there all (C, k) winners are looked up with static shapes (k/B of the
+    batch's maps). Nothing calls `.item()`.
+    """
+
+    def __init__(self, name: str, k: int, static: bool) -> None:
+        self.name, self.k, self.static = name, k, static
         self.values: torch.Tensor | None = None
         self.image = self.pos = None
         self.width, self.spatial = 1, False
-        self.nan = None
 
     def update(self, out: Any, offset: int) -> None:
         if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
@@ -142,19 +171,35 @@ class _Running:
         if self.values is not None and c != self.values.shape[0]:
             raise BadInputError(f"layer {self.name!r} changed its channel count between batches ({c})")
         self.width, self.spatial = (out.shape[3] if out.ndim == 4 else 1), out.ndim == 4
-        flat = out.detach().reshape(b, c, -1)  # (B, C, H*W)
-        best, pos = flat.max(dim=2)  # (B, C): per image its strongest unit (first one on ties)
-        nan = torch.isnan(best).any()
-        self.nan = nan if self.nan is None else self.nan | nan
-        image = torch.arange(offset, offset + b, device=out.device).unsqueeze(1).expand(b, c)
-        values, image, pos = best.T, image.T, pos.T  # (C, B)
-        if self.values is not None:
-            values = torch.cat([self.values, values], dim=1)  # (C, k + B): earlier images first
-            image = torch.cat([self.image, image], dim=1)
-            pos = torch.cat([self.pos, pos], dim=1)
-        # A stable descending sort keeps equal values in image order, so ties never depend on batching.
-        order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :self.k]
-        self.values, self.image, self.pos = (t.gather(1, order) for t in (values, image, pos))
+        maps = out.detach().reshape(b * c, -1)  # (B*C, H*W), a view for contiguous maps; features -> (B*C, 1)
+        best = maps.amax(dim=1).view(b, c).T  # (C, B): per image its strongest unit's value
+        held = 0 if self.values is None else self.values.shape[1]
+        values = best if self.values is None else torch.cat([self.values, best], dim=1)  # (C, held + B)
+        # A stable descending sort keeps equal values in image order (running entries are earlier images),
+        # so ties never depend on batching. NaN sorts above every number, so a NaN image stays in the top
+        # and is reported at the end without a per-batch check.
+        order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :self.k]  # (C, k')
+        fresh = order >= held  # (C, k'): the winners that come from this batch
+        local = (order - held).clamp(min=0)  # (C, k'): their image number within the batch
+        row = local * c + torch.arange(c, device=out.device).unsqueeze(1)  # (C, k'): their index in `maps`
+
+        def locate(rows: torch.Tensor) -> torch.Tensor:
+            """Flat position y * W + x of the first maximum of the given maps: (F,) -> (F,)."""
+            return maps.index_select(0, rows).argmax(dim=1)  # copies F maps (F, H*W), not the batch
+
+        if self.values is None:
+            pos = locate(row.flatten()).view_as(row)
+            image = local + offset
+        else:
+            kept = order.clamp(max=held - 1)
+            image = torch.where(fresh, local + offset, self.image.gather(1, kept))
+            pos = self.pos.gather(1, kept)  # (C, k'), the fresh entries overwritten below
+            if self.static:
+                pos = torch.where(fresh, locate(row.flatten()).view_as(row), pos)
+            else:
+                which = fresh.flatten().nonzero().squeeze(1)  # (F,) flat indices of the fresh winners
+                pos.view(-1)[which] = locate(row.flatten()[which])
+        self.values, self.image, self.pos = values.gather(1, order), image, pos
 
 
 def _as_batch(item: Any) -> torch.Tensor:
@@ -227,7 +272,8 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
         raise BadInputError(f"k={k} but the dataset has only {total.shape[0]} images; pass k <= {total.shape[0]}")
 
     device = model_device(model)
-    running = {name: _Running(name, k) for name in resolved}
+    static = device.type != "cpu"  # data-dependent shapes would wait for an accelerator
+    running = {name: _Running(name, k, static) for name in resolved}
     fired: set[str] = set()
     state = {"offset": 0}
     handles = []
@@ -279,12 +325,12 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
         raise BadInputError(f"k={k} but the dataset has only {n} images; pass k <= {n}")
     result = {}
     for name, run in running.items():
-        if bool(run.nan):
+        if bool(torch.isnan(run.values).any()):
             raise BadInputError(f"layer {name!r} produced NaN activations; check the inputs and weights")
         assert run.values is not None and run.pos is not None and run.image is not None
         pos = run.pos.cpu()
-        field_ = None  # features (n, C) have no field: their hits are valid, crops are not
+        source = None  # features (n, C) have no field: their hits are valid, crops are not
         if run.spatial:
-            field_ = receptive_field(model, name, input_shape=(1, *image_shape))
-        result[name] = LayerTop(name, run.values.cpu(), run.image.cpu(), pos // run.width, pos % run.width, field_)
+            source = functools.partial(receptive_field, model, name, input_shape=(1, *image_shape))
+        result[name] = LayerTop(name, run.values.cpu(), run.image.cpu(), pos // run.width, pos % run.width, source)
     return ActivationIndex(result, k, n, image_shape)
