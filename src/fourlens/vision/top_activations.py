@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -29,6 +30,7 @@ from fourlens.errors import BadInputError
 from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import model_device, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.image_folder import ImageFolder
 from fourlens.vision.receptive_field import ReceptiveField, receptive_field
 
 
@@ -219,6 +221,9 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
     """Batches (n, C, H, W): a tensor is cut into batch_size pieces; an iterable's batches pass as they are
     and its single images are grouped into batches of batch_size."""
     images = getattr(images, "images", images)
+    if isinstance(images, ImageFolder):
+        yield from images.batches(batch_size)
+        return
     if isinstance(images, torch.Tensor):
         images = _as_batch(images)
         if images.ndim == 3:
@@ -245,16 +250,17 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
         yield torch.stack(singles)
 
 
-def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: str | nn.Module |
+def top_activations(model: nn.Module, images: torch.Tensor | str | Path | Iterable, layers: str | nn.Module |
                     Sequence[str | nn.Module], k: int = 9, batch_size: int = 64,
                     progress: bool = False) -> ActivationIndex:
     """One pass over `images`, keeping for every channel of every layer the k images it responds to most.
 
-    `images`: a tensor (N, C, H, W), or any iterable of batches (n, C, H, W), single images (C, H, W) or
-    (images, labels) pairs; image numbers count in iteration order. `layers`: `named_modules()` names or
-    the modules. An image's score for a channel is the maximum of that channel's map over positions;
-    hits are `(image_index, y, x, value)`, strongest first. The model runs in eval mode without
-    gradients and is left exactly as found. `progress` shows a progress bar over the batches.
+    `images`: a tensor (N, C, H, W), a folder (a path, or an `ImageFolder` to resize and normalize;
+    read in batches, never whole), or any iterable of batches (n, C, H, W), single images (C, H, W) or
+    (images, labels) pairs; image numbers count in iteration order (file-name order for a folder).
+    `layers`: `named_modules()` names or the modules. An image's score for a channel is the maximum of
+    that channel's map over positions; hits are `(image_index, y, x, value)`, strongest first. The model
+    runs in eval mode without gradients and is left exactly as found. `progress` shows a progress bar.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
@@ -267,9 +273,13 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
     resolved = dict(resolve_layer(model, layer) for layer in layers)
     if not resolved:
         raise BadInputError("give at least one layer (a model.named_modules() name or the module)")
+    if isinstance(images, (str, Path)):
+        images = ImageFolder(images, size=None)  # images of one size; ImageFolder(path, size=N) resizes
     total = getattr(images, "images", images)
-    if isinstance(total, torch.Tensor) and total.ndim == 4 and k > total.shape[0]:
-        raise BadInputError(f"k={k} but the dataset has only {total.shape[0]} images; pass k <= {total.shape[0]}")
+    sized = (total.shape[0] if isinstance(total, torch.Tensor) and total.ndim == 4 else
+             len(total) if isinstance(total, ImageFolder) else None)
+    if sized is not None and k > sized:
+        raise BadInputError(f"k={k} but the dataset has only {sized} images; pass k <= {sized}")
 
     device = model_device(model)
     static = device.type != "cpu"  # data-dependent shapes would wait for an accelerator
@@ -296,8 +306,7 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
             batches: Iterable[torch.Tensor] = _batches(images, batch_size)
             if progress:
                 from rich.progress import track
-                sized = isinstance(total, torch.Tensor) and total.ndim == 4
-                count = -(-total.shape[0] // batch_size) if sized else None
+                count = None if sized is None else -(-sized // batch_size)
                 batches = track(batches, description="top activations", total=count, transient=True)
             for batch in batches:
                 if not image_shape:
