@@ -9,6 +9,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
     ".deconvnet_reconstruction": ("deconvnet_reconstruction",),
     ".image_folder": ("ImageFolder",),
+    ".live": ("LiveCam", "live_cam", "live_cam_stream", "overlay_frames"),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".search_grids": ("hit_reconstructions", "top_grid"),
     ".segmentation": ("saliency_segmentation",),

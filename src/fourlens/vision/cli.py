@@ -136,3 +136,8 @@ def _class_names(model: str | None, n_classes: int) -> list[str]:
 
         return list(CLASSES)
     return [str(i) for i in range(n_classes)]
+
+
+from fourlens.vision.cli_live import register as _register_live  # noqa: E402 - search, live, zoo-clip
+
+_register_live(app)
