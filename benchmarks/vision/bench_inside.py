@@ -89,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a quarter of the images, 3 rounds")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5, --quick 3)")
-    parser.add_argument("--only", default="top", help="comma list of parts: top, live, viz")
+    parser.add_argument("--only", default="top,live,viz", help="comma list of parts: top, live, viz")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
