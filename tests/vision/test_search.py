@@ -126,7 +126,7 @@ def test_reconstructions_stay_in_the_field_and_grids_show_the_crops(zoo_model):
     hit = index["features.2"].top(0)[0]
     crop = index.crops("features.2", 0, images)[0]
     if crop.shape[1:] == (3, 3):
-        got = torch.from_numpy(np.asarray(grid.crop((8, 22, 38, 52)).resize((3, 3), 0))).reshape(9, 3).float()
+        got = torch.from_numpy(np.array(grid.crop((8, 22, 38, 52)).resize((3, 3), 0))).reshape(9, 3).float()
         want = (crop.permute(1, 2, 0).reshape(9, 3) * 255).round()
         assert torch.allclose(got, want, atol=1), hit
     with_deconv = top_grid(index, "features.8", images, channels=[1], model=zoo_model, cell=20)
