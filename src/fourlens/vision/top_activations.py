@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -161,8 +162,9 @@ class _Running:
     def __init__(self, name: str, k: int, static: bool) -> None:
         self.name, self.k, self.static = name, k, static
         self.values: torch.Tensor | None = None
-        self.image = self.pos = None
-        self.width, self.spatial = 1, False
+        self.where: torch.Tensor | None = None  # (C, k) image * H*W + position: one tensor, fewer kernels
+        self.shape: tuple[int, ...] | None = None
+        self.channel_row: torch.Tensor | None = None
 
     def update(self, out: Any, offset: int) -> None:
         if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
@@ -170,10 +172,14 @@ class _Running:
             raise BadInputError(f"layer {self.name!r} returns {shape}; top_activations needs a map (n, C, H, W) "
                                 "or features (n, C)")
         b, c = out.shape[:2]
-        if self.values is not None and c != self.values.shape[0]:
-            raise BadInputError(f"layer {self.name!r} changed its channel count between batches ({c})")
-        self.width, self.spatial = (out.shape[3] if out.ndim == 4 else 1), out.ndim == 4
-        maps = out.detach().reshape(b * c, -1)  # (B*C, H*W), a view for contiguous maps; features -> (B*C, 1)
+        if self.shape is None:
+            self.shape = tuple(out.shape[1:])
+            self.channel_row = torch.arange(c, device=out.device).unsqueeze(1)  # (C, 1)
+        elif tuple(out.shape[1:]) != self.shape:
+            raise BadInputError(f"layer {self.name!r} gave {tuple(out.shape[1:])} after {self.shape} in earlier "
+                                "batches; give images of one size (ImageFolder(path, size=N) resizes)")
+        area = out[0, 0].numel()
+        maps = out.detach().reshape(b * c, area)  # (B*C, H*W), a view for contiguous maps; features -> (B*C, 1)
         best = maps.amax(dim=1).view(b, c).T  # (C, B): per image its strongest unit's value
         held = 0 if self.values is None else self.values.shape[1]
         values = best if self.values is None else torch.cat([self.values, best], dim=1)  # (C, held + B)
@@ -181,9 +187,9 @@ class _Running:
         # so ties never depend on batching. NaN sorts above every number, so a NaN image stays in the top
         # and is reported at the end without a per-batch check.
         order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :self.k]  # (C, k')
-        fresh = order >= held  # (C, k'): the winners that come from this batch
-        local = (order - held).clamp(min=0)  # (C, k'): their image number within the batch
-        row = local * c + torch.arange(c, device=out.device).unsqueeze(1)  # (C, k'): their index in `maps`
+        local = (order - held).clamp(min=0)  # (C, k'): for winners from this batch, their image in it
+        row = local * c + self.channel_row  # (C, k'): their index in `maps`
+        base = (local + offset) * area  # (C, k'): their code without the position
 
         def locate(rows: torch.Tensor) -> torch.Tensor:
             """Flat position y * W + x of the first maximum of the given maps: (F,) -> (F,)."""
@@ -192,18 +198,25 @@ class _Running:
             return maps[rows].argmax(dim=1)
 
         if self.values is None:
-            pos = locate(row.flatten()).view_as(row)
-            image = local + offset
+            where = base + locate(row.flatten()).view_as(row)
         else:
-            kept = order.clamp(max=held - 1)
-            image = torch.where(fresh, local + offset, self.image.gather(1, kept))
-            pos = self.pos.gather(1, kept)  # (C, k'), the fresh entries overwritten below
+            where = self.where.gather(1, order.clamp(max=held - 1))  # (C, k'), fresh entries replaced below
+            fresh = order >= held  # (C, k'): the winners that come from this batch
             if self.static:
-                pos = torch.where(fresh, locate(row.flatten()).view_as(row), pos)
+                where = torch.where(fresh, base + locate(row.flatten()).view_as(row), where)
             else:
                 which = fresh.flatten().nonzero().squeeze(1)  # (F,) flat indices of the fresh winners
-                pos.view(-1)[which] = locate(row.flatten()[which])
-        self.values, self.image, self.pos = values.gather(1, order), image, pos
+                where.view(-1)[which] = base.view(-1)[which] + locate(row.view(-1)[which])
+        self.values, self.where = values.gather(1, order), where
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """values, image index, y, x: each (C, k) on the CPU."""
+        assert self.values is not None and self.where is not None and self.shape is not None
+        area = math.prod(self.shape[1:])
+        width = self.shape[2] if len(self.shape) == 3 else 1
+        where = self.where.cpu()
+        pos = where % area
+        return self.values.cpu(), where // area, pos // width, pos % width
 
 
 def _as_batch(item: Any) -> torch.Tensor:
@@ -338,10 +351,9 @@ def top_activations(model: nn.Module, images: torch.Tensor | str | Path | Iterab
     for name, run in running.items():
         if bool(torch.isnan(run.values).any()):
             raise BadInputError(f"layer {name!r} produced NaN activations; check the inputs and weights")
-        assert run.values is not None and run.pos is not None and run.image is not None
-        pos = run.pos.cpu()
+        values, image, y, x = run.result()
         source = None  # features (n, C) have no field: their hits are valid, crops are not
-        if run.spatial:
+        if run.shape is not None and len(run.shape) == 3:
             source = functools.partial(receptive_field, model, name, input_shape=(1, *image_shape))
-        result[name] = LayerTop(name, run.values.cpu(), run.image.cpu(), pos // run.width, pos % run.width, source)
+        result[name] = LayerTop(name, values, image, y, x, source)
     return ActivationIndex(result, k, n, image_shape)
