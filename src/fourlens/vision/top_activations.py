@@ -49,8 +49,8 @@ class LayerTop:
     """The top-k hits of every channel of one layer; tensors are (channels, k), strongest first.
 
     `field` (the layer's `ReceptiveField`, None for features (n, C)) is computed on first use from the
-    model's architecture: for branching nets the measured field takes longer than the dataset pass
-    itself (seconds to tens of seconds at 224 px), and many searches only need the hits.
+    model's architecture: for branching nets the field is measured by gradients on growing inputs, which
+    can take as long as the dataset pass (seconds at 224 px), and many searches only need the hits.
     """
 
     layer: str
