@@ -131,3 +131,16 @@ def test_reconstructions_stay_in_the_field_and_grids_show_the_crops(zoo_model):
         assert torch.allclose(got, want, atol=1), hit
     with_deconv = top_grid(index, "features.8", images, channels=[1], model=zoo_model, cell=20)
     assert with_deconv.size[0] > top_grid(index, "features.8", images, channels=[1], cell=20).size[0]
+
+
+def test_reconstructions_need_a_chain_and_batches_need_one_size(tiny, data):
+    from fourlens.vision import hit_reconstructions
+
+    from .conftest import TinyNet
+
+    functional = TinyNet(functional=True).eval()  # F.relu inside forward(): no module to reverse
+    index = top_activations(functional, data, "conv2", k=2)
+    with pytest.raises(BadInputError, match="not a plain chain"):
+        hit_reconstructions(functional, index, "conv2", 0, data)
+    with pytest.raises(BadInputError, match="images of one size"):
+        top_activations(tiny, [data[:4], data[4:8, :, :12, :12]], "conv1", k=2)
