@@ -47,6 +47,13 @@ def test_zoo_images_then_explain_with_the_zoo_model(tmp_path, zoo_env):
     grid = Image.open(out / "grid.png")
     assert grid.width > 4 * 160 and grid.height > 3 * 160
     assert len(list(out.glob("*_grad_cam.png"))) == 3
+    # a rerun replaces its own files, but a file the user put there is never overwritten
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out), "--method", "cam"])
+    assert result.exit_code == 0, result.output
+    (out / "grid.png").write_bytes(b"my own picture")
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out), "--method", "cam"])
+    assert result.exit_code == 2 and "not written by fourlens" in result.output, result.output
+    assert (out / "grid.png").read_bytes() == b"my own picture"
 
 
 def test_explain_a_user_model_from_safetensors_and_torchscript(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""The vision lens: attribution maps for image classifiers, their quality metrics and segmentation."""
+"""The vision lens: attribution maps for image classifiers, their quality metrics and segmentation, and
+what the network's units see (feature visualization, dataset search, deconvnet, live CAM)."""
 
 from fourlens._lazy import lazy_exports
 
@@ -10,7 +11,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".deconvnet_reconstruction": ("deconvnet_reconstruction",),
     ".deep_dream": ("Dream", "deep_dream"),
     ".fourier": ("high_frequency_share",),
+    ".image_folder": ("ImageFolder",),
+    ".live": ("LiveCam", "live_cam", "live_cam_stream", "overlay_frames"),
     ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
+    ".search_grids": ("hit_reconstructions", "top_grid"),
     ".segmentation": ("saliency_segmentation",),
     ".top_activations": ("ActivationIndex", "Hit", "LayerTop", "top_activations"),
     ".visualize": ("Visualization", "class_model_visualization", "neuron_visualization"),

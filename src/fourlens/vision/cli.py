@@ -8,13 +8,14 @@ from pathlib import Path
 import typer
 
 from fourlens.cli_errors import user_errors
+from fourlens.vision._output import png_bytes, write_output
 from fourlens.vision.cli_inside import register as register_inside
+from fourlens.vision.cli_live import register as register_live
 
 app = typer.Typer(help="CNN interpretation: saliency, integrated gradients, occlusion, CAM/Grad-CAM and more, "
                        "drawn over your images.", no_args_is_help=True)
 
 DEFAULT_METHODS = ["saliency", "integrated_gradients", "occlusion", "grad_cam"]
-register_inside(app)  # visualize-class, visualize-neuron, dream, deconv (vision/cli_inside.py)
 
 
 @app.command("explain")
@@ -41,7 +42,6 @@ def explain(
     """Explain a classifier's decisions on images: overlays of every method side by side."""
     import torch
 
-    from fourlens._io import write_atomic
     from fourlens.errors import BadInputError
     from fourlens.vision import METHODS, present
     from fourlens.vision.loading import image_files, load_images, load_model
@@ -74,17 +74,17 @@ def explain(
         overlays = result.overlay(pixels)
         rows.append(overlays)
         for file, picture in zip(files, overlays, strict=True):
-            buffer = _png(picture)
-            write_atomic(out / f"{file.stem}_{name}.png", buffer)
+            buffer = png_bytes(picture)
+            write_output(out / f"{file.stem}_{name}.png", buffer)
         summary.append({"method": name, "target": result.target.tolist(),
                         "delta": None if result.delta is None else result.delta.tolist()})
     grid_rows = [list(col) for col in zip(*rows, strict=True)]  # rows = images, columns = original + methods
     titles = [f"{f.stem}\n{labels[int(p.argmax())]} p={float(p.max()):.2f}" for f, p in zip(files, probs, strict=True)]
-    write_atomic(out / "grid.png", _png(present.grid(grid_rows, ["image", *names], titles)))
+    write_output(out / "grid.png", png_bytes(present.grid(grid_rows, ["image", *names], titles)))
     report = {"generator": "fourlens.vision.explain", "images": [str(f) for f in files], "methods": summary,
               "predicted": [labels[int(i)] for i in probs.argmax(1)], "probabilities": probs.tolist(),
               "classes": labels}
-    write_atomic(out / "explain.json", json.dumps(report, indent=1))
+    write_output(out / "explain.json", json.dumps(report, indent=1))
     typer.echo(f"wrote {out / 'grid.png'} ({len(files)} images x {len(names)} methods) and explain.json")
 
 
@@ -96,24 +96,15 @@ def zoo_images(
     seed: int = typer.Option(0, "--seed", help="Generator seed."),
 ) -> None:
     """Write zoo demo images (and ground-truth masks) to try `fourlens vision explain` on."""
-    from fourlens._io import write_atomic
     from fourlens.demo.zoo import CLASSES, make_zoo
     from fourlens.vision import present
 
     batch = make_zoo(n, seed=seed)
     for i in range(n):
         stem = f"{i:03d}_{CLASSES[int(batch.labels[i])]}"
-        write_atomic(out / f"{stem}.png", _png(present.to_pil(batch.images[i])))
-        write_atomic(out / "masks" / f"{stem}.png", _png(present.to_pil(batch.masks[i].float().unsqueeze(0))))
+        write_output(out / f"{stem}.png", png_bytes(present.to_pil(batch.images[i])))
+        write_output(out / "masks" / f"{stem}.png", png_bytes(present.to_pil(batch.masks[i].float().unsqueeze(0))))
     typer.echo(f"wrote {n} zoo images to {out}")
-
-
-def _png(picture) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _floats(text: str | None, channels: int, option: str, default: float):
@@ -138,3 +129,8 @@ def _class_names(model: str | None, n_classes: int) -> list[str]:
 
         return list(CLASSES)
     return [str(i) for i in range(n_classes)]
+
+
+# After explain and zoo, so `fourlens vision --help` lists the attribution verbs first.
+register_inside(app)  # visualize-class, visualize-neuron, dream, deconv (vision/cli_inside.py)
+register_live(app)    # search, live, zoo-clip (vision/cli_live.py)

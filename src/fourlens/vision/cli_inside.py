@@ -1,8 +1,8 @@
 """`fourlens vision visualize-class | visualize-neuron | dream | deconv`: inside the network, as PNG grids.
 
 Each verb writes one labelled `grid.png` per run, the single images beside it, and a JSON summary.
-Every PNG carries a `Software: fourlens.vision` text chunk in its first bytes, so a later run may
-overwrite its own files but refuses to overwrite anything else (`fourlens._io.guard_output`).
+Files go through `fourlens.vision._output`: a later run may overwrite its own files but refuses to
+overwrite anything else.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import typer
 
 from fourlens.cli_errors import user_errors
+from fourlens.vision._output import png_bytes, write_output
 
-PNG_TAG = "fourlens.vision"
 MODEL_HELP = ("module:factory building the nn.Module, or a TorchScript file; default: the zoo demo model "
               "(trained on the CPU on first use, then cached).")
 WEIGHTS_HELP = "State dict for --model module:factory (.safetensors, or .pt/.pth tensors only)."
@@ -33,26 +33,6 @@ def register(app: typer.Typer) -> None:
 
 
 # ---------------------------------------------------------------- shared helpers
-
-
-def _png_bytes(picture) -> bytes:
-    import io
-
-    from PIL import PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", PNG_TAG)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
-
-
-def _write(path: Path, data: bytes | str) -> None:
-    """Through the output guard (never overwrite a file fourlens did not write) and write_atomic."""
-    from fourlens._io import guard_output, write_atomic
-
-    guard_output(path, PNG_TAG.encode(), b'"generator": "fourlens.vision')
-    write_atomic(path, data)
 
 
 def _parameterizations(values: list[str]) -> list[str]:
@@ -194,14 +174,14 @@ def visualize_class(
             result = class_model_visualization(net, t, steps=steps, lr=lr, seed=seed, input_shape=shape,
                                                parameterization=name, progress=sys.stderr.isatty())
             picture = result.to_pil()
-            _write(out / f"class_{t}_{labels[t]}_{name}.png", _png_bytes(picture))
+            write_output(out / f"class_{t}_{labels[t]}_{name}.png", png_bytes(picture))
             row.append(picture)
             summary.append({**result.to_dict(), "label": labels[t], "image": f"class_{t}_{labels[t]}_{name}.png"})
         rows.append(row)
     titles = [f"{labels[t]} p={s['probability']:.3f}" for t, s in zip(targets, summary[:len(targets)], strict=True)]
     grid = present.grid(rows, titles if len(params) == 1 else [labels[t] for t in targets], params)
-    _write(out / "grid.png", _png_bytes(grid))
-    _write(out / "visualize.json", json.dumps({"generator": "fourlens.vision.visualize-class",
+    write_output(out / "grid.png", png_bytes(grid))
+    write_output(out / "visualize.json", json.dumps({"generator": "fourlens.vision.visualize-class",
                                                "results": summary}, indent=1))
     lows = ", ".join(f"{s['label']} ({s['params']['parameterization']}) {s['probability']:.3f}" for s in summary)
     typer.echo(f"wrote {out / 'grid.png'} ({len(targets)} classes x {len(params)} parameterizations); "
@@ -242,13 +222,13 @@ def visualize_neuron(
                                           parameterization=name, progress=sys.stderr.isatty())
             file = f"neuron_{layer}_{c}_{name}.png"
             picture = result.to_pil()
-            _write(out / file, _png_bytes(picture))
+            write_output(out / file, png_bytes(picture))
             row.append(picture)
             summary.append({**result.to_dict(), "image": file})
         rows.append(row)
     grid = present.grid(rows, [f"{layer}[{c}]" for c in channels], params)
-    _write(out / "grid.png", _png_bytes(grid))
-    _write(out / "visualize.json", json.dumps({"generator": "fourlens.vision.visualize-neuron",
+    write_output(out / "grid.png", png_bytes(grid))
+    write_output(out / "visualize.json", json.dumps({"generator": "fourlens.vision.visualize-neuron",
                                                "results": summary}, indent=1))
     typer.echo(f"wrote {out / 'grid.png'} ({len(channels)} channels of {layer} x {len(params)} parameterizations)")
 
@@ -301,7 +281,7 @@ def dream(
                                 steps_per_octave=steps_per_octave, lr=lr, jitter=4, channel=channel,
                                 clip=(low, high), seed=seed, parameterization=name, progress=sys.stderr.isatty())
             picture = present.to_pil(_shown(result.image, m, s))
-            _write(out / f"{file.stem}_dream_{name}.png", _png_bytes(picture))
+            write_output(out / f"{file.stem}_dream_{name}.png", png_bytes(picture))
             row.append(picture)
             objectives.append(f"{result.start:.2f}->{result.end:.2f}")
             summary.append({**result.to_dict(), "image": str(file), "dream": f"{file.stem}_dream_{name}.png"})
@@ -309,8 +289,8 @@ def dream(
         titles.append("\n".join([file.stem, *objectives]))
     what = layer if channel is None else f"{layer}[{channel}]"
     columns = ["image", *[f"{what} {name}" for name in params]]
-    _write(out / "grid.png", _png_bytes(present.grid(rows, columns, titles)))
-    _write(out / "dream.json", json.dumps({"generator": "fourlens.vision.dream", "results": summary}, indent=1))
+    write_output(out / "grid.png", png_bytes(present.grid(rows, columns, titles)))
+    write_output(out / "dream.json", json.dumps({"generator": "fourlens.vision.dream", "results": summary}, indent=1))
     typer.echo(f"wrote {out / 'grid.png'} ({len(files)} images dreamed at {what}); objective "
                + ", ".join(f"{r['start']:.3g} -> {r['end']:.3g}" for r in summary))
 
@@ -349,15 +329,15 @@ def deconv(
         column = []
         for file, picture, r in zip(files, shown, rec, strict=True):
             tile = present.to_pil(picture)
-            _write(out / f"{file.stem}_{layer}_{c}_deconv.png", _png_bytes(tile))
+            write_output(out / f"{file.stem}_{layer}_{c}_deconv.png", png_bytes(tile))
             column.append(tile)
             summary.append({"image": str(file), "layer": layer, "channel": c,
                             "abs_sum": float(r.abs().sum()), "nonzero_pixels": int((r.abs().sum(0) > 0).sum())})
         rows.append(column)
     grid_rows = [list(col) for col in zip(*rows, strict=True)]  # rows = images, columns = image + channels
-    _write(out / "grid.png", _png_bytes(present.grid(grid_rows, ["image", *[f"{layer}[{c}]" for c in channels]],
+    write_output(out / "grid.png", png_bytes(present.grid(grid_rows, ["image", *[f"{layer}[{c}]" for c in channels]],
                                                      [f.stem for f in files])))
-    _write(out / "deconv.json", json.dumps({"generator": "fourlens.vision.deconv", "results": summary}, indent=1))
+    write_output(out / "deconv.json", json.dumps({"generator": "fourlens.vision.deconv", "results": summary}, indent=1))
     typer.echo(f"wrote {out / 'grid.png'} ({len(files)} images x {len(channels)} channels of {layer})")
 
 

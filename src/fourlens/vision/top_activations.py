@@ -14,9 +14,14 @@ sort of [running best, batch] keeps that order), which makes the result independ
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from functools import cached_property
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -26,6 +31,7 @@ from fourlens.errors import BadInputError
 from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import model_device, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.image_folder import ImageFolder
 from fourlens.vision.receptive_field import ReceptiveField, receptive_field
 
 
@@ -40,14 +46,23 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class LayerTop:
-    """The top-k hits of every channel of one layer; tensors are (channels, k), strongest first."""
+    """The top-k hits of every channel of one layer; tensors are (channels, k), strongest first.
+
+    `field` (the layer's `ReceptiveField`, None for features (n, C)) is computed on first use from the
+    model's architecture: for branching nets the field is measured by gradients on growing inputs, which
+    can take as long as the dataset pass (seconds at 224 px), and many searches only need the hits.
+    """
 
     layer: str
     values: torch.Tensor
     image_index: torch.Tensor
     y: torch.Tensor
     x: torch.Tensor
-    field: ReceptiveField | None = None
+    field_source: Callable[[], ReceptiveField | None] | None = dc_field(default=None, repr=False)
+
+    @cached_property
+    def field(self) -> ReceptiveField | None:
+        return None if self.field_source is None else self.field_source()
 
     @property
     def channels(self) -> int:
@@ -73,7 +88,7 @@ class ActivationIndex:
     layers: dict[str, LayerTop]
     k: int
     n_images: int
-    image_shape: tuple[int, ...] = field(default=())
+    image_shape: tuple[int, ...] = dc_field(default=())
 
     def __getitem__(self, layer: str) -> LayerTop:
         if layer not in self.layers:
@@ -118,20 +133,38 @@ class ActivationIndex:
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{top.channels}</td><td>"
-                       f"{'-' if top.field is None else top.field.size}</td></tr>" for name, top in self.layers.items())
+                       f"{_field_text(top)}</td></tr>" for name, top in self.layers.items())
         return (f"<div><b>top-{self.k} activations</b> over {self.n_images} images<table><tr><th>layer</th>"
                 f"<th>channels</th><th>receptive field</th></tr>{rows}</table></div>")
 
 
-class _Running:
-    """The running best of one layer, on the model's device: values/image/position, each (C, <= k)."""
+def _field_text(top: LayerTop) -> str:
+    if top.field_source is None:
+        return "-"
+    if "field" not in top.__dict__:  # not computed yet: a notebook preview should not start it
+        return "(computed on first use)"
+    return str(top.field.size)
 
-    def __init__(self, name: str, k: int) -> None:
-        self.name, self.k = name, k
+
+class _Running:
+    """The running best of one layer, on the model's device: values/image/position, each (C, <= k).
+
+    Per batch the hook makes one pass over the map, an `amax` over the flattened positions (a vectorised
+    reduction; a max *with* indices over the whole map costs ~10x more on the CPU), giving the per-image
+    values (C, B). These merge into the running (C, k) by a stable sort of the (C, k + B) candidates,
+    and the arg-max position is looked up only for the winners (their maps copied out and scanned). On
+    the CPU only the winners that come from this batch are looked up (picked with `nonzero`; after the
+    first batches few images enter the top-k, about k/t per channel at batch t); on an accelerator that
+    would wait for the device, so there all (C, k) winners are looked up with static shapes (k/B of the
+    batch's maps). Nothing calls `.item()`.
+    """
+
+    def __init__(self, name: str, k: int, static: bool) -> None:
+        self.name, self.k, self.static = name, k, static
         self.values: torch.Tensor | None = None
-        self.image = self.pos = None
-        self.width, self.spatial = 1, False
-        self.nan = None
+        self.where: torch.Tensor | None = None  # (C, k) image * H*W + position: one tensor, fewer kernels
+        self.shape: tuple[int, ...] | None = None
+        self.channel_row: torch.Tensor | None = None
 
     def update(self, out: Any, offset: int) -> None:
         if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
@@ -139,22 +172,51 @@ class _Running:
             raise BadInputError(f"layer {self.name!r} returns {shape}; top_activations needs a map (n, C, H, W) "
                                 "or features (n, C)")
         b, c = out.shape[:2]
-        if self.values is not None and c != self.values.shape[0]:
-            raise BadInputError(f"layer {self.name!r} changed its channel count between batches ({c})")
-        self.width, self.spatial = (out.shape[3] if out.ndim == 4 else 1), out.ndim == 4
-        flat = out.detach().reshape(b, c, -1)  # (B, C, H*W)
-        best, pos = flat.max(dim=2)  # (B, C): per image its strongest unit (first one on ties)
-        nan = torch.isnan(best).any()
-        self.nan = nan if self.nan is None else self.nan | nan
-        image = torch.arange(offset, offset + b, device=out.device).unsqueeze(1).expand(b, c)
-        values, image, pos = best.T, image.T, pos.T  # (C, B)
-        if self.values is not None:
-            values = torch.cat([self.values, values], dim=1)  # (C, k + B): earlier images first
-            image = torch.cat([self.image, image], dim=1)
-            pos = torch.cat([self.pos, pos], dim=1)
-        # A stable descending sort keeps equal values in image order, so ties never depend on batching.
-        order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :self.k]
-        self.values, self.image, self.pos = (t.gather(1, order) for t in (values, image, pos))
+        if self.shape is None:
+            self.shape = tuple(out.shape[1:])
+            self.channel_row = torch.arange(c, device=out.device).unsqueeze(1)  # (C, 1)
+        elif tuple(out.shape[1:]) != self.shape:
+            raise BadInputError(f"layer {self.name!r} gave {tuple(out.shape[1:])} after {self.shape} in earlier "
+                                "batches; give images of one size (ImageFolder(path, size=N) resizes)")
+        area = out[0, 0].numel()
+        maps = out.detach().reshape(b * c, area)  # (B*C, H*W), a view for contiguous maps; features -> (B*C, 1)
+        best = maps.amax(dim=1).view(b, c).T  # (C, B): per image its strongest unit's value
+        held = 0 if self.values is None else self.values.shape[1]
+        values = best if self.values is None else torch.cat([self.values, best], dim=1)  # (C, held + B)
+        # A stable descending sort keeps equal values in image order (running entries are earlier images),
+        # so ties never depend on batching. NaN sorts above every number, so a NaN image stays in the top
+        # and is reported at the end without a per-batch check.
+        order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :self.k]  # (C, k')
+        local = (order - held).clamp(min=0)  # (C, k'): for winners from this batch, their image in it
+        row = local * c + self.channel_row  # (C, k'): their index in `maps`
+        base = (local + offset) * area  # (C, k'): their code without the position
+
+        def locate(rows: torch.Tensor) -> torch.Tensor:
+            """Flat position y * W + x of the first maximum of the given maps: (F,) -> (F,)."""
+            # Copies F maps (F, H*W), not the batch. Advanced indexing, not index_select: with 2 threads on a
+            # busy machine index_select of a few large rows took ~1 s here (1.3 ms single-threaded).
+            return maps[rows].argmax(dim=1)
+
+        if self.values is None:
+            where = base + locate(row.flatten()).view_as(row)
+        else:
+            where = self.where.gather(1, order.clamp(max=held - 1))  # (C, k'), fresh entries replaced below
+            fresh = order >= held  # (C, k'): the winners that come from this batch
+            if self.static:
+                where = torch.where(fresh, base + locate(row.flatten()).view_as(row), where)
+            else:
+                which = fresh.flatten().nonzero().squeeze(1)  # (F,) flat indices of the fresh winners
+                where.view(-1)[which] = base.view(-1)[which] + locate(row.view(-1)[which])
+        self.values, self.where = values.gather(1, order), where
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """values, image index, y, x: each (C, k) on the CPU."""
+        assert self.values is not None and self.where is not None and self.shape is not None
+        area = math.prod(self.shape[1:])
+        width = self.shape[2] if len(self.shape) == 3 else 1
+        where = self.where.cpu()
+        pos = where % area
+        return self.values.cpu(), where // area, pos // width, pos % width
 
 
 def _as_batch(item: Any) -> torch.Tensor:
@@ -174,6 +236,9 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
     """Batches (n, C, H, W): a tensor is cut into batch_size pieces; an iterable's batches pass as they are
     and its single images are grouped into batches of batch_size."""
     images = getattr(images, "images", images)
+    if isinstance(images, ImageFolder):
+        yield from images.batches(batch_size)
+        return
     if isinstance(images, torch.Tensor):
         images = _as_batch(images)
         if images.ndim == 3:
@@ -200,16 +265,17 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
         yield torch.stack(singles)
 
 
-def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: str | nn.Module |
+def top_activations(model: nn.Module, images: torch.Tensor | str | Path | Iterable, layers: str | nn.Module |
                     Sequence[str | nn.Module], k: int = 9, batch_size: int = 64,
                     progress: bool = False) -> ActivationIndex:
     """One pass over `images`, keeping for every channel of every layer the k images it responds to most.
 
-    `images`: a tensor (N, C, H, W), or any iterable of batches (n, C, H, W), single images (C, H, W) or
-    (images, labels) pairs; image numbers count in iteration order. `layers`: `named_modules()` names or
-    the modules. An image's score for a channel is the maximum of that channel's map over positions;
-    hits are `(image_index, y, x, value)`, strongest first. The model runs in eval mode without
-    gradients and is left exactly as found. `progress` shows a progress bar over the batches.
+    `images`: a tensor (N, C, H, W), a folder (a path, or an `ImageFolder` to resize and normalize;
+    read in batches, never whole), or any iterable of batches (n, C, H, W), single images (C, H, W) or
+    (images, labels) pairs; image numbers count in iteration order (file-name order for a folder).
+    `layers`: `named_modules()` names or the modules. An image's score for a channel is the maximum of
+    that channel's map over positions; hits are `(image_index, y, x, value)`, strongest first. The model
+    runs in eval mode without gradients and is left exactly as found. `progress` shows a progress bar.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
@@ -222,12 +288,17 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
     resolved = dict(resolve_layer(model, layer) for layer in layers)
     if not resolved:
         raise BadInputError("give at least one layer (a model.named_modules() name or the module)")
+    if isinstance(images, (str, Path)):
+        images = ImageFolder(images, size=None)  # images of one size; ImageFolder(path, size=N) resizes
     total = getattr(images, "images", images)
-    if isinstance(total, torch.Tensor) and total.ndim == 4 and k > total.shape[0]:
-        raise BadInputError(f"k={k} but the dataset has only {total.shape[0]} images; pass k <= {total.shape[0]}")
+    sized = (total.shape[0] if isinstance(total, torch.Tensor) and total.ndim == 4 else
+             len(total) if isinstance(total, ImageFolder) else None)
+    if sized is not None and k > sized:
+        raise BadInputError(f"k={k} but the dataset has only {sized} images; pass k <= {sized}")
 
     device = model_device(model)
-    running = {name: _Running(name, k) for name in resolved}
+    static = device.type != "cpu"  # data-dependent shapes would wait for an accelerator
+    running = {name: _Running(name, k, static) for name in resolved}
     fired: set[str] = set()
     state = {"offset": 0}
     handles = []
@@ -250,8 +321,7 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
             batches: Iterable[torch.Tensor] = _batches(images, batch_size)
             if progress:
                 from rich.progress import track
-                sized = isinstance(total, torch.Tensor) and total.ndim == 4
-                count = -(-total.shape[0] // batch_size) if sized else None
+                count = None if sized is None else -(-sized // batch_size)
                 batches = track(batches, description="top activations", total=count, transient=True)
             for batch in batches:
                 if not image_shape:
@@ -279,12 +349,11 @@ def top_activations(model: nn.Module, images: torch.Tensor | Iterable, layers: s
         raise BadInputError(f"k={k} but the dataset has only {n} images; pass k <= {n}")
     result = {}
     for name, run in running.items():
-        if bool(run.nan):
+        if bool(torch.isnan(run.values).any()):
             raise BadInputError(f"layer {name!r} produced NaN activations; check the inputs and weights")
-        assert run.values is not None and run.pos is not None and run.image is not None
-        pos = run.pos.cpu()
-        field_ = None  # features (n, C) have no field: their hits are valid, crops are not
-        if run.spatial:
-            field_ = receptive_field(model, name, input_shape=(1, *image_shape))
-        result[name] = LayerTop(name, run.values.cpu(), run.image.cpu(), pos // run.width, pos % run.width, field_)
+        values, image, y, x = run.result()
+        source = None  # features (n, C) have no field: their hits are valid, crops are not
+        if run.shape is not None and len(run.shape) == 3:
+            source = functools.partial(receptive_field, model, name, input_shape=(1, *image_shape))
+        result[name] = LayerTop(name, values, image, y, x, source)
     return ActivationIndex(result, k, n, image_shape)
