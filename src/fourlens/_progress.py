@@ -21,7 +21,7 @@ DELAY_S = 3.0
 class Bar:
     """`advance(k)` after each unit of work; drawn lazily (see module docs); a context manager."""
 
-    def __init__(self, total: int, description: str, progress: bool = True, delay: float = DELAY_S) -> None:
+    def __init__(self, total: int | None, description: str, progress: bool = True, delay: float = DELAY_S) -> None:
         self.on = bool(progress) and _is_tty()
         self.total, self.description, self.delay = total, description, delay
         self.done = 0
@@ -33,7 +33,7 @@ class Bar:
             return
         self.done += k
         if self._bar is None:
-            if time.perf_counter() - self._start < self.delay or self.done >= self.total:
+            if time.perf_counter() - self._start < self.delay or (self.total is not None and self.done >= self.total):
                 return
             from rich.console import Console
             from rich.progress import Progress
@@ -55,7 +55,7 @@ class Bar:
         self.close()
 
 
-def shown(items: Iterable[T], total: int, description: str, progress: bool = True,
+def shown(items: Iterable[T], total: int | None, description: str, progress: bool = True,
           delay: float = DELAY_S) -> Iterator[T]:
     """Yield `items`, drawing a transient bar once `delay` seconds have passed (see module docs)."""
     if not progress or not _is_tty():

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
+from fourlens._progress import shown
 
 CLASSES: tuple[str, ...] = ("zebra", "leopard", "giraffe", "frog")
 IMAGE_SIZE = 64
@@ -156,8 +157,7 @@ def train_zoo_model(seed: int = 0, n_train: int = 2000, epochs: int = 3, batch_s
     g = torch.Generator().manual_seed(seed + 1)
     iterator = range(epochs)
     if progress:
-        from rich.progress import track
-        iterator = track(iterator, description="training the zoo model")
+        iterator = shown(iterator, epochs, "training the zoo model")
     model.train()
     for _ in iterator:
         order = torch.randperm(n_train, generator=g)

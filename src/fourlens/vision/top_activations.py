@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from fourlens._progress import shown
 from fourlens.errors import BadInputError
 from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import model_device, resolve_layer
@@ -320,9 +321,8 @@ def top_activations(model: nn.Module, images: torch.Tensor | str | Path | Iterab
                 handles.append(module.register_forward_hook(hook_for(name)))
             batches: Iterable[torch.Tensor] = _batches(images, batch_size)
             if progress:
-                from rich.progress import track
                 count = None if sized is None else -(-sized // batch_size)
-                batches = track(batches, description="top activations", total=count, transient=True)
+                batches = shown(batches, count, "top activations")
             for batch in batches:
                 if not image_shape:
                     image_shape = tuple(batch.shape[1:])
