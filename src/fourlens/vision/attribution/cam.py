@@ -24,10 +24,15 @@ from fourlens.vision.attribution.targets import Target
 def find_gap_head(model: nn.Module, x: torch.Tensor, layer: str | nn.Module | None = None
                   ) -> tuple[str, nn.Linear]:
     """(feature layer name, classifier) such that logits = classifier(mean over h, w of the layer's output)."""
+    outputs: list[torch.Tensor] = []
     with untouched(model):
-        records = probe(model, x[:1])
-        with torch.no_grad():
-            logits = model(x[:1])
+        # the logits come from the probing forward itself (a hook on the model), not a second forward
+        handle = model.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        try:
+            records = probe(model, x[:1])
+        finally:
+            handle.remove()
+    logits = outputs[-1]
     linears = [(name, module, out, inp) for name, module, out, inp in records if isinstance(module, nn.Linear)]
     wanted = None if layer is None else resolve_layer(model, layer)[0]
     if linears:
