@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +25,10 @@ from torch.nn import functional as F
 
 from fourlens._progress import steps_bar
 from fourlens.errors import BadInputError
-from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
-from fourlens.vision.visualize import _capture
+from fourlens.vision.visualize import _check_channel, _layer_output
 
 OBJECTIVES = ("l2", "mean")
 DREAM_LR = {"pixel": 0.01, "fourier": 0.01}
@@ -129,15 +127,9 @@ def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, oc
             raise BadInputError(f"clip must be 'input', None or (low, high); got {clip!r}") from None
 
     def score(x: torch.Tensor) -> torch.Tensor:
-        with _capture(module, stop=True) as store, suppress(StopForward):
-            model(x)
-        if "out" not in store:
-            raise BadInputError(f"layer {name!r} did not run in the model's forward pass")
-        a = store["out"]
+        a = _layer_output(model, module, name, x)
         if channel is not None:
-            if a.ndim < 2 or not 0 <= channel < a.shape[1]:
-                raise BadInputError(f"channel {channel} is out of range: layer {name!r} outputs "
-                                    f"{tuple(a.shape)} (channels 0..{a.shape[1] - 1 if a.ndim >= 2 else 0})")
+            _check_channel(a, channel, name)
             a = a[:, channel]
         return a.pow(2).mean() if objective == "l2" else a.mean()
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,8 +85,8 @@ class Visualization:
                 f"activation {self.activation:.3f}<br><img src='data:image/png;base64,{data}'/></div>")
 
 
-@contextmanager
-def _capture(module: nn.Module, stop: bool) -> Iterator[dict[str, torch.Tensor]]:
+def _layer_output(model: nn.Module, module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
+    """`module`'s output for input x; the forward pass stops there (`StopForward`), later layers never run."""
     store: dict[str, torch.Tensor] = {}
 
     def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
@@ -94,14 +94,24 @@ def _capture(module: nn.Module, stop: bool) -> Iterator[dict[str, torch.Tensor]]
             raise BadInputError(f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "
                                 "pick a layer whose output is one activation tensor")
         store["out"] = output
-        if stop:
-            raise StopForward
+        raise StopForward
 
     handle = module.register_forward_hook(hook)
     try:
-        yield store
+        with suppress(StopForward):
+            model(x)
     finally:
         handle.remove()
+    if "out" not in store:
+        raise BadInputError(f"layer {name!r} did not run in the model's forward pass")
+    return store["out"]
+
+
+def _check_channel(a: torch.Tensor, channel: int, name: str) -> None:
+    """A clear error when `channel` is not a channel (dim 1) of the layer output `a`."""
+    if a.ndim < 2 or not 0 <= channel < a.shape[1]:
+        raise BadInputError(f"channel {channel} is out of range: layer {name!r} outputs {tuple(a.shape)} "
+                            f"(channels 0..{a.shape[1] - 1 if a.ndim >= 2 else 0})")
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -281,13 +291,8 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
                   parameterization=parameterization)
 
     def activation(x: torch.Tensor) -> torch.Tensor:
-        with _capture(module, stop=True) as store, suppress(StopForward):
-            model(x)
-        if "out" not in store:
-            raise BadInputError(f"layer {name!r} did not run in the model's forward pass")
-        a = store["out"]
-        if a.ndim < 2 or not 0 <= channel < a.shape[1]:
-            raise BadInputError(f"channel {channel} is out of range: layer {name!r} outputs {tuple(a.shape)}")
+        a = _layer_output(model, module, name, x)
+        _check_channel(a, channel, name)
         a = a[0, channel]  # (H, W), or a scalar for a (n, features) output
         if position is None:
             return a.mean()
