@@ -28,7 +28,7 @@ from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import check_logits, model_device, require_eager, resolve_layer
 from fourlens.vision.attribution.cam import find_gap_head
 from fourlens.vision.attribution.cam_base import default_layer, layer_leaf
-from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.hooks import capture_output, untouched
 
 Method = Literal["cam", "grad_cam"]
 
@@ -128,8 +128,10 @@ def live_cam_stream(model: nn.Module, batches: Iterable[torch.Tensor], target: i
                 if runner is None:
                     runner = _Runner(model, batch[:1], method, layer, target)
                     # CAM reads A without a copy (no backward, nothing after the layer may change it: the GAP
-                    # head check above saw the classifier consume exactly A's mean); Grad-CAM needs A as a leaf.
-                    context = layer_leaf(runner.module, True) if method == "grad_cam" else _capture(runner.module)
+                    # head check above saw the classifier consume exactly A's mean, from a 4-D feature map);
+                    # Grad-CAM needs A as a leaf.
+                    context = (layer_leaf(runner.module, True) if method == "grad_cam"
+                               else capture_output(runner.module))
                     store = context.__enter__()
                 start = time.perf_counter()
                 maps, classes, probs = runner(store, batch)
@@ -137,24 +139,6 @@ def live_cam_stream(model: nn.Module, batches: Iterable[torch.Tensor], target: i
         finally:
             if context is not None:
                 context.__exit__(None, None, None)
-
-
-class _capture:  # noqa: N801 - used like a function-style context manager
-    """A forward hook storing the module's output as is (no clone: the CAM path copies nothing)."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module, self.store, self.handle = module, {}, None
-
-    def __enter__(self) -> dict:
-        def hook(_m: nn.Module, _i: tuple, output: torch.Tensor) -> None:
-            if not isinstance(output, torch.Tensor) or output.ndim != 4:
-                raise BadInputError("the CAM layer must output feature maps (n, K, h, w)")
-            self.store["output"] = output
-        self.handle = self.module.register_forward_hook(hook)
-        return self.store
-
-    def __exit__(self, *_exc: object) -> None:
-        self.handle.remove()
 
 
 def live_cam(model: nn.Module, frames: torch.Tensor | Iterable[torch.Tensor], target: int | str = "top1",
