@@ -19,13 +19,13 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
 from captum.attr import IntegratedGradients
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_attribution import race  # noqa: E402
 from resnet import resnet18  # noqa: E402
 
 from fourlens.demo.zoo import make_zoo, zoo_model  # noqa: E402
@@ -71,18 +71,14 @@ def sweep(model, x, y, steps_list, extra_steps, reference_steps: int, baseline: 
     return out
 
 
-def race(model, x, y, rounds: int) -> dict:
+def race_rules(model, x, y, rounds: int) -> dict:
+    """Gauss-Legendre vs adaptive at 50 steps, interleaved (`bench_attribution.race`), best of `rounds`."""
     configs = {method: (lambda m=method: integrated_gradients(model, x, y, steps=50, method=m, baseline=0.5,
                                                               progress=False))
                for method in ("gausslegendre", "adaptive")}
-    times: dict[str, list[float]] = {name: [] for name in configs}
-    for _ in range(rounds):
-        for name, fn in configs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {"images": len(y), "steps": 50, "batch_size": 64, "best_s": {k: min(v) for k, v in times.items()},
-            "all_s": times}
+    timed = race(configs, rounds)
+    return {"images": len(y), "steps": 50, "batch_size": 64, "best_s": {k: timed[k] for k in configs},
+            "all_s": timed["all_runs"]}
 
 
 def main() -> None:
@@ -106,7 +102,7 @@ def main() -> None:
     out["resnet18"] = {"size": size, **sweep(net, x, y, steps_list, extra, 100 if args.quick else 400,
                                                      baseline=0.5)}
     xr = torch.rand(4, 3, size, size, generator=g)
-    out["resnet18_time"] = race(net, xr, torch.tensor([1, 4, 7, 10]), 1 if args.quick else 3)
+    out["resnet18_time"] = race_rules(net, xr, torch.tensor([1, 4, 7, 10]), 1 if args.quick else 3)
     print(json.dumps(out["resnet18_time"]["best_s"]), flush=True)
     out["load_average_end"] = os.getloadavg()
     name = "vision_ig_quadrature_quick.json" if args.quick else "vision_ig_quadrature.json"
