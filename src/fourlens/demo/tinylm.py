@@ -36,6 +36,7 @@ from torch import nn
 
 from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
+from fourlens._progress import Bar
 from fourlens._torch import torch_threads
 from fourlens.errors import BadInputError
 
@@ -316,30 +317,12 @@ def cached_run(config: TinyLMConfig | None = None, train_config: TrainConfig | N
     done = root / "log.jsonl"
     if not done.is_file() or not all((root / f"step-{s:05d}.safetensors").is_file() for s in steps):
         started = time.perf_counter()
-        progress = _rich_progress(tc.steps) if verbose else None
-        try:
-            train(config, tc, out_dir=root, progress=progress.update if progress else None)
-        finally:
-            if progress:
-                progress.close()
+        with Bar(tc.steps, "training TinyLM", progress=verbose) as bar:
+            # train() reports the absolute step; the bar counts increments
+            train(config, tc, out_dir=root, progress=lambda step, _total: bar.advance(step - bar.done))
         if verbose:
             print(f"trained TinyLM in {time.perf_counter() - started:.0f}s -> {root}")
     return TinyLMRun(directory=root, steps=steps)
-
-
-class _rich_progress:
-    def __init__(self, total: int) -> None:
-        from rich.progress import Progress
-
-        self._progress = Progress(transient=True)
-        self._progress.start()
-        self._task = self._progress.add_task("training TinyLM", total=total)
-
-    def update(self, step: int, total: int) -> None:
-        self._progress.update(self._task, completed=step)
-
-    def close(self) -> None:
-        self._progress.stop()
 
 
 class AsciiTokenizer:
