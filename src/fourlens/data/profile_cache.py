@@ -39,7 +39,7 @@ def cached_profile(paths: list[str], *, tokenizer: str | None = None, directory:
             return Profile.load(entry)
         except BadInputError:
             pass   # a corrupt or old entry: profile again and replace it
-    result = profile(list(corpus.shards), tokenizer=tokenizer, **settings)
+    result = profile(corpus, tokenizer=tokenizer, **settings)   # the Corpus built above: shards expanded once
     entry.parent.mkdir(parents=True, exist_ok=True)
     result.save(entry)
     return result
