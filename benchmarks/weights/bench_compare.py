@@ -94,9 +94,11 @@ def status(key):
             return int(line.split()[1]) * 1024
 mode, a, b = sys.argv[1:4]
 import torch
+imported = time.perf_counter()
 if mode.startswith("fourlens"):
-    from fourlens.weights import compare
-    _, io, precision = mode.split(":")
+    from fourlens.weights import compare  # with numba installed, also its import and runtime start
+    _, io, precision, kernel = mode.split(":")
+imported = time.perf_counter() - imported
 try:  # reset the peak (VmHWM) so it covers the comparison only, not transient peaks while importing
     open("/proc/self/clear_refs", "w").write("5")
 except OSError:
@@ -104,7 +106,7 @@ except OSError:
 baseline = status("VmRSS")
 t, c = time.perf_counter(), cpu()
 if mode.startswith("fourlens"):
-    result = compare(a, b, io=io, precision=precision)
+    result = compare(a, b, io=io, precision=precision, kernel=kernel)
     change = result.global_rel_change
 else:  # the peer: safetensors safe_open + get_tensor, torch math per tensor
     from safetensors import safe_open
@@ -117,6 +119,7 @@ else:  # the peer: safetensors safe_open + get_tensor, torch math per tensor
     change = (sum_dd / sum_aa) ** 0.5
 seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss": status("VmHWM"),
+                  "import_seconds": imported,
                   "rss_after_imports": baseline,
                   "global_rel_change": change}))
 """
@@ -168,7 +171,8 @@ def main() -> None:
         write_pair(shapes, a, b)
         print(f"wrote 2 x {a.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         load_before = os.getloadavg()
-        modes = ["fourlens:pread:auto", "fourlens:mmap:auto", "fourlens:pread:float64"]
+        modes = ["fourlens:pread:auto:auto", "fourlens:mmap:auto:auto", "fourlens:pread:auto:torch",
+                 "fourlens:pread:float64:auto"]
         modes += [] if args.no_peer else ["peer"]
         runs: dict[str, dict[str, list]] = {}
         for condition in ("warm", "cold"):
@@ -218,31 +222,36 @@ def summarize(runs: dict, total_bytes: int, largest: int) -> dict:
                           "cpu_seconds": cpu_seconds, "peak_rss_bytes": peak,
                           "peak_rss_over_largest_tensor": peak / largest,
                           "rss_above_imports_bytes": max(r["peak_rss"] - r["rss_after_imports"] for r in results),
-                          "global_rel_change": results[0]["global_rel_change"]}
+                          "global_rel_change": results[0]["global_rel_change"],
+                          "import_seconds": min(r.get("import_seconds", math.nan) for r in results)}
         summary[condition] = rows
     return summary
 
 
 def markdown(payload: dict) -> str:
-    names = {"cat": "`cat a b > /dev/null`", "fourlens:pread:auto": "fourlens compare (default: pread, float32 SIMD)",
-             "fourlens:mmap:auto": "fourlens compare, io=mmap", "fourlens:pread:float64":
-             "fourlens compare, precision=float64", "peer": "safetensors safe_open + torch per tensor"}
+    names = {"cat": "`cat a b > /dev/null`",
+             "fourlens:pread:auto:auto": "fourlens compare (default: pread, one-pass numba kernel)",
+             "fourlens:mmap:auto:auto": "fourlens compare, io=mmap",
+             "fourlens:pread:auto:torch": "fourlens compare, kernel=torch (no numba: float32 SIMD passes)",
+             "fourlens:pread:float64:auto": "fourlens compare, precision=float64",
+             "peer": "safetensors safe_open + torch per tensor"}
     largest = payload["largest_tensor_bytes"]
     lines = [f"2 x {payload['file_bytes'] / 1e9:.2f} GB bf16 safetensors, {payload['n_tensors']} tensors, largest "
              f"{largest / 2**20:.0f} MiB (2x = {2 * largest / 2**30:.2f} GiB); {payload['machine']['cpus']} CPUs, "
              f"load average {payload['machine']['loadavg_before'][0]:.1f} at the start, "
              f"{payload['machine']['loadavg_after'][0]:.1f} at the end; best of {payload['repeats']} runs.", "",
-             "| cache | reader | time (s) | GB/s | speed vs cat | CPU (s) | peak RSS (MiB) | peak RSS / largest tensor "
-             "| RSS growth after imports (MiB) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| cache | reader | time (s) | GB/s | speed vs cat | CPU (s) | import (s, untimed) | peak RSS (MiB) "
+             "| peak RSS / largest tensor | RSS growth after imports (MiB) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for condition, rows in payload["summary"].items():
         for mode, row in rows.items():
             if mode == "cat":
                 lines.append(f"| {condition} | {names[mode]} | {row['seconds']:.2f} | {row['throughput_gb_s']:.2f} "
-                             f"| 1.00 | {row['cpu_seconds']:.2f} | - | - | - |")
+                             f"| 1.00 | {row['cpu_seconds']:.2f} | - | - | - | - |")
             else:
                 lines.append(f"| {condition} | {names[mode]} | {row['seconds']:.2f} | {row['throughput_gb_s']:.2f} | "
                              f"{row['speed_vs_cat']:.2f} | {row['cpu_seconds']:.2f} | "
+                             f"{row.get('import_seconds', math.nan):.2f} | "
                              f"{row['peak_rss_bytes'] / 2**20:.0f} | "
                              f"{row['peak_rss_over_largest_tensor']:.2f} | "
                              f"{row['rss_above_imports_bytes'] / 2**20:.0f} |")

@@ -2,10 +2,11 @@
 
 Each tensor present in both checkpoints with the same shape is streamed in chunks (see
 `fourlens.weights.stats`): relative change ||b - a|| / ||a||, norms, cosine, max |b - a| and NaN/Inf
-counts (float32 SIMD arithmetic where the values embed exactly in float32, float64 otherwise; chunk
-totals in float64). Tensors present in one checkpoint only, or with different shapes, get their
-norms and NaN/Inf counts alone. Peak memory is a few chunks per worker plus what `torch.load` keeps
-for non-mappable legacy .bin files; it does not grow with the checkpoint or the largest tensor.
+counts (one compiled pass per chunk when numba is installed, else torch's float32 SIMD passes, where
+the values embed exactly in float32; float64 otherwise; chunk totals in float64). Tensors present in
+one checkpoint only, or with different shapes, get their norms and NaN/Inf counts alone. Peak memory is
+a few chunks per worker plus what `torch.load` keeps for non-mappable legacy .bin files; it does not
+grow with the checkpoint or the largest tensor.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fourlens.weights import fused
 from fourlens.weights.checkpoint import Checkpoint, PathLike, open_checkpoint
 from fourlens.weights.layers import aggregate_layers, layer_function
-from fourlens.weights.stats import DEFAULT_CHUNK, ChunkEngine
+from fourlens.weights.stats import ChunkEngine
 from fourlens.weights.tensor_info import TensorInfo
+
+fused.warm()  # numba's import and runtime start once, at import like torch's, not in the first compare
 
 TENSOR_COLUMNS = ["name", "layer", "status", "shape", "shape_b", "dtype", "dtype_b", "numel", "norm_a", "norm_b",
                   "diff_norm", "rel_change", "cosine", "max_abs_diff", "nonfinite_a", "nonfinite_b"]
@@ -133,8 +137,8 @@ class WeightComparison:
 
 def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[PathLike], *,
             trust_pickle: bool = False, layer_pattern: str | Callable[[str], str] | None = None,
-            chunk: int = DEFAULT_CHUNK, workers: int | None = None, precision: str = "auto",
-            io: str = "pread", progress: Progress | None = None
+            chunk: int | None = None, workers: int | None = None, precision: str = "auto",
+            io: str = "pread", kernel: str = "auto", progress: Progress | None = None
             ) -> WeightComparison:
     """Compare two checkpoints tensor by tensor.
 
@@ -142,12 +146,15 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
     directory holding them, or a list of files. PyTorch files are read with
     `torch.load(weights_only=True)`; `trust_pickle=True` allows a full unpickle (trusted files only).
     `layer_pattern`: how names map to layers (default `fourlens.weights.layers.layer_of`; a regex
-    whose first group names the layer, or a callable). `chunk`: elements per chunk; `workers`:
+    whose first group names the layer, or a callable). `chunk`: elements per chunk (default: 1M
+    with the compiled kernels, 256K with torch's passes); `workers`:
     threads (default: min(4, CPUs)); `precision`: "auto" (default: float32 arithmetic for 8/16/32-bit
     weights, relative error ~1e-6; float64 for float64 and 32/64-bit integer tensors) or "float64"
     (every chunk in float64, 2-4x slower; see `fourlens.weights.stats`). `io`: how safetensors data is read,
     "pread" (default: into a reused buffer) or "mmap" (through the memory map, pages handed back after
-    each chunk); both keep memory bounded (see benchmarks/README.md). `progress(bytes_done, bytes_total,
+    each chunk); both keep memory bounded (see benchmarks/README.md). `kernel`: "auto" (default: one
+    pass per chunk with numba's compiled kernels when numba is installed, `fourlens.weights.fused`),
+    "fused" (require them) or "torch" (torch's passes). `progress(bytes_done, bytes_total,
     name)` is called after each tensor. Raises `BadInputError` naming the file when a checkpoint is
     missing, corrupt or truncated.
     """
@@ -155,7 +162,7 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
     to_layer = layer_function(layer_pattern)
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     with open_checkpoint(path_a, trust_pickle) as a, open_checkpoint(path_b, trust_pickle) as b, \
-            ChunkEngine(chunk, workers, precision) as engine:
+            ChunkEngine(chunk, workers, precision, kernel) as engine:
         names = list(a) + [name for name in b if name not in a]
         total = sum(info.nbytes for info in a.infos.values()) + sum(info.nbytes for info in b.infos.values())
         done = 0

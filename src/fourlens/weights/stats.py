@@ -1,28 +1,36 @@
 """Streaming statistics of one tensor pair, chunk by chunk.
 
-Arithmetic (`precision="auto"`, the default): a chunk of each tensor is upcast to float32 when its
-dtype embeds exactly in float32 (F32, F16, BF16, FP8, 8/16-bit integers, bool), otherwise (F64,
-32/64-bit integers) to float64. d = b - a is formed element by element (never ||a||^2 + ||b||^2 -
-2<a, b>, which cancels catastrophically when the change is tiny); the sums of squares are a SIMD
-square and torch's cascaded row sum in float32 (relative error ~1e-7 per chunk; BLAS sdot, equally
-fast, measured up to 6e-6; tests/weights/test_precision.py holds the result to float64). Chunk
-totals are added in float64 in chunk order, so results do not depend on thread timing. `precision="float64"` computes
-every chunk in float64 (exact upcast, rounding ~1e-16), about 2-4x slower.
+Arithmetic (`precision="auto"`, the default): when both dtypes embed exactly in float32 (F32, F16,
+BF16, FP8, 8/16-bit integers, bool), d = b - a is formed in float32 element by element (never
+||a||^2 + ||b||^2 - 2<a, b>, which cancels catastrophically when the change is tiny); otherwise (F64,
+32/64-bit integers) every chunk is computed in float64. Chunk totals are added in float64 in chunk
+order, so results do not depend on thread timing. `precision="float64"` computes every chunk in
+float64 (exact upcast, rounding ~1e-16), about 2-4x slower. tests/weights/test_precision.py holds
+both kernels to float64 references.
 
-Memory: a worker owns three float32 buffers of `chunk` elements (3 MiB at the default 256K: they stay
-in the L2/L3 cache across the passes over them; smaller chunks cost more in per-chunk Python and
-thread hand-offs than they save), float64 ones only when a tensor needs them, and two raw byte buffers
-that pread fills; when reading through a memory map it hands its chunk's pages back to the kernel once
-they are converted. So the resident set stays at a few chunks per worker however large a tensor is.
+Kernels (`kernel=`): with numba installed ("auto"), a chunk pair is read once by a compiled kernel
+(`fourlens.weights.fused`: float64 sums of exact float32 squares, one pass; bf16 and float32 read in
+place, other float32-exact dtypes upcast first). Without numba ("torch"), torch makes six passes:
+upcast a and b, subtract, min/max, square, and its cascaded float32 row sum (relative error ~1e-7
+per chunk; BLAS sdot, equally fast, measured up to 6e-6).
 
-Speed: the workers (threads; torch releases the GIL) each run torch single-threaded, which avoids
-OpenMP's spin-waits when the machine is shared. While a worker computes, it asks the kernel to read
-ahead the chunks that follow (`prefetch`), so cold reads from disk overlap with computation.
+Memory: a worker owns three float32 buffers of `chunk` elements (touched only by torch's passes and
+for dtypes the kernels do not read in place; torch's chunk, 256K, keeps them in the L2/L3 cache
+across its passes; smaller chunks cost more in per-chunk Python and thread hand-offs than they
+save), float64 ones only when a tensor needs them, and two raw byte buffers that pread fills; when
+reading through a memory map it hands its chunk's pages back to the kernel once they are read. So
+the resident set stays at a few chunks per worker however large a tensor is.
+
+Speed: the workers (threads; torch and the numba kernels release the GIL) each run torch
+single-threaded, which avoids OpenMP's spin-waits when the machine is shared. While a worker
+computes, it asks the kernel to read ahead the chunks that follow (`prefetch`), so cold reads from
+disk overlap with computation.
 
 Non-finite values: sums are taken over the positions where both tensors are finite, and
-`nonfinite_a`/`nonfinite_b` count the rest. The fast path counts nothing: a finite sum of squares
-proves that a chunk holds no NaN/Inf. A chunk whose sums are not finite (NaN/Inf, or float32
-overflow of huge finite values) is recomputed in float64 with a mask, and its NaN/Inf counted.
+`nonfinite_a`/`nonfinite_b` count the rest. The fast paths count nothing: a finite sum of squares
+proves that a chunk holds no NaN/Inf. A chunk whose sums are not finite (NaN/Inf, or, in torch's
+float32 sums, overflow of huge finite values) is recomputed in float64 with a mask, and its NaN/Inf
+counted.
 """
 
 from __future__ import annotations
@@ -35,11 +43,18 @@ from dataclasses import dataclass
 
 import torch
 
-DEFAULT_CHUNK = 1 << 18  # elements per chunk (3 float32 buffers: 3 MiB per worker)
+from fourlens.weights import fused
+
+# Elements per chunk. The one-pass kernels read the raw chunk once: 1M elements (2 MiB per bf16 side)
+# measured fastest (256K: 0.57 s, 1M: 0.42 s, 4M: 0.50 s for 2 x 2.69 GB cached, pread). torch's six
+# passes want their three float32 rows to stay in cache: 256K (3 MiB) beat 1M (1.0 s vs 1.2 s).
+DEFAULT_CHUNK = 1 << 20
+TORCH_CHUNK = 1 << 18
 PREFETCH_CHUNKS = 8      # how far ahead of the chunk being computed the kernel is asked to read
 GROUP_CHUNKS = 32        # consecutive chunks per worker task
 PageHook = Callable[[int, int], None]
 PRECISIONS = ("auto", "float64")
+KERNELS = ("auto", "fused", "torch")
 # dtypes whose every value is exactly a float32 (so b - a and the squares start from exact values)
 EXACT_IN_FLOAT32 = frozenset(
     getattr(torch, name) for name in ("float32", "float16", "bfloat16", "int8", "uint8", "int16", "uint16", "bool",
@@ -112,13 +127,21 @@ class Side:
 class ChunkEngine:
     """A pool of worker threads, each with its own buffers; use as a context manager."""
 
-    def __init__(self, chunk: int = DEFAULT_CHUNK, workers: int = 2, precision: str = "auto") -> None:
-        if chunk < 1 or workers < 1:
+    def __init__(self, chunk: int | None = None, workers: int = 2, precision: str = "auto",
+                 kernel: str = "auto") -> None:
+        if (chunk is not None and chunk < 1) or workers < 1:
             raise ValueError(f"chunk and workers must be positive; got chunk={chunk}, workers={workers}")
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")
+        if kernel == "fused" and not fused.available():
+            raise ValueError("kernel='fused' needs numba: pip install 'fourlens[weights]' (or kernel='auto')")
         self.precision = precision
-        self.chunk = chunk
+        # "auto": the one-pass numba kernels when installed (fused.py), else torch's passes
+        self.fused = kernel != "torch" and fused.available()
+        # precision="float64" runs torch's passes on every chunk: their chunk size, not the kernels'
+        self.chunk = chunk or (DEFAULT_CHUNK if self.fused and precision == "auto" else TORCH_CHUNK)
         self.workers = workers
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
@@ -193,14 +216,17 @@ class ChunkEngine:
         tasks = [starts[i:i + per_task] for i in range(0, len(starts), per_task)]
         return [part for group in self._pool.map(run, tasks) for part in group]
 
-    def _load(self, side: Side, out: torch.Tensor, slot: int, start: int, stop: int) -> torch.Tensor:
+    def _fetch(self, side: Side, slot: int, start: int, stop: int) -> torch.Tensor:
+        """Elements [start, stop) of a side in its own dtype: a view of the map, or read into raw slot."""
         if side.prefetch is not None and start % (PREFETCH_CHUNKS * self.chunk) == 0:
             # every PREFETCH_CHUNKS chunks, ask for the PREFETCH_CHUNKS chunks after the next ones
             ahead = start + PREFETCH_CHUNKS * self.chunk
             side.prefetch(min(ahead, side.numel), min(ahead + PREFETCH_CHUNKS * self.chunk, side.numel))
+        return side.flat[start:stop] if side.flat is not None else side.read(start, stop, self._local.raw[slot])
+
+    def _load(self, side: Side, out: torch.Tensor, slot: int, start: int, stop: int) -> torch.Tensor:
         out = out[: stop - start]
-        source = side.flat[start:stop] if side.flat is not None else side.read(start, stop, self._local.raw[slot])
-        out.copy_(source)  # upcast (exact: see EXACT_IN_FLOAT32)
+        out.copy_(self._fetch(side, slot, start, stop))  # upcast (exact: see EXACT_IN_FLOAT32)
         if side.release is not None:
             side.release(start, stop)
         return out
@@ -208,6 +234,16 @@ class ChunkEngine:
     def _pair_float32(self, a: Side, b: Side, start: int, stop: int) -> tuple[list[float], float, int, int]:
         n = stop - start
         rows = self._buffers(torch.float32)[:, :n]  # (3, n): a, b, b - a
+        if self.fused:
+            sums = fused.pair_sums(self._fetch(a, 0, start, stop), self._fetch(b, 1, start, stop), rows)
+            for side in (a, b):  # after the kernel has read the mapped pages
+                if side.release is not None:
+                    side.release(start, stop)
+            if sums is not None:
+                aa, bb, dd, top = sums
+                if not math.isfinite(aa + bb):  # NaN/Inf somewhere: the masked float64 path counts them
+                    return self._pair_float64(a, b, start, stop)
+                return [aa, bb, 0.5 * (aa + bb - dd), dd], top, 0, 0
         x = self._load(a, rows[0], 0, start, stop)
         y = self._load(b, rows[1], 1, start, stop)
         d = torch.sub(y, x, out=rows[2])
