@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -22,7 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from resnet import resnet18  # noqa: E402
 
 from fourlens.vision import grad_cam, integrated_gradients, occlusion  # noqa: E402
+from fourlens.vision.attribution import _common  # noqa: E402
 from fourlens.vision.attribution.hooks import untouched  # noqa: E402
+
+CL = torch.channels_last
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "vision_attribution.json"
 
@@ -43,9 +47,20 @@ def race(configs: dict, rounds: int) -> dict:
         "all_runs": {name: values for name, values in times.items()}}
 
 
-def ig_floor(model, x, target, steps: int, batch: int) -> None:
+def contiguous(fn):
+    """fn with fourlens's channels-last batches switched off (what it did before, the inputs' layout)."""
+    def run():
+        _common.CHANNELS_LAST = False
+        try:
+            return fn()
+        finally:
+            _common.CHANNELS_LAST = True
+    return run
+
+
+def ig_floor(model, x, target, steps: int, batch: int, memory_format=torch.contiguous_format) -> None:
     """The floor: forward + backward to the input only, for steps x n inputs, `batch` at a time."""
-    inputs = x.repeat(steps, 1, 1, 1)  # (steps*n, C, H, W); building the path is not timed work
+    inputs = x.repeat(steps, 1, 1, 1).contiguous(memory_format=memory_format)  # building the path: untimed
     classes = target.repeat(steps)
     with untouched(model):
         for s in range(0, len(inputs), batch):
@@ -65,12 +80,19 @@ def bench_ig(model, x, target, repeats: int) -> dict:
 
     n = x.shape[0]
     captum = IntegratedGradients(model)
+    x_cl = x.contiguous(memory_format=CL)
     configs = {
         "captum_default": lambda: captum.attribute(x, target=target, n_steps=50),
         "captum_ibs50": lambda: captum.attribute(x, target=target, n_steps=50, internal_batch_size=50),
+        # a Captum user who knows the trick: channels-last input (Captum's path batches keep the layout)
+        "captum_ibs50_channels_last_input": lambda: captum.attribute(x_cl, target=target, n_steps=50,
+                                                                     internal_batch_size=50),
         "fourlens_default": lambda: integrated_gradients(model, x, target, steps=50),
         "fourlens_b50": lambda: integrated_gradients(model, x, target, steps=50, batch_size=50),
+        "fourlens_b50_contiguous": contiguous(lambda: integrated_gradients(model, x, target, steps=50,
+                                                                           batch_size=50)),
         "floor_b50": lambda: ig_floor(model, x, target, 50, 50),
+        "floor_b50_channels_last": lambda: ig_floor(model, x, target, 50, 50, CL),
     }
     rows = race(configs, repeats)
     return {"images": n, "steps": 50, "seconds": rows}
@@ -92,14 +114,25 @@ def bench_occlusion(model, x, target, repeats: int) -> dict:
                 occluded.append(img)
     stack = torch.stack(occluded)
     configs = {}
-    for ppe in (16, 64):
+    for ppe in (8, 16, 64):
         configs[f"captum_ppe{ppe}"] = lambda ppe=ppe: captum.attribute(
             x, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8), baselines=0.5, target=target,
             perturbations_per_eval=ppe)
-    for batch in (16, 64):
+    configs["captum_ppe16_channels_last_input"] = lambda: captum.attribute(
+        x.contiguous(memory_format=CL), sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8), baselines=0.5,
+        target=target, perturbations_per_eval=16)
+    for batch in (16, 64):  # the default: incremental (crops up to the cut layer) and channels-last
         configs[f"fourlens_b{batch}"] = lambda batch=batch: occlusion(model, x, target, window=16, stride=8,
                                                                       fill=0.5, batch_size=batch)
+    configs["fourlens_b16_plain"] = lambda: occlusion(model, x, target, window=16, stride=8, fill=0.5,
+                                                      batch_size=16, incremental=False)
+    configs["fourlens_b16_plain_contiguous"] = contiguous(lambda: occlusion(
+        model, x, target, window=16, stride=8, fill=0.5, batch_size=16, incremental=False))
+    for batch in (8, 16, 64):
         configs[f"floor_b{batch}"] = lambda b=list(stack.split(batch)): occlusion_floor(model, b)
+    for batch in (8, 16):
+        configs[f"floor_b{batch}_channels_last"] = \
+            lambda b=[t.contiguous(memory_format=CL) for t in stack.split(batch)]: occlusion_floor(model, b)
     rows = race(configs, repeats)
     return {"images": x.shape[0], "size": side, "positions": len(starts) ** 2, "seconds": rows}
 
@@ -127,6 +160,7 @@ def bench_grad_cam(model, x, target, repeats: int) -> dict:
 
     rows = race({"captum_layergradcam": lambda: captum.attribute(x, target=target),
                  "fourlens": lambda: grad_cam(model, x, target, layer="layer4"),
+                 "fourlens_contiguous": contiguous(lambda: grad_cam(model, x, target, layer="layer4")),
                  "full_backward_emulation": full_backward}, repeats + 1)
     return {"images": x.shape[0], "seconds": rows}
 
@@ -161,6 +195,7 @@ def main() -> None:
     import captum
 
     repeats = 1 if args.quick else 2 if args.full else 3
+    load_start = list(os.getloadavg())
     model = resnet18()
     g = torch.Generator().manual_seed(0)
     size = 64 if args.quick else 224
@@ -183,6 +218,7 @@ def main() -> None:
                                    "occlusion_stride4": peak_memory("occ", 4)}
     path = RESULTS.with_name("vision_attribution_full.json") if args.full else RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
+    results["load_average"] = {"start": load_start, "end": list(os.getloadavg())}
     path.write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
 

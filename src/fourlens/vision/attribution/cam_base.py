@@ -15,7 +15,14 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
-from fourlens.vision.attribution._common import check_classes, check_logits, chunks, require_eager, resolve_layer
+from fourlens.vision.attribution._common import (
+    check_classes,
+    check_logits,
+    chunks,
+    forward,
+    require_eager,
+    resolve_layer,
+)
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
@@ -94,7 +101,7 @@ def class_activation_map(model: nn.Module, x: torch.Tensor, target: Target, targ
         with layer_leaf(module, with_grad) as store:
             for part in chunks(n, batch_size):
                 with torch.set_grad_enabled(with_grad):
-                    logits = check_logits(model(x[part]))
+                    logits = check_logits(forward(model, x[part]))
                 acts = store["output"]  # (B, K, h, w)
                 classes = fixed[part] if fixed is not None else resolve_targets(
                     target, targets, part.stop - part.start, None, x.device, logits=logits.detach())

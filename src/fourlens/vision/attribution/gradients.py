@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from fourlens.vision.attribution._common import chunks
+from fourlens.vision.attribution._common import chunks, class_logits
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
@@ -23,8 +23,7 @@ def gradient_attribution(model: nn.Module, x: torch.Tensor, target: Target, targ
     with untouched(model):
         if needs_logits(target, targets):
             # "top1" is the prediction; one extra no-grad forward so the gradient pass stays one pass.
-            with torch.no_grad():
-                logits = torch.cat([model(x[s]) for s in chunks(n, batch_size)])
+            logits = class_logits(model, x, batch_size)
             classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
         else:
             classes = resolve_targets(target, targets, n, None, x.device)

@@ -13,17 +13,21 @@ import torch
 from torch import nn
 
 from fourlens._progress import shown
-from fourlens.vision.attribution._common import check_logits, chunks
+from fourlens.vision.attribution._common import check_logits, chunks, forward
 
 # apply(images (B, C, H, W), sample index (B,), perturbation index (B,)) -> perturbed images (B, C, H, W)
 Perturb = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# logits(sample index (B,), perturbation index (B,)) -> (B, classes): a caller's own way to the logits
+Evaluate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def perturb_and_evaluate(model: nn.Module, x: torch.Tensor, n_perturbations: int, perturb: Perturb,
                          classes: torch.Tensor, batch_size: int, progress: bool = True,
-                         description: str = "perturb and evaluate") -> tuple[torch.Tensor, torch.Tensor]:
+                         description: str = "perturb and evaluate", evaluate: Evaluate | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores and softmax probabilities of `classes` (n, T) under each perturbation: two (n, P, T) tensors.
 
+    `evaluate`, when given, replaces "perturb the images, run the model" (incremental occlusion).
     `progress`: a bar on a terminal when the run lasts more than a few seconds (`progress.shown`).
     """
     n = x.shape[0]
@@ -36,7 +40,10 @@ def perturb_and_evaluate(model: nn.Module, x: torch.Tensor, n_perturbations: int
         for part in shown(parts, len(parts), description, progress):
             flat = torch.arange(part.start, part.stop, device=x.device)
             sample, which = flat // n_perturbations, flat % n_perturbations
-            logits = check_logits(model(perturb(x[sample], sample, which)))
+            if evaluate is not None:
+                logits = check_logits(evaluate(sample, which))
+            else:
+                logits = check_logits(forward(model, perturb(x[sample], sample, which)))
             picked = classes[sample]  # (B, T)
             scores[part] = logits.gather(1, picked)
             probs[part] = logits.softmax(dim=1).gather(1, picked)

@@ -1,0 +1,99 @@
+"""Incremental occlusion (crop the first layers around each square) must give the plain sweep's results."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from fourlens.vision import occlusion
+from fourlens.vision.attribution import occlusion_incremental
+from fourlens.vision.attribution.occlusion_incremental import Axis
+
+
+class Block(nn.Module):
+    """A residual block (the cut must not fall inside it: the skip bypasses its convolutions)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.conv2(torch.relu(self.conv1(x))))
+
+
+class SmallResNet(nn.Module):
+    """Stem (stride 2) + max-pool + residual blocks + strided conv + GAP head, in float64."""
+
+    def __init__(self, input_skip: bool = False) -> None:
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 5, stride=2, padding=2), nn.BatchNorm2d(8), nn.ReLU(),
+                                      nn.MaxPool2d(3, stride=2, padding=1))
+            self.blocks = nn.Sequential(Block(8), Block(8))
+            self.down = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), Block(16), Block(16))
+            self.head = nn.Linear(16, 4)
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):  # non-trivial running statistics
+                    m.running_mean.uniform_(-0.1, 0.1)
+                    m.running_var.uniform_(0.5, 1.5)
+        self.input_skip = input_skip
+        self.double().eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.down(self.blocks(self.stem(x))).mean((2, 3))
+        out = self.head(h)
+        if self.input_skip:  # a path from the input to the logits that no layer cut can see
+            out = out + x.mean((1, 2, 3)).unsqueeze(1) * 3
+        return out
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    return torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("window, stride", [(8, 4), (12, 8), (16, 8)])
+def test_incremental_equals_the_plain_sweep_on_a_residual_net(images, window, stride) -> None:
+    model = SmallResNet()
+    fast = occlusion(model, images, [1, 3], window=window, stride=stride, batch_size=7)
+    plain = occlusion(model, images, [1, 3], window=window, stride=stride, batch_size=7, incremental=False)
+    assert fast.params["incremental_layer"] is not None and plain.params["incremental_layer"] is None
+    torch.testing.assert_close(fast.values, plain.values, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(fast.probability_map, plain.probability_map, rtol=1e-9, atol=1e-12)
+
+
+def test_the_zoo_model_gets_the_same_maps_incrementally(zoo_model, zoo_batch) -> None:
+    x, y = zoo_batch.images[:3], zoo_batch.labels[:3]
+    fast = occlusion(zoo_model, x, y, window=12, stride=4)
+    plain = occlusion(zoo_model, x, y, window=12, stride=4, incremental=False)
+    assert fast.params["incremental_layer"] is not None
+    torch.testing.assert_close(fast.values, plain.values, rtol=1e-4, atol=1e-5)
+
+
+def test_a_path_that_bypasses_every_cut_is_caught_and_swept_plainly(images) -> None:
+    model = SmallResNet(input_skip=True)
+    result = occlusion(model, images, 1, window=16, stride=8)
+    assert result.params["incremental_layer"] is None  # the three-square check saw different logits
+    plain = occlusion(model, images, 1, window=16, stride=8, incremental=False)
+    torch.testing.assert_close(result.values, plain.values)
+
+
+def test_a_wrong_crop_geometry_is_caught_by_the_check(images, monkeypatch: pytest.MonkeyPatch) -> None:
+    right = Axis.crop_start
+
+    def off_by_one_jump(self: Axis, first_unit: int) -> int:  # crops that miss part of a changed unit's field
+        return min(right(self, first_unit) + self.jump, self.length - self.crop)
+
+    monkeypatch.setattr(Axis, "crop_start", off_by_one_jump)
+    result = occlusion(SmallResNet(), images, 1, window=16, stride=8)
+    assert result.params["incremental_layer"] is None
+
+
+def test_no_plan_when_the_crop_would_be_the_whole_image(images) -> None:
+    model = SmallResNet()
+    plan = occlusion_incremental.make_plan(model, images, window=80, tops=torch.tensor([0, 16]),
+                                           lefts=torch.tensor([0, 16]), batch_size=4)
+    assert plan is None
