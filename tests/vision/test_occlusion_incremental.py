@@ -97,3 +97,11 @@ def test_no_plan_when_the_crop_would_be_the_whole_image(images) -> None:
     plan = occlusion_incremental.make_plan(model, images, window=80, tops=torch.tensor([0, 16]),
                                            lefts=torch.tensor([0, 16]), batch_size=4)
     assert plan is None
+
+
+def test_the_incremental_sweep_passes_the_conformance_check(images) -> None:
+    # model left exactly as found (the paste hook is removed), batch_size=1 equal, one image = in a batch
+    from fourlens.vision.conformance import check_attribution_method
+
+    result = check_attribution_method(occlusion, SmallResNet(), images, target=2, window=16, stride=8)
+    assert result.params["incremental_layer"] is not None
