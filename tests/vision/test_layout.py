@@ -59,3 +59,4 @@ def test_a_model_that_cannot_take_channels_last_input_falls_back_once_and_is_rem
     assert model.calls[0] is True and not any(model.calls[1:])  # one failed try, then contiguous only
     torch.testing.assert_close(result.values, contiguous_only(saliency, model, x, 1, batch_size=2).values)
     assert integrated_gradients(model, x, 1, steps=4).delta.abs().max() < 1e-2
+

@@ -165,3 +165,8 @@ def test_heatmap_and_overlay_presentation(tiny, tiny_x):
     assert len(pictures) == 3 and pictures[0].size == (16, 16)
     assert "<img" in result._repr_html_()
     assert result.to_dict()["shape"] == [3, 8, 8]
+
+
+def test_an_unknown_layer_name_suggests_the_closest_names_first(zoo_model) -> None:
+    with pytest.raises(BadInputError, match=r"no layer named 'feature\.10'.*\(15 of them\), e\.g\. features\.10, "):
+        grad_cam(zoo_model, torch.rand(1, 3, 64, 64), 0, layer="feature.10")  # a typo of features.10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import weakref
 from collections.abc import Callable, Iterator
 
@@ -54,9 +55,12 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
     modules = dict(model.named_modules())
     if isinstance(layer, str):
         if layer not in modules:
-            names = [n for n in modules if n][-8:]
+            names = [n for n in modules if n]
+            # the closest names first (a typo, a missing index), then the last layers, where CAM layers sit
+            close = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
+            shown = close + [n for n in names[-8:] if n not in close]
             raise BadInputError(f"the model has no layer named {layer!r}; names come from "
-                                f"model.named_modules(), e.g. {', '.join(names)}")
+                                f"model.named_modules() ({len(names)} of them), e.g. {', '.join(shown)}")
         return layer, modules[layer]
     for name, module in modules.items():
         if module is layer:
