@@ -28,6 +28,23 @@ class ViewFlattenNet(nn.Module):
         return self.fc(h.view(h.shape[0], -1))
 
 
+class StorageOrderNet(nn.Module):
+    """Reads its input's storage as if it were contiguous, like a custom kernel that ignores strides:
+    channels-last input gives other logits, silently."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        raw = torch.as_strided(x, (n, c, h, w), (c * h * w, h * w, w, 1))
+        return self.fc(torch.relu(self.conv(raw)).mean((2, 3)))
+
+
 def contiguous_only(method, *args, **kwargs):
     switch = _common.CHANNELS_LAST
     _common.CHANNELS_LAST = False
@@ -60,3 +77,12 @@ def test_a_model_that_cannot_take_channels_last_input_falls_back_once_and_is_rem
     torch.testing.assert_close(result.values, contiguous_only(saliency, model, x, 1, batch_size=2).values)
     assert integrated_gradients(model, x, 1, steps=4).delta.abs().max() < 1e-2
 
+
+
+def test_a_model_that_computes_something_else_channels_last_is_caught_by_the_first_check() -> None:
+    model = StorageOrderNet().eval()
+    x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(model(x.contiguous(memory_format=torch.channels_last)), model(x))
+    result = saliency(model, x, 0)
+    assert model in _common._CONTIGUOUS_ONLY
+    torch.testing.assert_close(result.values, contiguous_only(saliency, model, x, 0).values)
