@@ -22,6 +22,18 @@ WEIGHTS_HELP = "State dict for --model module:factory (.safetensors, or .pt/.pth
 PICKLE_HELP = "Allow pickled --weights (runs code from the file; only for files you trust)."
 SIZE_HELP = "Image side in pixels (default 64 for the zoo model, else 224)."
 PARAM_HELP = "Image parameterization: pixel, fourier, or both (repeatable; comma lists work)."
+# Options several verbs declare alike, declared once (typer only reads an option's settings).
+MODEL_OPTION = typer.Option(None, "--model", help=MODEL_HELP)
+WEIGHTS_OPTION = typer.Option(None, "--weights", help=WEIGHTS_HELP)
+SIZE_OPTION = typer.Option(None, "--size", help=SIZE_HELP)
+PICKLE_OPTION = typer.Option(False, "--trust-pickle", help=PICKLE_HELP)
+PARAM_OPTION = typer.Option(["pixel"], "--parameterization", help=PARAM_HELP)
+MEAN_OPTION = typer.Option(None, "--mean", help="Per-channel mean to subtract, e.g. 0.485,0.456,0.406.")
+STD_OPTION = typer.Option(None, "--std", help="Per-channel std to divide by, e.g. 0.229,0.224,0.225.")
+# the two gradient-ascent verbs (visualize-class, visualize-neuron)
+STEPS_OPTION = typer.Option(200, "--steps", help="Gradient-ascent steps.")
+ASCENT_LR_OPTION = typer.Option(None, "--lr", help="Step size (default 0.03 pixel, 0.01 fourier).")
+ASCENT_SEED_OPTION = typer.Option(0, "--seed", help="Seed of the starting noise and the jitter.")
 
 
 def register(app: typer.Typer) -> None:
@@ -132,16 +144,16 @@ def _normalization(mean: str | None, std: str | None, channels: int):
 def visualize_class(
     out: Path = typer.Option(..., "--out", help="Directory for grid.png, one PNG per class and "
                                                 "parameterization, and visualize.json."),
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    weights: Path | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    model: str | None = MODEL_OPTION,
+    weights: Path | None = WEIGHTS_OPTION,
     target: list[int] = typer.Option([], "--target", help="Class index (repeatable)."),
     all_classes: bool = typer.Option(False, "--all-classes", help="Every class (the default without --target)."),
-    parameterization: list[str] = typer.Option(["pixel"], "--parameterization", help=PARAM_HELP),
-    steps: int = typer.Option(200, "--steps", help="Gradient-ascent steps."),
-    lr: float | None = typer.Option(None, "--lr", help="Step size (default 0.03 pixel, 0.01 fourier)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the starting noise and the jitter."),
-    size: int | None = typer.Option(None, "--size", help=SIZE_HELP),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=PICKLE_HELP),
+    parameterization: list[str] = PARAM_OPTION,
+    steps: int = STEPS_OPTION,
+    lr: float | None = ASCENT_LR_OPTION,
+    seed: int = ASCENT_SEED_OPTION,
+    size: int | None = SIZE_OPTION,
+    trust_pickle: bool = PICKLE_OPTION,
 ) -> None:
     """Class models (Simonyan et al. 2014): the image each class wants to see, by gradient ascent."""
     import torch
@@ -196,14 +208,14 @@ def visualize_neuron(
     out: Path = typer.Option(..., "--out", help="Directory for grid.png, one PNG per channel and "
                                                 "parameterization, and visualize.json."),
     channel: list[int] = typer.Option(..., "--channel", help="Channel of the layer (repeatable)."),
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    weights: Path | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
-    parameterization: list[str] = typer.Option(["pixel"], "--parameterization", help=PARAM_HELP),
-    steps: int = typer.Option(200, "--steps", help="Gradient-ascent steps."),
-    lr: float | None = typer.Option(None, "--lr", help="Step size (default 0.03 pixel, 0.01 fourier)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the starting noise and the jitter."),
-    size: int | None = typer.Option(None, "--size", help=SIZE_HELP),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=PICKLE_HELP),
+    model: str | None = MODEL_OPTION,
+    weights: Path | None = WEIGHTS_OPTION,
+    parameterization: list[str] = PARAM_OPTION,
+    steps: int = STEPS_OPTION,
+    lr: float | None = ASCENT_LR_OPTION,
+    seed: int = ASCENT_SEED_OPTION,
+    size: int | None = SIZE_OPTION,
+    trust_pickle: bool = PICKLE_OPTION,
 ) -> None:
     """The image that most excites a channel of a layer (its spatial mean); the forward stops at the layer."""
     from fourlens.vision import present
@@ -251,18 +263,18 @@ def dream(
     out: Path = typer.Option(..., "--out", help="Directory for grid.png (before / after), one dream per image, "
                                                 "and dream.json."),
     channel: int | None = typer.Option(None, "--channel", help="Amplify one channel only (default: the layer)."),
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    weights: Path | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    model: str | None = MODEL_OPTION,
+    weights: Path | None = WEIGHTS_OPTION,
     octaves: int = typer.Option(3, "--octaves", help="Number of scales."),
     octave_scale: float = typer.Option(1.4, "--octave-scale", help="Size ratio between scales."),
     steps_per_octave: int = typer.Option(20, "--steps-per-octave", help="Ascent steps at each scale."),
     lr: float | None = typer.Option(None, "--lr", help="Step size (input units per pixel; default 0.01)."),
-    parameterization: list[str] = typer.Option(["pixel"], "--parameterization", help=PARAM_HELP),
+    parameterization: list[str] = PARAM_OPTION,
     seed: int = typer.Option(0, "--seed", help="Seed of the jitter."),
-    size: int | None = typer.Option(None, "--size", help=SIZE_HELP),
-    mean: str | None = typer.Option(None, "--mean", help="Per-channel mean to subtract, e.g. 0.485,0.456,0.406."),
-    std: str | None = typer.Option(None, "--std", help="Per-channel std to divide by, e.g. 0.229,0.224,0.225."),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=PICKLE_HELP),
+    size: int | None = SIZE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
+    trust_pickle: bool = PICKLE_OPTION,
 ) -> None:
     """DeepDream (Mordvintsev et al. 2015): amplify what a layer sees in your images, over octaves."""
     from fourlens.vision import present
@@ -301,12 +313,12 @@ def deconv(
     channel: list[int] = typer.Option(..., "--channel", help="Channel to project back (repeatable)."),
     out: Path = typer.Option(..., "--out", help="Directory for grid.png (image, then one reconstruction per "
                                                 "channel), the single reconstructions, and deconv.json."),
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    weights: Path | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
-    size: int | None = typer.Option(None, "--size", help=SIZE_HELP),
-    mean: str | None = typer.Option(None, "--mean", help="Per-channel mean to subtract, e.g. 0.485,0.456,0.406."),
-    std: str | None = typer.Option(None, "--std", help="Per-channel std to divide by, e.g. 0.229,0.224,0.225."),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help=PICKLE_HELP),
+    model: str | None = MODEL_OPTION,
+    weights: Path | None = WEIGHTS_OPTION,
+    size: int | None = SIZE_OPTION,
+    mean: str | None = MEAN_OPTION,
+    std: str | None = STD_OPTION,
+    trust_pickle: bool = PICKLE_OPTION,
 ) -> None:
     """Deconvnet reconstructions (Zeiler & Fergus 2014): each channel's strongest activation in pixel space."""
     import torch
