@@ -76,7 +76,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
         plan = None
         if incremental:
             plan = make_plan(model, x, window, rows, cols, batch_size)
-            if plan is not None and not plan_holds(model, x, plan, pos_row, pos_col, window, fill_t):
+            if plan is not None and not plan_holds(model, x, plan, perturb, pos_row, pos_col, window, fill_t):
                 plan = None
         evaluate = None if plan is None else (lambda sample, which: occluded_logits(
             model, x, plan, sample, pos_row[which], pos_col[which], window, fill_t))

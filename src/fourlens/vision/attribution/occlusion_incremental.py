@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from fourlens.vision.attribution._common import chunks, forward
+from fourlens.vision.attribution.perturb import Perturb
 
 MIN_SAVING = 0.1  # below this share of the work saved, the plain sweep is simpler and as fast
 
@@ -142,19 +143,19 @@ def occluded_logits(model: nn.Module, x: torch.Tensor, plan: Plan, samples: torc
         handle.remove()
 
 
-def plan_holds(model: nn.Module, x: torch.Tensor, plan: Plan, tops: torch.Tensor, lefts: torch.Tensor,
-               window: int, fill: torch.Tensor) -> bool:
-    """The plan's logits equal plain forwards (to float rounding) for the first, middle and last square."""
-    picks = torch.tensor(sorted({0, len(tops) // 2, len(tops) - 1}))
-    samples = torch.zeros(len(picks), dtype=torch.long)
+def plan_holds(model: nn.Module, x: torch.Tensor, plan: Plan, perturb: Perturb, tops: torch.Tensor,
+               lefts: torch.Tensor, window: int, fill: torch.Tensor) -> bool:
+    """The plan's logits equal plain forwards (to float rounding) for the first, middle and last square.
+
+    `perturb` is the plain sweep's own (images, sample, square) -> occluded images, so the check compares
+    against exactly the images the plain sweep would run."""
+    picks = torch.tensor(sorted({0, len(tops) // 2, len(tops) - 1}), device=x.device)
+    samples = torch.zeros(len(picks), dtype=torch.long, device=x.device)
     try:
         fast = occluded_logits(model, x, plan, samples, tops[picks], lefts[picks], window, fill)
     except Exception:  # noqa: BLE001 - e.g. a model that insists on its full input size
         return False
-    images = x[samples].clone()
-    for b, (top, left) in enumerate(zip(tops[picks].tolist(), lefts[picks].tolist(), strict=True)):
-        images[b, :, top:top + window, left:left + window] = fill.view(-1, 1, 1)
-    plain = forward(model, images)
+    plain = forward(model, perturb(x[samples], samples, picks))
     scale = plain.abs().max().item() + 1e-12
     return fast.shape == plain.shape and bool(((fast - plain).abs() <= 1e-4 * scale).all())
 
