@@ -66,3 +66,15 @@ json_values = st.recursive(
 @given(json_values)
 def test_json_safe_is_identity_on_json_values(value):
     assert json_safe(value) == value
+
+
+def test_kind_subject_and_step_round_trip_and_are_validated():
+    finding = Finding(lens="training", title="lr schedule at step 450", severity=1.0, confidence=1.0,
+                      kind="training.lr_schedule", subject="lr", step=450.0)
+    assert finding.step == 450 and isinstance(finding.step, int)
+    assert Finding.from_dict(finding.to_dict()) == finding
+    assert Finding.from_dict({"lens": "data", "title": "t", "severity": 0, "confidence": 0}).kind == ""
+    with pytest.raises(ValueError, match="kind"):
+        Finding(lens="training", title="t", severity=0, confidence=0, kind="behavior.latency")
+    with pytest.raises(ValueError, match="step"):
+        Finding(lens="training", title="t", severity=0, confidence=0, step=1.5)

@@ -8,11 +8,17 @@ Severity and confidence are both in [0, 1] and their product ranks findings acro
   README "How findings are ranked".
 - **confidence** says how sure the statistics are that it is real: 1 - p (after multiple-testing
   correction where a lens tests many things), never a hand-set guess.
+
+`kind` names what was found as "<lens>.<category>" (e.g. "training.lr_schedule",
+"behavior.safety_regression"), `subject` what it is about in the evidence's own words (a task, a
+domain, a signal, a layer), and `step` the first training step at which it appeared, when the evidence
+is a time series. Triage links findings through these: a cause ranks above the symptoms it explains.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -33,6 +39,9 @@ class Finding:
     confidence: float
     evidence: dict[str, Any] = field(default_factory=dict)
     next_check: str = ""
+    kind: str = ""
+    subject: str = ""
+    step: int | None = None
 
     def __post_init__(self) -> None:
         if self.lens not in LENSES:
@@ -51,6 +60,15 @@ class Finding:
         object.__setattr__(self, "evidence", json_safe(dict(self.evidence), "Finding.evidence"))
         if not isinstance(self.next_check, str):
             raise TypeError(f"Finding.next_check must be a string; got {type(self.next_check).__name__}")
+        if not isinstance(self.kind, str) or (self.kind and not re.fullmatch(rf"{self.lens}\.[a-z0-9_]+", self.kind)):
+            raise ValueError(f"Finding.kind must be '' or '{self.lens}.<category>' (lowercase); got {self.kind!r}")
+        if not isinstance(self.subject, str):
+            raise TypeError(f"Finding.subject must be a string; got {type(self.subject).__name__}")
+        if self.step is not None:
+            integral = isinstance(self.step, int) or (isinstance(self.step, float) and self.step.is_integer())
+            if isinstance(self.step, bool) or not integral:
+                raise ValueError(f"Finding.step must be an integer training step or None; got {self.step!r}")
+            object.__setattr__(self, "step", int(self.step))
 
     # Findings hold a dict, so they cannot be hashed; equality compares every field.
     __hash__ = None  # type: ignore[assignment]
@@ -69,6 +87,9 @@ class Finding:
             "score": self.score,
             "evidence": self.evidence,
             "next_check": self.next_check,
+            "kind": self.kind,
+            "subject": self.subject,
+            "step": self.step,
         }
 
     @classmethod
@@ -83,6 +104,9 @@ class Finding:
             confidence=data["confidence"],
             evidence=dict(data.get("evidence", {})),
             next_check=data.get("next_check", ""),
+            kind=data.get("kind", ""),
+            subject=data.get("subject", ""),
+            step=data.get("step"),
         )
 
 
