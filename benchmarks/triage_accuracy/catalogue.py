@@ -145,5 +145,16 @@ CAUSES: dict[str, Cause] = {c.id: c for c in (
        ("weights", "evals.tasks")),
 )}
 
-# Training signals each cause needs, mapped to the simulator's names.
+# The logged signals a logit-growth cause may use (one per scenario).
 LOGIT_SIGNALS = ("attn_logit", "output_logit", "z_loss")
+
+
+def markdown_table(counts: dict[str, int] | None = None) -> str:
+    """The catalogue as a markdown table (with how many scenarios planted each cause, when given)."""
+    lines = ["| cause | family | evidence | planted effect (sizes, samples) | scenarios |",
+             "| --- | --- | --- | --- | ---: |"]
+    for cause in CAUSES.values():
+        extra = " (always with a second cause)" if cause.partner else ""
+        lines.append(f"| {cause.id} | {cause.family} | {', '.join(cause.evidence)} | {cause.effect}{extra} | "
+                     f"{(counts or {}).get(cause.id, '')} |")
+    return "\n".join(lines) + "\n"

@@ -24,8 +24,13 @@ CLASS_DOMAIN = {"digits": "math", "whitespace": "code", "latex": "math", "non_la
 def _at(world: World, lo: float, hi: float, rng: np.random.Generator) -> int:
     """A step at a fraction of the run, on a logged step (so the fault starts where the logs look)."""
     spec = world.train.spec
-    step = int(spec.steps * rng.uniform(lo, hi))
+    step = int(_length(world) * rng.uniform(lo, hi))
     return max(spec.log_every, step - step % spec.log_every)
+
+
+def _length(world: World) -> int:
+    """Steps in the candidate's log (its run may still be going)."""
+    return world.train.runs["candidate"].end or world.train.spec.steps
 
 
 def _fault(world: World, **fault) -> dict:
@@ -77,7 +82,7 @@ def _warmup_restart(world: World, rng) -> Planted:
 
 def _wrong_peak(world: World, rng) -> Planted:
     spec = world.train.spec
-    spikes = sorted(int(x) for x in rng.integers(spec.warmup * 2, spec.steps - 10, size=int(rng.integers(2, 5))))
+    spikes = sorted(int(x) for x in rng.integers(spec.warmup * 2, _length(world) - 10, size=int(rng.integers(2, 5))))
     f = _fault(world, kind="wrong_peak", step=1, factor=float(rng.uniform(3, 10)), floor=float(rng.uniform(0.03, 0.08)),
                spikes=spikes, spike_height=float(rng.uniform(0.2, 0.6)))
     return Planted("", (Accept(("training.lr_schedule",)),), {**f, "eval_symptom": _eval_drop(world, 3, 8, rng)})
@@ -89,7 +94,7 @@ def _grad_growth(world: World, rng) -> Planted:
     length = int(max(rng.uniform(200, 400), 8 * spec.log_every))
     f = _fault(world, kind="grad_growth", step=start, length=length, factor=float(rng.uniform(50, 300)),
                loss_factor=float(rng.uniform(3, 10)))
-    world.train.runs["candidate"].end = min(spec.steps, start + length + int(rng.uniform(20, 100)) + spec.log_every)
+    world.train.runs["candidate"].end = min(_length(world), start + length + int(rng.uniform(20, 100)) + spec.log_every)
     return Planted("", (Accept(("training.grad_norm_growth", "training.grad_norm_spike")),), f)
 
 
@@ -113,7 +118,8 @@ def _straggler(world: World, rng) -> Planted:
 
 def _logit_growth(world: World, rng) -> Planted:
     spec = world.train.spec
-    spikes = sorted(int(x) for x in rng.integers(int(spec.steps * 0.86), spec.steps - 5, size=int(rng.integers(1, 4))))
+    end = _length(world)
+    spikes = sorted(int(x) for x in rng.integers(int(end * 0.86), end - 5, size=int(rng.integers(1, 4))))
     f = _fault(world, kind="logit_growth", step=_at(world, 0.4, 0.6, rng), factor=float(rng.uniform(8, 40)),
                spikes=spikes, spike_height=float(rng.uniform(0.2, 0.8)), damage=float(rng.uniform(0.02, 0.05)),
                signal=spec.logit)
@@ -125,7 +131,7 @@ def _nonfinite(world: World, rng) -> Planted:
     start = _at(world, 0.4, 0.8, rng)
     f = _fault(world, kind="nonfinite", step=start, variant="persist", value=str(rng.choice(["nan", "nan", "inf"])))
     if rng.random() < 0.5:  # someone noticed and killed the run
-        world.train.runs["candidate"].end = min(spec.steps, start + int(rng.integers(5, 50)) * spec.log_every)
+        world.train.runs["candidate"].end = min(_length(world), start + int(rng.integers(5, 50)) * spec.log_every)
     return Planted("", (Accept(("training.nonfinite",)),), f)
 
 

@@ -97,7 +97,9 @@ def _samples(task: Task, items: list[tuple], correct: np.ndarray, harness: Harne
             greedy = [str(bool(j == int(target) and ok)) for j in range(len(choices))]
             resps = [[[repr(ll), g]] for ll, g in zip(lls, greedy, strict=True)]
             filtered = [[repr(ll), g] for ll, g in zip(lls, greedy, strict=True)]
-            norm_ok = ok if rng.random() < 0.85 else not ok  # length-normalised choice agrees mostly
+            # the length-normalised choice differs from the raw one on a fixed 15% of documents (for every
+            # checkpoint alike: it depends on the choices' lengths)
+            norm_ok = ok if int(doc_hash[:8], 16) % 100 >= 15 else not ok
             outcomes = [({"acc": float(ok), "acc_norm": float(norm_ok)}, filtered, "none")]
         else:
             text = _response(task, target, ok, k, rng)

@@ -99,9 +99,15 @@ def measure(cause: str, detail: dict, world: World, drawn: dict) -> tuple[dict, 
         effect = {a: _mcnemar(drawn["safety"]["baseline"][a], drawn["safety"]["candidate"][a])
                   for a in detail["attacks"]}
         return effect, all(e["p"] < CLEAR_P for e in effect.values())
-    if cause in ("eot_missing", "tool_slow", "tool_loop", "more_tool_calls"):
+    if cause == "tool_loop":  # requests that call one tool 5+ times in a row: Fisher's exact test
+        looped = [[sum(_max_repeat(r) >= 5 for r in drawn["agents"][side]), len(drawn["agents"][side])]
+                  for side in SIDES]
+        table = [[hit, n - hit] for hit, n in looped]
+        p = float(stats.fisher_exact(table, alternative="less").pvalue)
+        return {"looped_requests": looped, "p": p}, p < CLEAR_P
+    if cause in ("eot_missing", "tool_slow", "more_tool_calls"):
         metric = {"eot_missing": _tokens, "tool_slow": lambda r: _tool_time(r, detail["tool"]),
-                  "tool_loop": _n_tools, "more_tool_calls": _n_tools}[cause]
+                  "more_tool_calls": _n_tools}[cause]
         a = np.array([metric(r) for r in drawn["agents"]["baseline"]], dtype=float)
         b = np.array([metric(r) for r in drawn["agents"]["candidate"]], dtype=float)
         if cause == "tool_slow":
@@ -162,6 +168,16 @@ def _tokens(request: dict) -> float:
 
 def _n_tools(request: dict) -> float:
     return sum(1 for c in request["calls"] if c["type"] == "tool")
+
+
+def _max_repeat(request: dict) -> int:
+    """The longest run of consecutive calls to one tool."""
+    best, run, last = 0, 0, None
+    for call in (c for c in request["calls"] if c["type"] == "tool"):
+        run = run + 1 if call["name"] == last else 1
+        last = call["name"]
+        best = max(best, run)
+    return best
 
 
 def _tool_time(request: dict, tool: str) -> float:

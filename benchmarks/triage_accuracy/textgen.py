@@ -143,7 +143,7 @@ def math_problem(rng: random.Random) -> tuple[str, str, int]:
         d1, d2 = s1 * h1, s2 * h2
         ans = d1 + d2
         q = (f"A {v} leaves {coined(rng)} and travels at {s1} km per hour for {h1} hours, then at {s2} km per hour "
-             f"for {h2} hours. How many kilometres does it travel in total?")
+             f"for {h2} hours to reach {coined(rng)}. How many kilometres is that in total?")
         s = (f"First part: {s1} * {h1} = <<{s1}*{h1}={d1}>>{d1} km.\nSecond part: {s2} * {h2} = "
              f"<<{s2}*{h2}={d2}>>{d2} km.\nTotal: {d1} + {d2} = <<{d1}+{d2}={ans}>>{ans} km.")
     elif kind == 2:

@@ -129,14 +129,15 @@ def simulate(spec: TrainSpec, side: RunFaults, rng: np.random.Generator) -> dict
     moe = _moe_loads(spec, t, rng)
     for fault in side.faults:
         _apply(fault, spec, t, lr, nominal, loss_mult, grad_mult, curve, tps, rank_times, logit, moe, rng)
-    loss = curve * loss_mult * np.exp(ar)
+    loss = _ceiling(curve * loss_mult * np.exp(ar))
     grad = grad * grad_mult
     if rank_times is not None:
         step_time = rank_times.max(axis=0)
         tps = np.minimum(tps, spec.tokens_per_step / step_time)
         for r in range(spec.ranks):
             sig[f"rank_step_time/{r}"] = rank_times[r]
-    sig.update(loss=loss, grad_norm=grad, lr=lr, tokens_per_sec=tps, step_time=spec.tokens_per_step / tps,
+    mfu = 0.42 * tps / spec.tps  # model FLOPs utilisation moves with tokens/s (same model, same hardware)
+    sig.update(loss=loss, grad_norm=grad, lr=lr, tokens_per_sec=tps, step_time=spec.tokens_per_step / tps, mfu=mfu,
                val_loss=curve * loss_mult * (1 + 0.03) + rng.normal(0.0, 0.002, size=t.size))
     if spec.fp16:
         scale, overflow = _loss_scale(side, t, rng)
@@ -212,6 +213,12 @@ def _apply(f: dict, spec: TrainSpec, t, lr, nominal, loss_mult, grad_mult, curve
         loss_mult += f["damage"] * _ramp(t, s, 4 * f["fade"])
 
 
+def _ceiling(loss: np.ndarray, level: float = 10.8) -> np.ndarray:
+    """A diverged model predicts about uniformly: the loss levels off near ln(vocab) (~10.8 for 50k tokens)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(loss > level, level + np.log1p(np.clip(loss - level, 0.0, None)), loss)
+
+
 def _nonfinite(f: dict, t: np.ndarray, sig: dict[str, np.ndarray], rng: np.random.Generator) -> None:
     s = f["step"]
     bad = float("nan") if f.get("value", "nan") == "nan" else float("inf")
@@ -224,7 +231,7 @@ def _nonfinite(f: dict, t: np.ndarray, sig: dict[str, np.ndarray], rng: np.rando
             sig[name] = np.where(window, bad, sig[name])
         after = np.clip((t - s - f["nan_steps"]) / max(t[-1] - s, 1), 0.0, None)
         growth = np.exp(np.log(f["diverge_factor"]) * after)
-        sig["loss"] = np.where(t >= s + f["nan_steps"], sig["loss"] * growth, sig["loss"])
+        sig["loss"] = _ceiling(np.where(t >= s + f["nan_steps"], sig["loss"] * growth, sig["loss"]))
         sig["grad_norm"] = np.where(t >= s + f["nan_steps"], sig["grad_norm"] * growth ** 2, sig["grad_norm"])
 
 

@@ -43,14 +43,14 @@ STYLES: tuple[Style, ...] = (
                                       "loss_scale": "loss-scale", "step_time": "iteration-time",
                                       "val_loss": "lm loss validation"}, mean_loss=True),
     Style("torchtitan", ("tfevents",), {"loss": "loss_metrics/global_avg_loss", "grad_norm": "grad_norm",
-                                        "lr": "lr", "tokens_per_sec": "throughput(tps)"},
+                                        "lr": "lr", "tokens_per_sec": "throughput(tps)", "mfu": "mfu(%)"},
           mean_loss=False, moe_tag="moe/layer_{l}/tokens_per_expert/{e}",
           aliases=(("loss", "loss_metrics/global_avg_loss"), ("tokens_per_sec", "throughput(tps)"))),
     Style("lightning", ("csv",), {"loss": "train_loss", "lr": "lr-AdamW", "grad_norm": "grad_2.0_norm_total",
                                   "val_loss": "val_loss"}, mean_loss=False,
           aliases=(("grad_norm", "grad_2.0_norm_total"),)),
     Style("minimal", ("tfevents", "jsonl"), {"loss": "loss", "lr": "lr", "grad_norm": "grad_norm",
-                                             "tokens_per_sec": "tokens_per_sec", "val_loss": "val/loss"},
+                                             "tokens_per_sec": "tokens_per_sec", "mfu": "mfu", "val_loss": "val/loss"},
           mean_loss=False, step_key="iter"),
     Style("custom", ("tfevents", "jsonl", "csv"),
           {"loss": "train/loss", "lr": "train/lr", "grad_norm": "train/grad_norm",
@@ -102,7 +102,7 @@ def series(sig: dict[str, np.ndarray], style: Style, log_every: int, val_every: 
             if "overflow" in sig:
                 put(tag, np.cumsum(sig["overflow"]))
         elif signal in sig:
-            put(tag, sig[signal])
+            put(tag, sig[signal] * (100.0 if tag.endswith("(%)") else 1.0))
     if style.rank_tag:
         for name in [k for k in sig if k.startswith("rank_step_time/")]:
             put(style.rank_tag.format(r=name.rsplit("/", 1)[1]), sig[name])

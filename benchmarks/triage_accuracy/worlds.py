@@ -97,7 +97,10 @@ def sample_train(rng: np.random.Generator, signals: set[str]) -> TrainWorld:
         needs.add(logit)
     style = style_for(needs, rng)
     fmt = str(rng.choice(style.formats))
-    return TrainWorld(spec, style, fmt, {side: RunFaults() for side in SIDES})
+    runs = {side: RunFaults() for side in SIDES}
+    if rng.random() < 0.2:  # the candidate run is still going: its log is shorter
+        runs["candidate"].end = int(steps * rng.uniform(0.75, 0.95))
+    return TrainWorld(spec, style, fmt, runs)
 
 
 def sample_evals(rng: np.random.Generator, domains: set[str], kind: str | None = None,
@@ -177,7 +180,9 @@ def sample_agents(rng: np.random.Generator, named_tools: bool = False) -> tuple[
         del formats["requests_b"]
     weights = np.array(list(formats.values()))
     fmt = str(rng.choice(list(formats), p=weights / weights.sum()))
-    return {side: copy.deepcopy(base) for side in SIDES}, fmt
+    agents = {side: copy.deepcopy(base) for side in SIDES}
+    agents["candidate"].n = int(base.n * rng.uniform(0.85, 1.15))  # traffic differs between the two windows
+    return agents, fmt
 
 
 def sample_data(rng: np.random.Generator, need: set[str]) -> dict[str, data_shards.DataSpec]:
@@ -193,7 +198,9 @@ def sample_data(rng: np.random.Generator, need: set[str]) -> dict[str, data_shar
                                 text_field="content" if rng.random() < 0.15 else "text",
                                 fmt=str(rng.choice(["jsonl", "jsonl", "jsonl", "jsonl.gz", "parquet"])),
                                 n_shards=int(rng.integers(1, 5)))
-    return {side: copy.deepcopy(spec) for side in SIDES}
+    specs = {side: copy.deepcopy(spec) for side in SIDES}
+    specs["candidate"].n_docs = int(spec.n_docs * rng.uniform(0.85, 1.15))  # snapshots are never the same size
+    return specs
 
 
 def sample_weights(rng: np.random.Generator, hf: bool = False) -> WeightsSpec:
