@@ -63,6 +63,7 @@ def safety_finding(row, result: Comparison) -> Finding:
         next_check=("read the responses to the attacks that newly succeed"
                     + (f", starting with {rising.iloc[0]['column']}={rising.iloc[0]['value']}" if len(rising) else "")
                     + "; check the safety-tuning data and refusal rate of the candidate"),
+        kind="behavior.safety_regression", subject=str(row.task),
     )
 
 
@@ -102,4 +103,5 @@ def regression_finding(row, result: Comparison) -> Finding:
         evidence=evidence,
         next_check=(f"read the {len(lost)} items of {row.task} that went right->wrong"
                     + (f", starting with {groups[0]['column']}={groups[0]['value']}" if groups else "")),
+        kind="behavior.task_regression", subject=str(row.task),
     )

@@ -211,7 +211,8 @@ def _error_finding(result: LatencyComparison) -> list[Finding]:
              f"{100 * errors['b']:.1f}% of requests; {errors['test']} p = {errors['p_value']:.2g})")
     return [Finding(lens="behavior", title=title, severity=saturating(errors["diff"], 0.05),
                     confidence=1.0 - errors["p_value"], evidence={"errors": errors, "paired": result.paired},
-                    next_check="read the candidate's failed requests: which tool or model call errors, and since when")]
+                    next_check="read the candidate's failed requests: which tool or model call errors, and since when",
+                    kind="behavior.error_rate", subject="requests")]
 
 
 def _latency_finding(result: LatencyComparison) -> list[Finding]:
@@ -237,6 +238,7 @@ def _latency_finding(result: LatencyComparison) -> list[Finding]:
                   "paired": result.paired},
         next_check=(f"open the slowest candidate requests ({', '.join(result.tail_drivers['request_id'].head(3))}) "
                     f"and check {top['part']}"),
+        kind="behavior.latency", subject=str(row["statistic"]),
     )]
 
 

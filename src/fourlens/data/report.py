@@ -114,7 +114,8 @@ class ContaminationReport:
                 lens="data", title=title, severity=saturating(row.share, FULL_SCALE_SHARE), confidence=1.0,
                 evidence=evidence,
                 next_check=(f"report {row.eval_set} on its clean subset too; remove the matched documents (first: "
-                            f"{examples[0]['shard']} document {examples[0]['document']}) from the training data")))
+                            f"{examples[0]['shard']} document {examples[0]['document']}) from the training data"),
+                kind="data.contamination", subject=str(row.eval_set)))
         return out
 
     def to_dict(self) -> dict:

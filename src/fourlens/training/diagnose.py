@@ -155,6 +155,16 @@ NEXT_CHECKS = {
 }
 
 
+def finding_kind(anomaly: Anomaly) -> str:
+    """The catalogue kind (fourlens.report.kinds) of a finding about `anomaly`."""
+    if anomaly.kind == "spike":
+        return "training.grad_norm_spike" if anomaly.signal == "grad_norm" else "training.loss_spike"
+    if anomaly.kind == "nonfinite" and anomaly.detector == "loss_scale_collapse":
+        return "training.loss_scale"
+    names = {"schedule": "lr_schedule", "gap": "val_gap", "routing": "moe_routing"}
+    return f"training.{names.get(anomaly.kind, anomaly.kind)}"
+
+
 def anomaly_finding(anomaly: Anomaly, span: int, pairs: list[dict]) -> Finding:
     evidence = anomaly.to_dict()
     peak = anomaly.extra.get("peak_step")
@@ -170,7 +180,8 @@ def anomaly_finding(anomaly: Anomaly, span: int, pairs: list[dict]) -> Finding:
             else "the same step as the loss")
     return Finding(lens="training", title=title, severity=severity(anomaly, span), confidence=anomaly.confidence,
                    evidence=evidence, next_check=NEXT_CHECKS[anomaly.kind].format(start=anomaly.start_step,
-                                                                                  end=anomaly.end_step))
+                                                                                  end=anomaly.end_step),
+                   kind=finding_kind(anomaly), subject=anomaly.signal, step=anomaly.start_step)
 
 
 def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = None) -> Finding | None:
@@ -203,6 +214,7 @@ def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = No
               f"{anomaly.kind} at step {at:,} {state} ({anomaly.detail})",
         evidence={"checkpoint_step": step, "anomaly": anomaly.to_dict(), "unresolved": anomaly in open_ones},
         next_check=f"evaluate a checkpoint from before step {anomaly.start_step:,} side by side with this one",
+        kind="training.checkpoint_context", subject=anomaly.signal, step=step,
     )
 
 
@@ -223,4 +235,5 @@ def _mfu_finding(run: Run, config: DiagnoseConfig) -> Finding | None:
                   "n_accelerators": config.n_accelerators, "formula": "PaLM appendix B: 6N + 12LHQT"},
         next_check="profile a step: data loading, communication and kernel efficiency (well-tuned dense LLM "
                    "training reaches 40-60% MFU)",
+        kind="training.throughput", subject="mfu",
     )

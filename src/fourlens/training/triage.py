@@ -81,7 +81,8 @@ def _other_anomalies(base_run: Run, cand_run: Run, options: dict) -> list[Findin
                                 confidence=finding.confidence,
                                 evidence={**finding.evidence, "in_baseline": sum(b.detector == anomaly.detector
                                                                                  for b in base)},
-                                next_check=finding.next_check))
+                                next_check=finding.next_check, kind=finding.kind, subject=finding.subject,
+                                step=finding.step))
     step = options.get("checkpoint_step", int(cand_run.scalars["step"].max()) if len(cand_run.scalars) else None)
     context = checkpoint_context(cand, int(step)) if step is not None else None
     if context is not None and context.evidence.get("unresolved"):
@@ -100,6 +101,7 @@ def _nonfinite_findings(signal: str, series: pd.Series) -> list[Finding]:
                   "steps": [int(s) for s in bad[:20]]},
         next_check=f"look at the batch and the loss scale at step {int(bad[0]):,}; check for fp16 "
                    "overflow, a bad data shard or a learning-rate jump just before it",
+        kind="training.nonfinite", subject=signal, step=int(bad[0]),
     )]
 
 
@@ -127,6 +129,8 @@ def _spike_findings(signal: str, events: list[SpikeEvent], base_events: list[Spi
                    f"({event.robust_z:.0f} robust sigma), {recovery}"),
             evidence={**event.to_dict(), "tag": run.tag_for(signal), "spikes_in_candidate": len(events),
                       "spikes_in_baseline": len(base_events)},
+            kind="training.grad_norm_spike" if signal == "grad_norm" else "training.loss_spike", subject=signal,
+            step=event.start_step,
             next_check=(f"inspect the batches, learning rate and grad norm in steps "
                         f"{event.start_step:,}-{event.end_step:,}; the baseline run had "
                         f"{len(base_events)} such spike(s)"),
@@ -162,6 +166,7 @@ def final_loss_shift(base: pd.Series, cand: pd.Series) -> Finding | None:
                   "test": "Welch t-test on 10 batch means"},
         next_check="compare the data mix and learning-rate schedule of the two runs; look for the step "
                    "where the curves separate",
+        kind="training.final_loss", subject="loss", step=int(start),
     )
 
 

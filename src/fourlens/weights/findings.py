@@ -68,6 +68,7 @@ def _nonfinite(result: WeightComparison) -> list[Finding]:
                   "tensors": bad[["name", "layer", "nonfinite_b", "numel"]].head(MAX_LISTED).to_dict("records")},
         next_check=(f"find the first checkpoint where {bad['name'].iloc[0]} turns non-finite and the training "
                     "step before it (loss scale, learning rate, a bad batch)"),
+        kind="representation.weights_nonfinite", subject=str(bad["layer"].iloc[0]),
     )]
 
 
@@ -87,6 +88,7 @@ def _structure(result: WeightComparison) -> list[Finding]:
                       "shape_mismatches": shapes, "n_shape_mismatches": len(mismatched)},
             next_check="check that the candidate was saved from the same architecture and config (vocab size, "
                        "hidden size, tied embeddings) and that no shard is missing",
+            kind="representation.weights_structure", subject=str(example),
         ))
     extra = result.extra
     if extra:
@@ -96,6 +98,7 @@ def _structure(result: WeightComparison) -> list[Finding]:
             evidence={"extra_in_b": extra[:MAX_LISTED], "n_extra_in_b": len(extra)},
             next_check="check whether the new tensors are intended (new head, adapter, buffer) or leftovers "
                        "such as optimizer state saved into the weights",
+            kind="representation.weights_structure", subject=str(extra[0]),
         ))
     return findings
 
@@ -112,6 +115,7 @@ def _dtypes(result: WeightComparison) -> list[Finding]:
         evidence={"changes": [{"dtype_a": a, "dtype_b": b, "n": int(n)} for (a, b), n in pairs.items()],
                   "tensors": _names(changed)},
         next_check="check the export or conversion step; fp16 overflows where bf16 did not, and fp8 needs scales",
+        kind="representation.weights_structure", subject="dtype",
     )]
 
 
@@ -148,6 +152,7 @@ def _outlier_layers(result: WeightComparison, outlier_z: float, outlier_ratio: f
                       .head(MAX_LISTED).to_dict("records")},
             next_check=(f"look at the tensors of {name} (largest change first) and at the gradient norm of that "
                         "layer during training; check for a frozen/unfrozen switch or a per-layer LR"),
+            kind="representation.weights_layer_outlier", subject=str(name),
         ))
     return findings
 
@@ -173,6 +178,7 @@ def _norm_changes(result: WeightComparison, norm_ratio: float) -> list[Finding]:
                   "tensors": flagged[["name", "norm_a", "norm_b", "log2_ratio"]].head(MAX_LISTED).to_dict("records")},
         next_check="check weight decay and the learning rate for these parameters, and look for a loss or "
                    "grad-norm spike where their norm jumped",
+        kind="representation.weights_norm", subject=str(worst["name"]),
     )]
 
 
@@ -191,6 +197,7 @@ def _unchanged(result: WeightComparison) -> list[Finding]:
                   "n_changed": int(moved.sum())},
         next_check="check whether these layers were frozen on purpose, or whether the candidate was saved "
                    "before the optimizer touched them (a stale or partial save)",
+        kind="representation.weights_layer_outlier", subject=str(frozen["layer"].iloc[0]),
     )]
 
 
@@ -209,4 +216,5 @@ def _overall(result: WeightComparison) -> Finding | None:
                   "layers": layers[["layer", "rel_change", "norm_a", "norm_b"]].to_dict("records")[:50]},
         next_check=f"compare the most-changed layers first ({top['layer'].iloc[0]}): their attention and "
                    "activation statistics (fourlens transformer compare) show what the change does",
+        kind="representation.weights_norm", subject="all",
     )
