@@ -116,16 +116,20 @@ def schedule_deviations(lr: pd.Series, schedule: Schedule | None = None, toleran
         else:
             what = f"LR off the schedule by up to {100 * np.abs(error[a:b + 1]).max():.0f}% of the peak"
         out.append(Anomaly("lr", "schedule", int(steps[a]), int(steps[b]), float(np.abs(error[a:b + 1]).max()),
-                           "schedule_deviation", what, extra={"schedule": reference.kind}))
+                           "schedule_deviation", what, extra={"schedule": reference.kind},
+                           null=f"observed: the logged LR (no sampling noise) follows the {reference.kind} schedule "
+                                f"within {100 * tolerance:g}% of its peak"))
     if declared is not None:
         peak_error = inferred.peak / declared.peak - 1
         if abs(peak_error) > tolerance / 2:
             out.append(Anomaly("lr", "schedule", int(steps[0]), int(steps[-1]), float(abs(peak_error)), "declared_peak",
                                f"peak LR {inferred.peak:.3g} vs declared {declared.peak:.3g} "
-                               f"({100 * peak_error:+.0f}%)"))
+                               f"({100 * peak_error:+.0f}%)",
+                               null="observed: the logged LR's peak equals the declared one"))
         if inferred.kind != declared.kind:
             out.append(Anomaly("lr", "schedule", int(steps[0]), int(steps[-1]), float(inferred.rmse),
-                               "declared_shape", f"LR follows a {inferred.kind} schedule, declared {declared.kind}"))
+                               "declared_shape", f"LR follows a {inferred.kind} schedule, declared {declared.kind}",
+                               null="observed: the logged LR has the declared shape"))
     return out
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from fourlens.training.detectors.base import Anomaly, finite, runs_of, trailing_median
+from fourlens.training.spikes import MAD_TO_SIGMA
 
 # Dense peak FLOP/s per accelerator, 16-bit (bf16/fp16) tensor math without sparsity, from the
 # vendors' datasheets. Pass `peak_flops` yourself for anything else (or fp8).
@@ -53,7 +55,11 @@ def mfu(tokens_per_sec: float | np.ndarray, model_flops_per_token: float, accele
 
 def throughput_drops(series: pd.Series, drop: float = 0.3, window: int = 100, min_points: int = 3) -> list[Anomaly]:
     """Stretches of >= min_points where tokens/s is below (1 - drop) x its trailing median. Single-point
-    dips (a checkpoint save, an eval) are normal and not flagged."""
+    dips (a checkpoint save, an eval) are normal and not flagged.
+
+    Confidence: the stretch's median against the trailing window's median, in units of the standard
+    error of a median of that many points (1.2533 sigma / sqrt(n), sigma = 1.4826 x the window's MAD),
+    normal tail, Bonferroni over the points tested."""
     good = finite(series)
     x = good.to_numpy(dtype=float)
     if len(x) < 10:
@@ -73,9 +79,15 @@ def throughput_drops(series: pd.Series, drop: float = 0.3, window: int = 100, mi
         if end - a + 1 < min_points:
             continue
         level = float(np.median(x[a:end + 1]))
+        before = x[max(0, a - window):a]
+        sigma = MAD_TO_SIGMA * float(np.median(np.abs(before - np.median(before)))) if len(before) else 0.0
+        z = (base - level) / (1.2533 * sigma / np.sqrt(end - a + 1)) if sigma > 0 else np.inf
+        confidence = 1.0 - min(1.0, len(x) * float(norm.sf(z)))
         out.append(Anomaly(str(series.name), "throughput", int(steps[a]), int(steps[end]), float(1 - level / base),
-                           "trailing_median_drop", f"tokens/s {level:,.0f} vs {base:,.0f} before "
-                           f"(-{100 * (1 - level / base):.0f}%) for {end - a + 1} points"))
+                           "trailing_median_drop", f"{series.name} {level:,.4g} vs {base:,.4g} before "
+                           f"(-{100 * (1 - level / base):.0f}%) for {end - a + 1} points", confidence=confidence,
+                           null=f"{series.name} stays at its trailing {window}-point median up to the spread of "
+                                "those points (z of the stretch's median; Bonferroni over the points)"))
     merged: list[Anomaly] = []
     for anomaly in out:   # a stretch extended past later flags swallows them
         if merged and anomaly.start_step <= merged[-1].end_step:
