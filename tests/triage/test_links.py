@@ -61,12 +61,12 @@ def test_refusal_data_explains_a_jailbreak_rise_and_end_of_turn_tokens_explain_l
 
 
 def test_eval_config_explains_the_scores_of_its_task_or_all_of_them_ahead_of_data():
-    shots = _f("e", "behavior.eval_config", subject="gsm8k")
+    shots = _f("e", "behavior.eval_config", subject="num_fewshot", tasks=["gsm8k"])
     math = _f("d", "data.domain_shift", subject="math")
     gsm = _f("g", "behavior.task_regression", subject="gsm8k")
     mmlu = _f("m", "behavior.task_regression", subject="mmlu")
     assert _parents([shots, math, gsm, mmlu]) == {"g": "e"}
-    template = _f("e2", "behavior.eval_config", subject="")
+    template = _f("e2", "behavior.eval_config", subject="chat_template")
     assert _parents([template, gsm, mmlu]) == {"g": "e2", "m": "e2"}
 
 

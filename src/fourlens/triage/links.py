@@ -12,8 +12,8 @@ Each `Rule` names cause kinds, effect kinds and how a pair is matched:
 - `subject`: the subjects are related (`fourlens.report.subjects.relation`: the same name, a declared
   link from fourlens.toml, a shared name token or a shared concept), or the effect kind implies a
   concept the cause's subject belongs to (a safety regression is about "safety" whatever suite scored it).
-- `task`: an eval-harness setting explains the scores of its task; a harness-wide setting (subject "")
-  explains every score.
+- `task`: an eval-harness setting explains the scores of the tasks it was changed for (the cause's
+  `evidence["tasks"]`); one recorded for no task in particular explains every score.
 - `named`: the effect's evidence lists, as `parts_by_kind`, the kinds of the parts its change splits
   into (latency = output tokens + tool calls + ...); the largest part with a finding explains it.
 - `any`: the cause explains any finding of the effect kinds (a tokenizer change moves everything).
@@ -187,10 +187,10 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
             how = "implied"
         return None if how is None else (how, SPECIFICITY[how], 0.0)
     if rule.match == "task":
-        if not cause.subject:
-            return ("harness-wide", 1.0, 0.0)
-        how = relation(cause.subject, effect.subject, declared)
-        return None if how not in ("same", "declared") else (how, SPECIFICITY[how], 0.0)
+        tasks = cause.evidence.get("tasks")
+        if isinstance(tasks, list) and tasks:
+            return ("same", 3.0, 0.0) if effect.subject.lower() in {str(t).lower() for t in tasks} else None
+        return ("harness-wide", 1.0, 0.0)
     if rule.match == "named":
         parts = effect.evidence.get("parts_by_kind")
         if isinstance(parts, list) and cause.kind in parts:
