@@ -16,6 +16,7 @@ observed exactly (a NaN in the log, the logged learning rate).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -59,10 +60,12 @@ def detect(run: Run, config: DiagnoseConfig | None = None) -> list[Anomaly]:
     """All anomalies of one run, each with the detector that found it."""
     config = config or DiagnoseConfig()
     found: list[Anomaly] = []
-    for signal in ("loss", "val_loss", "grad_norm", "lr", "tokens_per_sec", "loss_scale", "moe_aux_loss",
-                   "router_z_loss", *LOGIT_SIGNALS):
+    for signal in ("loss", "val_loss", "lr", "tokens_per_sec", "loss_scale", "moe_aux_loss", "router_z_loss",
+                   *LOGIT_SIGNALS):
         if run.has(signal):
             found.extend(health.nonfinite(run.signal(signal)))
+    if run.has("grad_norm"):   # an Inf grad norm with a finite loss is a skipped (overflow) step, not a NaN
+        found.extend(health.nonfinite(run.signal("grad_norm"), run.signal("loss") if run.has("loss") else None))
     if run.has("loss"):
         series = run.signal("loss")
         found.extend(loss.robust_spikes(series, config.window, config.threshold))
@@ -88,9 +91,11 @@ def detect(run: Run, config: DiagnoseConfig | None = None) -> list[Anomaly]:
     for signal in ("tokens_per_sec", "mfu"):
         if run.has(signal):
             found.extend(throughput.throughput_drops(run.signal(signal)))
+            found.extend(throughput.level_shift(run.signal(signal)))
     if not run.has("tokens_per_sec") and run.has("step_time"):
-        step_time = run.signal("step_time")
-        found.extend(throughput.throughput_drops((1.0 / step_time).rename("steps_per_sec")))
+        steps_per_sec = (1.0 / run.signal("step_time")).rename("steps_per_sec")
+        found.extend(throughput.throughput_drops(steps_per_sec))
+        found.extend(throughput.level_shift(steps_per_sec))
     found.extend(ranks.stragglers(ranks.rank_step_times(run.tags, run.tag_series)))
     for layer, loads in run.expert_loads().items():
         found.extend(moe.routing_anomalies(loads, layer))
@@ -146,10 +151,8 @@ def compare_runs(base_run: Run, cand_run: Run, config: DiagnoseConfig | None = N
     extra = []
     if config.declared_schedule is None and base_run.has("lr") and cand_run.has("lr"):
         extra.extend(baseline_schedule_faults(base_run.signal("lr"), cand_run.signal("lr")))
-    if cand_run.has("loss_scale") or cand_run.has("overflows"):
-        counts = [health.overflow_counts(run.signal("loss_scale") if run.has("loss_scale") else None,
-                                         run.signal("overflows") if run.has("overflows") else None)
-                  for run in (base_run, cand_run)]
+    counts = [_overflows(run) for run in (base_run, cand_run)]
+    if all(c is not None for c in counts):
         change = health.overflow_rate_change(*counts)
         extra.extend([change] if change is not None else [])
     findings.extend(event_finding(Event(a), span) for a in extra)
@@ -161,8 +164,24 @@ def compare_runs(base_run: Run, cand_run: Run, config: DiagnoseConfig | None = N
     if checkpoint_step is not None:
         context = checkpoint_context(cand_found, int(checkpoint_step))
         if context is not None and context.evidence.get("unresolved"):
+            anomaly = next(a for a in cand_found if a.to_dict() == context.evidence["anomaly"])
+            if is_shared(Event(anomaly), base_events, finding_kind, span.tolerance):
+                context = dataclasses.replace(context, status="shared")
             findings.append(context)
     return findings, cand_events
+
+
+def _overflows(run: Run) -> pd.Series | None:
+    """Overflow (skipped) steps per logged step, from whatever the run logs (None when nothing tells)."""
+    scale = run.signal("loss_scale") if run.has("loss_scale") else None
+    counter = run.signal("overflows") if run.has("overflows") else None
+    skipped = None
+    if run.has("grad_norm") and run.has("loss"):
+        skipped = health.skipped_steps(run.signal("grad_norm"), run.signal("loss"))
+        skipped = skipped if skipped.any() else None
+    if scale is None and counter is None and skipped is None:
+        return None
+    return health.overflow_counts(scale, counter, skipped)
 
 
 @dataclass(frozen=True)
@@ -193,7 +212,7 @@ class RunSpan:
 
 
 def events_of(found: list[Anomaly], span: RunSpan) -> list[Event]:
-    return group_events([a for a in found if a.detector not in RULE_DETECTORS], span.tolerance)
+    return group_events([a for a in found if a.detector not in RULE_DETECTORS], span.tolerance, finding_kind)
 
 
 def finding_kind(anomaly: Anomaly) -> str:

@@ -107,6 +107,9 @@ RULES: tuple[Rule, ...] = (
          "a model learns less of what its data holds less of"),
     Rule(_d("domain_shift", "token_class_shift", "duplicates", "token_shift"), _t("final_loss"), "any", 1,
          "the training loss is measured on the new data mix"),
+    Rule(_d("contamination"), _d("token_shift"), "any", 1, "copied eval items bring their own words"),
+    Rule(_t("final_loss"), _b("task_regression", "safety_regression"), "any", 1,
+         "a model that ends training at a higher loss does worse on most evals"),
     # --- the eval harness ------------------------------------------------------------------------
     Rule(_b("eval_config"), _b("task_regression", "safety_regression", "output_length"), "task", 5,
          "scores measured under different harness settings are not comparable"),
@@ -120,6 +123,8 @@ RULES: tuple[Rule, ...] = (
          + _b("task_regression", "safety_regression"), "any", 2, "NaN/Inf weights break every output"),
     Rule(_r("weights_layer_outlier", "weights_structure"), _r("transformer_change", "weights_norm"), "subject", 2,
          "a layer whose weights changed changes what it computes"),
+    Rule(_r("weights_layer_outlier", "weights_norm"), _b("task_regression", "safety_regression"), "any", 1,
+         "a damaged layer changes every output"),
 )
 # Concepts an effect kind is about whatever its subject says.
 IMPLIED_CONCEPTS = {"behavior.safety_regression": "safety", "behavior.output_length": "chat",

@@ -6,7 +6,10 @@ Grouping (within one run):
   just the non-finite tail of the log, are one event (the earliest is its primary anomaly);
 - a loss spike and a grad-norm spike that start at the same logged step are one event, the loss
   spike's (the batch that raised the loss raised its gradient); a grad-norm spike that starts earlier
-  is an event of its own, which triage links as the cause of the loss spike.
+  is an event of its own, which triage links as the cause of the loss spike;
+- anomalies of one kind in one signal that overlap in time (two throughput detectors seeing one drop, a
+  loss-scale collapse and the overflow count that comes with it, experts of one layer dying together)
+  are one event, the most severe detector's (the LR is the exception: two LR faults are two faults).
 
 Sharing: a candidate event is shared when the baseline has an event of the same catalogue kind on the
 same signal whose steps overlap it (widened by `tolerance`): a plateau both runs went through, the
@@ -51,8 +54,13 @@ def _order(anomaly: Anomaly) -> tuple:
     return (anomaly.start_step, rank, anomaly.signal)
 
 
-def group_events(anomalies: list[Anomaly], tolerance: int) -> list[Event]:
-    """The events of one run (see the module docstring), in time order."""
+OVERLAP_KINDS = ("training.throughput", "training.straggler", "training.loss_scale", "training.moe_routing",
+                 "training.grad_norm_growth", "training.logit_growth", "training.divergence")
+
+
+def group_events(anomalies: list[Anomaly], tolerance: int, kind_of=None) -> list[Event]:
+    """The events of one run (see the module docstring), in time order. `kind_of` maps an anomaly to
+    its catalogue kind (for merging overlapping anomalies of one kind)."""
     nonfinite = sorted((a for a in anomalies if a.detector in ("nan_inf", "nonfinite_tail")), key=_order)
     spikes = {a.signal: [] for a in anomalies if a.kind == "spike"}
     for a in anomalies:
@@ -75,8 +83,26 @@ def group_events(anomalies: list[Anomaly], tolerance: int) -> list[Event]:
         if twins:
             events.append(Event(loss_spike, (twins[0],)))
             grouped.update({id(loss_spike), id(twins[0])})
-    events.extend(Event(a) for a in anomalies if id(a) not in grouped)
+    rest = sorted((a for a in anomalies if id(a) not in grouped), key=_order)
+    for anomaly in rest:
+        kind = kind_of(anomaly) if kind_of else anomaly.kind
+        host = next((e for e in events if kind in OVERLAP_KINDS and (kind_of(e.primary) if kind_of else
+                                                                   e.primary.kind) == kind
+                     and _same_family(e.primary, anomaly)
+                     and e.start_step - tolerance <= anomaly.start_step <= e.end_step + tolerance), None)
+        if host is None:
+            events.append(Event(anomaly))
+        else:
+            events[events.index(host)] = Event(host.primary, (*host.also, anomaly))
     return sorted(events, key=lambda e: _order(e.primary))
+
+
+def _same_family(a: Anomaly, b: Anomaly) -> bool:
+    """Two signals that can show one event: the same signal, or the experts of one MoE layer."""
+    if a.signal == b.signal:
+        return True
+    layer_a, layer_b = a.extra.get("layer"), b.extra.get("layer")
+    return layer_a is not None and layer_a == layer_b
 
 
 def is_shared(event: Event, baseline: list[Event], kind_of, tolerance: int) -> bool:

@@ -29,11 +29,15 @@ def lead_lag(loss_spikes: list[Anomaly], grad_spikes: list[Anomaly], max_gap: in
     return pairs
 
 
-def nonfinite(series: pd.Series) -> list[Anomaly]:
-    """Stretches of NaN/Inf in one signal."""
+def nonfinite(series: pd.Series, loss: pd.Series | None = None) -> list[Anomaly]:
+    """Stretches of NaN/Inf in one signal. With `loss` (for the grad norm): a stretch while the loss
+    stays finite, through it and just after it, is a skipped optimizer step (mixed-precision overflow:
+    the scaler skips the update and the loss is unharmed), counted by `skipped_steps`, not reported."""
     values = series.to_numpy(dtype=float)
     steps = series.index.to_numpy()
     bad = ~np.isfinite(values)
+    if loss is not None:
+        bad &= ~skipped_steps(series, loss).to_numpy(dtype=bool)
     return [Anomaly(str(series.name), "nonfinite", int(steps[a]), int(steps[b]), float(b - a + 1), "nan_inf",
                     f"{b - a + 1} logged value(s) NaN/Inf from step {int(steps[a]):,}",
                     null="observed: NaN/Inf values in the log")
@@ -65,10 +69,32 @@ def loss_scale_collapse(series: pd.Series, drop_log2: float = 10.0, floor: float
     return out
 
 
-def overflow_counts(scale: pd.Series | None = None, counter: pd.Series | None = None) -> pd.Series:
+def skipped_steps(grad_norm: pd.Series, loss: pd.Series, after: int = 3) -> pd.Series:
+    """Per logged grad-norm step: True where the grad norm is NaN/Inf but the loss is finite there and at
+    the next `after` logged loss points (the update was skipped, training went on unharmed)."""
+    grad_bad = ~np.isfinite(grad_norm.to_numpy(dtype=float))
+    loss_steps = loss.index.to_numpy()
+    loss_bad = ~np.isfinite(loss.to_numpy(dtype=float))
+    out = np.zeros(len(grad_norm), dtype=bool)
+    if not len(loss_steps):
+        return pd.Series(out, index=grad_norm.index)
+    positions = np.searchsorted(loss_steps, grad_norm.index.to_numpy())
+    # cumulative count of bad loss points, to test a window [i, i + after] at once
+    bad_before = np.concatenate(([0], np.cumsum(loss_bad)))
+    for k in np.flatnonzero(grad_bad):
+        i = positions[k]
+        if i >= len(loss_steps):
+            continue
+        out[k] = bad_before[min(len(loss_steps), i + after + 1)] - bad_before[i] == 0
+    return pd.Series(out, index=grad_norm.index)
+
+
+def overflow_counts(scale: pd.Series | None = None, counter: pd.Series | None = None,
+                    skipped: pd.Series | None = None) -> pd.Series:
     """Overflows (skipped optimizer steps) per logged step: a logged counter (differenced when it is
     cumulative, i.e. never decreases), else one per halving of the fp16 loss scale (dynamic loss scaling
-    halves it on each overflow and skips that step)."""
+    halves it on each overflow and skips that step), else the `skipped` steps (NaN/Inf grad norms the
+    loss shrugged off)."""
     if counter is not None:
         values = counter.dropna()
         x = values.to_numpy(dtype=float)
@@ -76,6 +102,8 @@ def overflow_counts(scale: pd.Series | None = None, counter: pd.Series | None = 
             x = np.diff(x, prepend=x[0])
         return pd.Series(np.clip(x, 0, None), index=values.index, name="overflows")
     if scale is None:
+        if skipped is not None:
+            return skipped.astype(float).rename("overflows")
         return pd.Series(dtype=float, name="overflows")
     values = scale[np.isfinite(scale.to_numpy(dtype=float)) & (scale.to_numpy(dtype=float) > 0)]
     log2 = np.log2(values.to_numpy(dtype=float))
@@ -104,8 +132,11 @@ def overflow_rate_change(base: pd.Series, cand: pd.Series, alpha: float = 0.01) 
     if p_value >= alpha:
         return None
     ratio = (k_b / n_b) / (k_a / n_a) if k_a else float("inf")
-    first = b[b > 0]
-    return Anomaly("loss_scale", "overflow", int(first.index[0]), int(b.index[-1]), ratio, "overflow_rate",
+    # where the excess starts: the step after which the candidate's overflows most exceed the baseline's rate
+    counts = b.to_numpy(dtype=float)
+    excess_after = np.cumsum((counts - k_a / n_a)[::-1])[::-1]   # excess_after[t] = sum over t.. of the excess
+    start = int(np.argmax(excess_after))
+    return Anomaly("loss_scale", "overflow", int(b.index[start]), int(b.index[-1]), ratio, "overflow_rate",
                    f"{int(k_b)} fp16 overflows (skipped steps) in {n_b:,} logged steps vs {int(k_a)} in the "
                    "baseline's", confidence=1.0 - p_value,
                    extra={"overflows_candidate": int(k_b), "overflows_baseline": int(k_a), "points_candidate": n_b,

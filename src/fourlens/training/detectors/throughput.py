@@ -94,3 +94,43 @@ def throughput_drops(series: pd.Series, drop: float = 0.3, window: int = 100, mi
             continue
         merged.append(anomaly)
     return merged
+
+
+def level_shift(series: pd.Series, min_drop: float = 0.1, skip_fraction: float = 0.02,
+                min_after: float = 0.05) -> list[Anomaly]:
+    """A sustained drop of the level (a slow node, thermal throttling, a worse interconnect route) that a
+    trailing median follows and a 30% threshold misses: the single change point of the log values
+    (CUSUM argmax on a 5-point running median, which ignores one-step dips such as checkpoint saves),
+    reported when the median after it is >= `min_drop` below the median before and the new level lasts
+    >= `min_after` of the run.
+
+    Null: no change of level. One-sided Mann-Whitney U on the medians of ~20 blocks on each side
+    (blocks, since consecutive steps are autocorrelated); confidence = 1 - p."""
+    from scipy.stats import mannwhitneyu
+
+    good = finite(series)
+    good = good[good > 0]
+    n = len(good)
+    if n < 40:
+        return []
+    good = good.iloc[int(skip_fraction * n):]
+    x = pd.Series(np.log(good.to_numpy(dtype=float))).rolling(5, center=True, min_periods=1).median().to_numpy()
+    cusum = np.cumsum(x - x.mean())
+    k = int(np.argmax(np.abs(cusum[:-1]))) + 1            # the first point of the new level
+    before, after = x[:k], x[k:]
+    if len(after) < max(10, min_after * n) or len(before) < 10:
+        return []
+    drop = 1.0 - float(np.exp(np.median(after) - np.median(before)))
+    if drop < min_drop:
+        return []
+    blocks_a = [float(np.median(c)) for c in np.array_split(before, min(20, len(before)))]
+    blocks_b = [float(np.median(c)) for c in np.array_split(after, min(20, len(after)))]
+    p_value = float(mannwhitneyu(blocks_b, blocks_a, alternative="less").pvalue)
+    steps = good.index.to_numpy()
+    level_a, level_b = float(np.exp(np.median(before))), float(np.exp(np.median(after)))
+    return [Anomaly(str(series.name), "throughput", int(steps[k]), int(steps[-1]), drop, "level_shift",
+                    f"{series.name} {level_b:,.4g} from here vs {level_a:,.4g} before (-{100 * drop:.0f}%), "
+                    "sustained to the end of the log", confidence=1.0 - p_value,
+                    extra={"level_before": level_a, "level_after": level_b, "ongoing": True},
+                    null="no change of level: one-sided Mann-Whitney U on block medians before and after the "
+                         "change point")]
