@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from fourlens._io import expand_paths, read_jsonl
+from fourlens.behavior.agents import tool_call_record
 from fourlens.errors import BadInputError
 
 REQUEST_COLUMNS = ["request_id", "latency_s", "ttft_s", "output_tokens", "decode_s", "n_tool_calls", "tool_s",
@@ -123,6 +124,9 @@ def _from_requests(path: Path, records: list[dict]) -> pd.DataFrame:
                "output_tokens": tokens, "decode_s": decode, "n_tool_calls": n_tools, "tool_s": tool_s,
                "n_retries": int(record.get("retries", record.get("n_retries", 0)) or 0), "retry_s": retry_s,
                "error": bool(error) and error not in ("", "false", "False", 0)}
+        if isinstance(calls, list):   # each call's tool, arguments and duration (fourlens.behavior.agents)
+            row["calls"] = [tool_call_record(c.get("name"), c.get("arguments", c.get("args")),
+                                             _seconds(c, "duration")) for c in calls if isinstance(c, dict)]
         for key, value in record.items():
             if key not in row and isinstance(value, (str, int, float, bool)) and not key.startswith(
                     ("latency", "ttft", "tool_time", "retry_time", "decode")):
@@ -225,6 +229,10 @@ def _from_spans(path: Path, spans: list[dict]) -> pd.DataFrame:
                                           for s in good)),
                "decode_s": max(0.0, llm_s - ttft), "n_tool_calls": len(tools),
                "tool_s": float(sum(s["end"] - s["start"] for s in tools)), "n_retries": len(failed),
+               "calls": [tool_call_record(s["attributes"].get("gen_ai.tool.name",
+                                                              s["name"].removeprefix("execute_tool ")),
+                                          s["attributes"].get("gen_ai.tool.call.arguments"), s["end"] - s["start"])
+                         for s in sorted(tools, key=lambda s: s["start"])],
                "retry_s": float(sum(s["end"] - s["start"] for s in failed)),
                "error": bool(root["error"] or (llm and llm[-1]["error"]))}
         rows.append(row)

@@ -120,7 +120,7 @@ def findings_from(d: ProfileDiff) -> list[Finding]:
                    f"{100 * d.duplicates['exact_a']:.1f}% to {100 * d.duplicates['exact_b']:.1f}%"),
             evidence=d.duplicates,
             next_check="check the deduplication step of the new snapshot; repeated documents are memorised and "
-                       "waste compute"))
+                       "waste compute", kind="data.duplicates", subject="exact"))
     return sorted(findings, key=lambda f: -f.score)
 
 
@@ -150,7 +150,8 @@ def _domain_finding(row, d: ProfileDiff) -> Finding:
     return Finding(lens="data", title=title, severity=severity, confidence=1.0 - float(row.p_adjusted),
                    evidence=evidence,
                    next_check=(f"expect {direction} {effect}; compare those evals item by item" if effect else
-                               f"check which sources feed '{row.domain}' in the new snapshot's mixing config"))
+                               f"check which sources feed '{row.domain}' in the new snapshot's mixing config"),
+                   kind="data.domain_shift", subject=str(row.domain))
 
 
 def _class_finding(row, ratio: float) -> Finding:
@@ -165,7 +166,8 @@ def _class_finding(row, ratio: float) -> Finding:
         evidence={"token_class": row.token_class, "share_a": row.share_a, "share_b": row.share_b, "pp": row.pp,
                   "log2_ratio": ratio, "p_adjusted": row.p_adjusted,
                   "likely_effect": CLASS_EFFECTS[row.token_class]},
-        next_check=f"look at {CLASS_EFFECTS[row.token_class]}; find which sources lost or gained these tokens")
+        next_check=f"look at {CLASS_EFFECTS[row.token_class]}; find which sources lost or gained these tokens",
+        kind="data.token_class_shift", subject=str(row.token_class))
 
 
 def _token_finding(d: ProfileDiff) -> Finding | None:
@@ -192,7 +194,7 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
                   "lost": lost[columns].to_dict(orient="records"), "gained": gained[columns].to_dict(orient="records"),
                   "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)"},
         next_check="read documents of the new snapshot that contain the most-lost tokens' contexts; they point at "
-                   "the sources that were dropped")
+                   "the sources that were dropped", kind="data.token_shift", subject="tokens")
 
 
 def diff_figures(d: ProfileDiff) -> list[Figure]:

@@ -1,0 +1,91 @@
+"""Gradual growth of a multiplicative signal: the grad norm (or an attention / output logit) rising
+x10, x200 over hundreds of steps, which a trailing-window spike detector follows up and never flags.
+
+Method: on log values (bin medians of a long log), a centered running median `s` (about 1% of the
+run) and the lowest level reached so far `low(t) = min_{u <= t} s(u)`. An episode is a stretch where
+`s - low >= log(min_ratio)`: the signal has grown `min_ratio` times above the lowest level it had
+reached. Its onset is the last point before the stretch where `s` was within max(3 sigma, log 1.25)
+of that low (sigma: 1.4826 x the MAD of the log values around `s`), its peak the highest `s` in it.
+
+Null: no trend. The Mann-Kendall test (Mann 1945, Kendall 1975) on the medians of ~20 consecutive
+blocks between onset and peak (blocks, not points, because consecutive steps are autocorrelated)
+gives a one-sided p-value for "the level keeps rising"; confidence = 1 - p, Bonferroni over the
+episodes found. Episodes that are still high at the end of the log are `ongoing`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from fourlens.training.detectors.base import Anomaly, centered_median, downsample, finite, runs_of
+from fourlens.training.spikes import MAD_TO_SIGMA
+
+N_BLOCKS = 20
+
+
+def mann_kendall_p(values: np.ndarray) -> float:
+    """One-sided p-value of the Mann-Kendall test for an increasing trend (normal approximation with
+    the continuity correction; ties counted as 0)."""
+    y = np.asarray(values, dtype=float)
+    n = len(y)
+    if n < 3:
+        return 1.0
+    signs = np.sign(y[None, :] - y[:, None])       # (n, n): sign(y_j - y_i)
+    s = float(np.triu(signs, k=1).sum())
+    variance = n * (n - 1) * (2 * n + 5) / 18.0
+    z = (s - math.copysign(1.0, s)) / math.sqrt(variance) if s else 0.0
+    return float(norm.sf(z))
+
+
+def growth(series: pd.Series, min_ratio: float = 10.0, skip_fraction: float = 0.0) -> list[Anomaly]:
+    """Episodes where the (positive) signal grows `min_ratio` times above the lowest level it reached.
+
+    `skip_fraction` leaves out the start of the run, where some signals (attention logits) legitimately
+    grow from their initialization."""
+    good = finite(series)
+    good = good[good > 0]
+    if skip_fraction > 0 and len(good):
+        start = good.index[0] + skip_fraction * (good.index[-1] - good.index[0])
+        good = good[good.index >= start]
+    logs = downsample(pd.Series(np.log(good.to_numpy(dtype=float)), index=good.index, name=series.name))
+    x = logs.to_numpy(dtype=float)
+    n = len(x)
+    if n < 30:
+        return []
+    width = max(5, n // 100 * 2 + 1)
+    s = centered_median(x, width)
+    sigma = MAD_TO_SIGMA * float(np.median(np.abs(x - s)))
+    low = np.minimum.accumulate(s)
+    rise = s - low
+    need = math.log(min_ratio)
+    settled = max(3 * sigma, math.log(1.25))
+    steps = logs.index.to_numpy()
+    episodes = runs_of(rise >= need)
+    out = []
+    for a, b in episodes:
+        onset = a
+        while onset > 0 and rise[onset - 1] > settled:
+            onset -= 1
+        peak = a + int(np.argmax(s[a:b + 1]))
+        segment = x[onset:peak + 1]
+        blocks = [float(np.median(chunk)) for chunk in np.array_split(segment, min(N_BLOCKS, len(segment)))]
+        p_value = min(1.0, len(episodes) * mann_kendall_p(np.array(blocks)))
+        ratio = math.exp(s[peak] - low[peak])
+        span = int(steps[peak] - steps[onset])
+        ongoing = b == n - 1
+        out.append(Anomaly(
+            str(series.name), "growth", int(steps[onset]), int(steps[b]), ratio, "trend_growth",
+            f"{series.name} grew {ratio:,.0f}x over {span:,} steps (from {math.exp(low[peak]):.3g} to "
+            f"{math.exp(s[peak]):.3g} by step {int(steps[peak]):,})" + ("; still high at the end of the log"
+                                                                       if ongoing else ""),
+            confidence=1.0 - p_value,
+            extra={"peak_step": int(steps[peak]), "peak_value": math.exp(s[peak]), "baseline": math.exp(low[peak]),
+                   "ongoing": ongoing, "trend_p_value": p_value},
+            null="no trend: the smoothed level wanders around a constant (one-sided Mann-Kendall on block medians "
+                 "from onset to peak; Bonferroni over the episodes)",
+        ))
+    return out
