@@ -31,6 +31,23 @@ def _commit() -> str:
         return "unknown"
 
 
+def _fourlens_path() -> str:
+    import fourlens
+
+    return str(Path(fourlens.__file__).parent)
+
+
+def _slim(result: dict) -> dict:
+    """One scenario's record for the results file: lenses only when they did not run cleanly, titles cut."""
+    out = {k: v for k, v in result.items() if k not in ("lenses", "planted", "alarms")}
+    out["planted_clear"] = all(p["clear"] for p in result["planted"])
+    out["lenses_not_ok"] = [lens for lens in result["lenses"] if lens["state"] != "ok"]
+    out["first"] = [{**f, "title": f["title"][:160]} for f in result["first"]]
+    if result["alarms"]:
+        out["alarms"] = result["alarms"][:3]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.triage_accuracy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/triage_accuracy.json"))
     parser.add_argument("--keep", type=Path, default=None, help="write scenarios here and keep them")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--code-label", default="", help="what fourlens code is measured, when not this checkout's "
+                                                         "HEAD (e.g. an exported main)")
     args = parser.parse_args(argv)
 
     indices = [int(i) for i in args.only.split(",") if i.strip()] or list(range(args.start, args.start + args.n))
@@ -65,15 +84,19 @@ def main(argv: list[str] | None = None) -> int:
               "generate_mean_s": round(sum(gen) / len(gen), 2), "triage_mean_s": round(sum(tri) / len(tri), 2),
               "triage_max_s": round(max(tri), 2), "slowest": sorted(results, key=lambda r: -r["triage_s"])[0]["index"]}
     payload = {"benchmark": "triage_accuracy", "seed": args.seed, "indices": [indices[0], indices[-1]],
-               "n": len(indices), "commit": _commit(), "created_at": dt.datetime.now(dt.timezone.utc).isoformat(
-                   timespec="seconds"), "python": platform.python_version(), "cpus": os.cpu_count(),
+               "n": len(indices), "commit": args.code_label or _commit(), "fourlens_path": _fourlens_path(),
+               "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               "python": platform.python_version(), "cpus": os.cpu_count(),
                "load_average_at_start": load, "timing": timing, "summary": summary,
                "catalogue": {c: {"family": s.family, "summary": s.summary, "effect": s.effect,
                                  "evidence": list(s.evidence)} for c, s in CAUSES.items()},
-               "scenarios": results}
+               "scenarios": [_slim(r) for r in results]}
     from fourlens._io import write_atomic
 
-    write_atomic(args.out, json.dumps(payload, indent=1, default=str) + "\n")
+    scenarios = payload.pop("scenarios")
+    text = json.dumps(payload, indent=1, default=str)[:-2]  # one line per scenario keeps the file readable
+    text += ',\n "scenarios": [\n' + ",\n".join(json.dumps(r, default=str) for r in scenarios) + "\n ]\n}\n"
+    write_atomic(args.out, text)
     header = (f"Seed {args.seed}, {len(indices)} scenarios, fourlens at {payload['commit']}; generation "
               f"{timing['generate_total_s']} s, triage {timing['triage_total_s']} s "
               f"(mean {timing['triage_mean_s']} s).\n")

@@ -1,7 +1,7 @@
 """Training-data snapshots: documents drawn from a domain mix, written as sharded JSONL, JSONL.gz or
 Parquet with the fields data pipelines keep (text or content, a domain/source/subset label, id, url,
 language). Planted changes: a different mix, a token class stripped by a buggy normaliser, and eval
-items copied into the snapshot (contamination).
+items quoted verbatim inside documents of the snapshot (contamination: the document count and mix stay).
 """
 
 from __future__ import annotations
@@ -45,15 +45,17 @@ class DataSpec:
     n_shards: int = 3
     strip: str | None = None                    # a STRIPPERS key
     strip_kinds: tuple[str, ...] = ()           # domains the normaliser ran on (all when empty)
-    inserted: list[tuple[str, str]] = field(default_factory=list)   # (domain kind, text) copied in verbatim
+    inserted: list[tuple[str, str]] = field(default_factory=list)   # (domain kind, text) quoted verbatim
 
 
 def documents(spec: DataSpec, rng: random.Random) -> list[dict]:
     kinds = list(spec.shares)
     drawn = rng.choices(kinds, weights=[spec.shares[k] for k in kinds], k=spec.n_docs)
     docs = [(kind, textgen.document(kind, rng)) for kind in drawn]
-    docs += spec.inserted
-    rng.shuffle(docs)
+    for kind, text in spec.inserted:  # a scraped page that quotes the item: inside a document of its domain
+        hosts = [i for i, (k, _) in enumerate(docs) if k == kind] or list(range(len(docs)))
+        i = rng.choice(hosts)
+        docs[i] = (docs[i][0], f"{docs[i][1]}\n\n{text}")
     out = []
     for number, (kind, text) in enumerate(docs):
         if spec.strip and (not spec.strip_kinds or kind in spec.strip_kinds):

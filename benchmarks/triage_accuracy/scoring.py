@@ -113,8 +113,9 @@ def summarize(results: Iterable[Mapping], families: Mapping[str, str]) -> dict:
 def markdown(summary: Mapping, families: Mapping[str, str], header: str = "") -> str:
     """The per-cause table and the overall rows, in benchmarks/README.md's style."""
     lines = [header] if header else []
-    lines += ["| cause | family | scenarios | top-1 | top-3 | what ranked first on misses (most common) |",
-              "| --- | --- | ---: | ---: | ---: | --- |"]
+    lines += ["| cause | family | scenarios | top-1 (scenario) | this cause first | this cause in top-3 | "
+              "what ranked first on misses (most common) |",
+              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     firsts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for miss in summary["misses"]:
         label = "crash" if miss["error"] else (_label(miss["first"][0]) if miss["first"] else "no finding")
@@ -124,15 +125,15 @@ def markdown(summary: Mapping, families: Mapping[str, str], header: str = "") ->
         common = sorted(firsts[cause].items(), key=lambda kv: -kv[1])[:2]
         misses = "; ".join(f"{k} ({v})" for k, v in common) or "-"
         lines.append(f"| {cause} | {families[cause]} | {row['n']} | {row['top1']}/{row['n']} | "
-                     f"{row['top3']}/{row['n']} | {misses} |")
+                     f"{row['first']}/{row['n']} | {row['top3']}/{row['n']} | {misses} |")
     n = summary["with_cause"]
     top1 = round(summary["top1"] * n) if n else 0
     top3 = round(summary["top3"] * n) if n else 0
-    lines.append(f"| **all with a cause** | | {n} | **{top1}/{n} = {summary['top1']}** | "
-                 f"**{top3}/{n} = {summary['top3']}** | |")
+    lines.append(f"| **all with a cause** (top-1, top-3: a planted cause first / in the first 3) | | {n} | "
+                 f"**{top1}/{n} = {summary['top1']}** | | **{top3}/{n} = {summary['top3']}** | |")
     clean = summary["without_cause"]
     alarms = len(summary["false_alarms"])
-    lines.append(f"| **no cause (false alarms)** | | {clean} | | | "
+    lines.append(f"| **no cause: false alarms** (a finding scoring >= 0.5) | | {clean} | | | | "
                  f"**{alarms}/{clean} = {summary['false_alarm_rate']}** |")
     return "\n".join(lines) + "\n"
 

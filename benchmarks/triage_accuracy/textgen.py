@@ -126,7 +126,8 @@ def zipf_choice(rng: random.Random, words: tuple[str, ...]) -> str:
 
 
 def math_problem(rng: random.Random) -> tuple[str, str, int]:
-    """(question, GSM8K-style worked answer ending '#### N', N)."""
+    """(question, GSM8K-style worked answer ending '#### N', N): the benchmark's own wording, which the
+    training documents (`math_text`) do not use, so only a copied item shares 13-grams with them."""
     name = rng.choice(NAMES) if rng.random() < 0.5 else coined(rng)
     kind = rng.randrange(5)
     if kind == 0:
@@ -177,6 +178,31 @@ def math_problem(rng: random.Random) -> tuple[str, str, int]:
         s = (f"{name} shares {total} - {keep} = <<{total}-{keep}={shared}>>{shared}.\nEach friend gets "
              f"{shared} / {friends} = <<{shared}/{friends}={ans}>>{ans}.")
     return q, f"{s}\n#### {ans}", ans
+
+
+def math_text(rng: random.Random) -> str:
+    """Math as it appears in web and textbook data: homework questions with short answers, worked examples
+    and lecture notes in LaTeX."""
+    name, place = rng.choice(NAMES) if rng.random() < 0.5 else coined(rng), coined(rng)
+    a, b, c = rng.randint(2, 90), rng.randint(2, 40), rng.randint(2, 12)
+    kind = rng.randrange(5)
+    if kind == 0:
+        return (f"Q: my homework from {place} school says {name} reads {a} pages on Monday and {c} times as many on "
+                f"Tuesday. how many pages altogether?\nA: Tuesday is {a} x {c} = {a * c}, add Monday: "
+                f"{a + a * c} pages.")
+    if kind == 1:
+        return (f"Example {rng.randint(1, 40)}. A tank near {place} holds {a * c} litres and drains {c} litres per "
+                f"minute. It is empty after {a * c} / {c} = {a} minutes; with a second drain of {b} litres per minute "
+                f"it takes {a * c / (b + c):.2f} minutes.")
+    if kind == 2:
+        return (f"Exercise {rng.randint(1, 99)} ({place} workbook): {name} saves {b} coins a day for {a} days and "
+                f"spends {c}. Answer: {a * b - c} coins remain, since {a}*{b} is {a * b}.")
+    if kind == 3:
+        return (f"\\begin{{lemma}} For every integer $n \\geq {c}$ we have "
+                f"$\\sum_{{k=1}}^{{n}} k = \\frac{{n(n+1)}}{{2}}$ \\end{{lemma}}\nProof sketch by {place}: induct on "
+                f"$n$; the step adds $n+1$ to both sides, e.g. $n={a}$ gives ${a * (a + 1) // 2}$.")
+    return (f"Lecture {rng.randint(1, 30)} notes ({place}): the quadratic $p(t) = t^2 - {a + b}t + {a * b}$ factors "
+            f"as $(t-{a})(t-{b})$, so its roots are $t={a}$ and $t={b}$ and $p({c}) = {(c - a) * (c - b)}$.")
 
 
 def latex_problem(rng: random.Random) -> str:
@@ -283,8 +309,7 @@ def foreign(rng: random.Random) -> str:
 def document(domain_kind: str, rng: random.Random) -> str:
     """One training document of a domain kind: math, latex, code, web, chat, refusal, multilingual."""
     if domain_kind == "math":
-        question, answer, _ = math_problem(rng)
-        return f"Question: {question}\nAnswer: {answer}" if rng.random() < 0.7 else latex_problem(rng)
+        return math_text(rng) if rng.random() < 0.5 else f"{math_text(rng)}\n\n{math_text(rng)}"
     if domain_kind == "code":
         return code_snippet(rng) if rng.random() < 0.8 else code_snippet(rng) + "\n" + code_snippet(rng)
     if domain_kind == "web":

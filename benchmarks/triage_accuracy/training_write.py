@@ -56,7 +56,7 @@ STYLES: tuple[Style, ...] = (
           {"loss": "train/loss", "lr": "train/lr", "grad_norm": "train/grad_norm",
            "tokens_per_sec": "perf/tokens_per_sec", "step_time": "perf/step_time", "val_loss": "val/loss",
            "loss_scale": "train/loss_scale", "skipped": "train/skipped_steps",
-           "attn_logit": "train/max_attn_logit", "output_logit": "train/max_output_logit", "z_loss": "train/z_loss",
+           "attn_logit": "train/max_attn_logit", "output_logit": "train/max_output_logit", "z_loss": "train/ZLoss",
            "moe_aux_loss": "moe/aux_loss"},
           mean_loss=False, rank_tag="perf/rank{r}/step_time", moe_tag="moe/layer_{l}/expert_load/{e}",
           step_key="global_step"),

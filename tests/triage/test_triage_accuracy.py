@@ -70,7 +70,8 @@ def test_two_causes_count_top1_for_either_and_summary_per_cause():
     assert summary["top1"] == 1.0 and summary["both_causes_top3"] == 0.0 and summary["false_alarm_rate"] == 0.0
     assert summary["per_cause"]["lr_spike"]["top3"] == 0 and summary["per_cause"]["task_regression"]["first"] == 1
     table = markdown(summary, FAMILIES)
-    assert "| lr_spike | training | 1 | 1/1 | 0/1 |" in table and "0/1 = 0.0" in table
+    assert "| lr_spike | training | 1 | 1/1 | 0/1 | 0/1 |" in table and "0/1 = 0.0" in table
+    assert "| task_regression | behavior | 1 | 1/1 | 1/1 | 1/1 |" in table
 
 
 def test_causes_are_balanced_compatible_and_deterministic():
