@@ -56,18 +56,17 @@ def make_doc(task: Task, i: int, rng: random.Random) -> tuple[dict, str, str | i
         return ({"problem": problem, "level": f"Level {rng.randint(1, 5)}", "type": "Algebra", "solution": solution,
                  "answer": answer}, problem, answer, [])
     if name in ("humaneval", "mbpp"):
-        code = textgen.code_snippet(rng)
-        header = code.split("\n", 1)[0]
+        problem = textgen.code_problem(rng)
+        test = f"assert {problem['example']} == {problem['result']!r}"
         if name == "humaneval":
-            entry = header.split("(")[0].replace("def ", "").replace("function ", "").replace("class ", "").strip(":")
-            doc = {"task_id": f"HumanEval/{i}", "prompt": header + "\n", "canonical_solution": code[len(header) + 1:],
-                   "test": "def check(candidate):\n    assert candidate is not None\n", "entry_point": entry}
-            return doc, header, doc["test"] + f"\ncheck({entry})", []
-        text = (f"Write a function to {rng.choice(textgen.FUNCS)} the {rng.choice(textgen.NOUNS_CODE)} of a "
-                f"{textgen.coined(rng)} record and return how many of them are longer than {rng.randint(2, 40)} "
-                f"characters.")
-        doc = {"task_id": 11 + i, "text": text, "code": code, "test_list": [f"assert {i} == {i}"],
-               "test_setup_code": "", "challenge_test_list": []}
+            doc = {"task_id": f"HumanEval/{i}", "prompt": problem["prompt"], "canonical_solution": problem["solution"],
+                   "test": f"def check(candidate):\n    {test.replace(problem['name'], 'candidate')}\n",
+                   "entry_point": problem["name"]}
+            return doc, problem["prompt"], doc["test"] + f"\ncheck({problem['name']})", []
+        text = f"Write a function to {problem['description'][0].lower()}{problem['description'][1:]}"
+        code = problem["prompt"].split("\n", 1)[0] + "\n" + problem["solution"]
+        doc = {"task_id": 11 + i, "text": text, "code": code, "test_list": [test], "test_setup_code": "",
+               "challenge_test_list": []}
         return doc, text, "\n".join(doc["test_list"]), []
     if name == "winogrande":
         a, b = rng.sample(textgen.NAMES, 2)

@@ -249,6 +249,34 @@ def code_snippet(rng: random.Random) -> str:
             f"GROUP BY {other}\nHAVING COUNT(*) > {k}\nORDER BY n_{tag} DESC\nLIMIT {rng.randint(5, 500)};\n")
 
 
+def code_problem(rng: random.Random) -> dict:
+    """A HumanEval / MBPP-style programming problem: {name, description, prompt, solution, example, result}.
+    Written in the benchmarks' own wording (docstring with an example), not like the training code."""
+    name = f"{rng.choice(FUNCS)}_{coined(rng).lower()}"
+    xs = [rng.randint(-20, 60) for _ in range(rng.randint(3, 6))]
+    k, m = rng.randint(1, 30), rng.randint(2, 9)
+    kind = rng.randrange(4)
+    if kind == 0:
+        what = f"how many values, multiplied by {m}, are larger than the threshold"
+        body, result = f"sum(1 for v in values if v * {m} > threshold)", sum(1 for v in xs if v * m > k)
+    elif kind == 1:
+        what = f"the sum of the values that leave remainder {k % m} when divided by {m}"
+        body, result = f"sum(v for v in values if v % {m} == {k % m})", sum(v for v in xs if v % m == k % m)
+    elif kind == 2:
+        what = f"the largest difference between two neighbours, or {k} if there are fewer than two values"
+        body = f"max((abs(a - b) for a, b in zip(values, values[1:])), default={k})"
+        result = max((abs(a - b) for a, b in zip(xs, xs[1:], strict=False)), default=k)
+    else:
+        what = f"the values clipped to the range [{-k}, {k}] and then shifted by {m}"
+        body, result = f"[min(max(v, {-k}), {k}) + {m} for v in values]", [min(max(v, -k), k) + m for v in xs]
+    call = f"{name}({xs}, {k})" if kind == 0 else f"{name}({xs})"
+    args = "values: list[int], threshold: int" if kind == 0 else "values: list[int]"
+    description = f"Return {what} (the {coined(rng)} rule)."
+    prompt = f'def {name}({args}):\n    """ {description}\n    >>> {call}\n    {result}\n    """\n'
+    return {"name": name, "description": description, "prompt": prompt, "solution": f"    return {body}\n",
+            "example": call, "result": result}
+
+
 def prose(rng: random.Random) -> str:
     """Encyclopedic and news sentences; every few words carry a rare name, a year or a number."""
     return " ".join(sentence(rng) for _ in range(rng.randint(3, 8)))
