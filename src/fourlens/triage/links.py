@@ -16,6 +16,8 @@ Each `Rule` names cause kinds, effect kinds and how a pair is matched:
   `evidence["tasks"]`); one recorded for no task in particular explains every score.
 - `named`: the effect's evidence lists, as `parts_by_kind`, the kinds of the parts its change splits
   into (latency = output tokens + tool calls + ...); the largest part with a finding explains it.
+- `refers`: the effect's evidence names, as `refers_to` {kind, signal, step}, the event it is about (the
+  checkpoint saved while an anomaly was still going on); the cause is that event's finding.
 - `any`: the cause explains any finding of the effect kinds (a tokenizer change moves everything).
 
 Among the causes that qualify for one finding, the one with the highest rule strength wins, then the
@@ -35,7 +37,7 @@ from fourlens.report.subjects import concepts, relation
 
 DEFAULT_REACH_FRACTION = 0.05
 DEFAULT_REACH_STEPS = 100
-MATCHES = ("time", "before", "subject", "task", "named", "any")
+MATCHES = ("time", "before", "subject", "task", "named", "refers", "any")
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,14 @@ RULES: tuple[Rule, ...] = (
          "a collapsing fp16 loss scale means gradients overflow step after step"),
     Rule(_t("loss_spike"), _t("grad_norm_spike", "loss_scale", "nonfinite", "divergence", "plateau"), "time", 2,
          "a bad batch raises the loss and its gradient at once"),
-    Rule(_t("nonfinite"), _t("divergence", "loss_spike", "loss_scale"), "time", 2,
-         "a NaN/Inf poisons the weights and every later step"),
+    Rule(_t("nonfinite"), _t("divergence", "loss_spike", "loss_scale", "grad_norm_growth", "grad_norm_spike",
+                             "logit_growth"), "time", 2, "a NaN/Inf poisons the weights and every later step"),
     Rule(_t("moe_routing"), _t("loss_spike", "divergence"), "time", 1, "collapsed routing starves experts"),
     Rule(_t("straggler"), _t("throughput"), "time", 3, "every step waits for the slowest rank"),
-    Rule(DYNAMICS, _t("final_loss", "val_gap", "checkpoint_context"), "before", 2,
+    Rule(DYNAMICS, _t("final_loss", "val_gap"), "before", 2,
          "a fault during training leaves the end of the run worse"),
+    Rule(DYNAMICS + _t("throughput", "straggler"), _t("checkpoint_context"), "refers", 5,
+         "the checkpoint was saved while this was still going on"),
     # --- data and tokenizer ----------------------------------------------------------------------
     Rule(TOKENIZER[:1], TOKENIZER[1:], "any", 4, "the same tokenizer change, seen in the data and the weights"),
     Rule(TOKENIZER, _d("token_class_shift", "token_shift", "domain_shift", "duplicates")
@@ -196,6 +200,14 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
         if isinstance(tasks, list) and tasks:
             return ("same", 3.0, 0.0) if effect.subject.lower() in {str(t).lower() for t in tasks} else None
         return ("harness-wide", 1.0, 0.0)
+    if rule.match == "refers":
+        ref = effect.evidence.get("refers_to")
+        if not isinstance(ref, dict) or ref.get("kind") != cause.kind or ref.get("signal") not in (
+                cause.subject, *(cause.evidence.get("signals") or ())):
+            return None
+        start = cause.evidence.get("start_step", cause.step)
+        end = cause.evidence.get("end_step", cause.step)
+        return ("refers", 3.0, 0.0) if start is not None and start <= ref.get("step", -1) <= end else None
     if rule.match == "named":
         parts = effect.evidence.get("parts_by_kind")
         if isinstance(parts, list) and cause.kind in parts:
