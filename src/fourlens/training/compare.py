@@ -59,8 +59,8 @@ def baseline_schedule_faults(base_lr: pd.Series, cand_lr: pd.Series) -> list[Ano
     - the scale: the ratio cand / base that holds over the most common steps (the mode of the log ratio,
       bins of 2%), so a short LR jump or a restart later in the run does not move it; reported when it is
       off by more than 10% (a peak set x3 too high in the config scales the whole curve);
-    - the warmup: steps to reach 95% of the peak, on the LR median-filtered over 10% of the run, reported
-      when one run warms up twice as long as the other.
+    - the warmup: steps to reach 95% of the peak, on the common steps of both logs (a baseline saved
+      earlier has a shorter log) median-filtered alike, reported when one run warms up twice as long.
     The LR is logged exactly, so these are observed differences (confidence 1), not estimates."""
     base_lr, cand_lr = finite(base_lr), finite(cand_lr)
     if len(base_lr) < 10 or len(cand_lr) < 10:
@@ -84,7 +84,8 @@ def baseline_schedule_faults(base_lr: pd.Series, cand_lr: pd.Series) -> list[Ano
                     f"{peak_a:.3g})", extra={"ratio": ratio, "peak_candidate": peak_b, "peak_baseline": peak_a,
                                              "ongoing": True},
                     null="observed: the two runs' logged learning rates agree (within 10%) over most common steps"))
-    warm_a, warm_b = _robust_warmup(base_lr), _robust_warmup(cand_lr)
+    warm_a, warm_b = (_robust_warmup(base_lr.loc[common]), _robust_warmup(cand_lr.loc[common])) if len(common) >= 10 \
+        else (0, 0)
     if warm_a and warm_b and max(warm_a / warm_b, warm_b / warm_a) >= 2:
         out.append(Anomaly(
             "lr", "schedule", int(steps[0]), int(steps[0]) + max(warm_a, warm_b), abs(warm_b / warm_a - 1),
@@ -94,8 +95,8 @@ def baseline_schedule_faults(base_lr: pd.Series, cand_lr: pd.Series) -> list[Ano
     return out
 
 
-def _smoothed(lr: pd.Series) -> pd.Series:
-    width = max(3, len(lr) // 10 // 2 * 2 + 1)
+def _smoothed(lr: pd.Series, fraction: float = 0.1) -> pd.Series:
+    width = max(3, int(len(lr) * fraction) // 2 * 2 + 1)
     return lr.rolling(width, center=True, min_periods=1).median()
 
 
@@ -104,7 +105,7 @@ def _robust_peak(lr: pd.Series) -> float:
 
 
 def _robust_warmup(lr: pd.Series) -> int:
-    smooth = _smoothed(lr)
+    smooth = _smoothed(lr, 0.02)   # narrow enough to keep a warmup of a few percent of the run
     if lr.iloc[0] >= 0.5 * smooth.max():
         return 0
     reached = smooth.index[smooth.to_numpy() >= 0.95 * smooth.max()]
