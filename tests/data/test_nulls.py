@@ -89,3 +89,28 @@ def test_collapsed_newlines_are_found_though_words_have_no_whitespace_tokens(tmp
     layout = [f for f in found if f.subject == "whitespace"]
     assert len(layout) == 1 and layout[0].evidence["measure"] in ("newlines", "indented lines")
     assert layout[0].confidence > 0.999 and layout[0].severity > 0.5
+
+
+def test_latex_stripped_from_math_documents_is_a_math_shift(tmp_path):
+    import random
+
+    def docs(seed, strip):
+        rng = random.Random(seed)
+        out = []
+        for i in range(1200):
+            if i % 4 == 0:
+                a, b = rng.randint(2, 9), rng.randint(2, 9)
+                text = f"We have $\\frac{{{a}}}{{{b}}} + \\sqrt{{{a * b}}}$ so the answer is \\boxed{{{a + b}}}."
+                out.append({"text": re.sub(r"\$[^$]*\$|\\[a-z]+\{?", "", text) if strip else text, "domain": "math"})
+            else:
+                out.append({"text": f"The market opened at {rng.randint(6, 9)} and the river was calm.",
+                            "domain": "web"})
+        return out
+
+    found = findings_from(compare_profiles(_profile(_write(tmp_path / "a.jsonl", docs(1, False))),
+                                           _profile(_write(tmp_path / "b.jsonl", docs(2, True)))))
+    math = [f for f in found if f.kind == "data.token_class_shift" and f.subject == "math"]
+    assert len(math) == 1 and math[0].confidence > 0.999
+    assert "LaTeX" in math[0].title and "in domain 'math'" in math[0].title
+    rows = {(r["scope"], r["measure"]): r for r in math[0].evidence["rows"]}
+    assert rows[("math", "LaTeX commands")]["share_b"] == 0 and rows[("math", "LaTeX commands")]["p_adjusted"] < 1e-3

@@ -5,7 +5,9 @@ the next far more than a count of independent tokens suggests: tokens come in do
 differ (a math page is full of digits, a story has none). To judge a change between two snapshots
 against that noise, each document is put in one of `N_GROUPS` groups by its content hash (random with
 respect to its content, the same in every process), and the profile keeps, per group and domain: the
-documents, tokens, tokens per token class, bytes, newlines and indented lines; and per group the token
+documents, tokens, tokens per token class, bytes, newlines, indented lines and LaTeX commands (a
+backslash and two or more letters: the word tokenizer splits "\\frac{1}{2}" into pieces that look like
+code, so the markup is counted on the text); and per group the token
 counts in `N_BINS` hashed bins (CRC32 of the token). Everything merges by addition, like the rest of
 the profile. The groups are the resampling units of `fourlens.data.nulls` (random-groups variance of a
 share, permutation of groups for a distribution's distance).
@@ -13,6 +15,7 @@ share, permutation of groups for a distribution's distance).
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -24,7 +27,8 @@ from fourlens.data.classes import TOKEN_CLASSES, token_class
 
 N_GROUPS = 32
 N_BINS = 1024
-LAYOUT = ("bytes", "newlines", "indented_lines")
+LAYOUT = ("bytes", "newlines", "indented_lines", "latex_commands")
+LATEX_COMMAND = re.compile(r"\\[A-Za-z]{2,}")
 
 
 @lru_cache(maxsize=1 << 20)
@@ -37,9 +41,10 @@ def _bin(token: str) -> int:
     return zlib.crc32(token.encode("utf-8")) % N_BINS
 
 
-def layout_counts(text: str) -> tuple[int, int, int]:
-    """(bytes, newlines, lines that start indented) of one document."""
-    return len(text.encode("utf-8")), text.count("\n"), text.count("\n ") + text.count("\n\t")
+def layout_counts(text: str) -> tuple[int, int, int, int]:
+    """(bytes, newlines, lines that start indented, LaTeX commands) of one document."""
+    latex = len(LATEX_COMMAND.findall(text)) if "\\" in text else 0
+    return (len(text.encode("utf-8")), text.count("\n"), text.count("\n ") + text.count("\n\t"), latex)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class GroupAccumulator:
         self.rows: dict[tuple[int, str], np.ndarray] = {}   # (group, domain) -> docs, tokens, classes..., layout...
         self.bins = np.zeros((N_GROUPS, N_BINS), np.int64)
 
-    def add_document(self, group: int, domain: str, n_tokens: int, layout: tuple[int, int, int]) -> None:
+    def add_document(self, group: int, domain: str, n_tokens: int, layout: tuple[int, ...]) -> None:
         row = self._row(group, domain)
         row[0] += 1
         row[1] += n_tokens

@@ -3,11 +3,13 @@ distribution, per corpus and per domain, each judged against the snapshots' own 
 (`fourlens.data.nulls` over the profiles' random document groups).
 
 Rows (`class_shifts`): for the whole corpus and for every domain, each token class's share of the
-tokens, and newlines and indented lines per character (what a normaliser that collapses whitespace
-removes; the words tokenizer has no whitespace tokens), with the random-groups test of the change and
-a Bonferroni adjustment over all rows.
+tokens, and newlines, indented lines and LaTeX commands per character (what a normaliser that
+collapses whitespace or drops math mode removes; the words tokenizer has no whitespace tokens and
+splits LaTeX into pieces), with the random-groups test of the change and a Bonferroni adjustment over
+all rows.
 
-One finding per class (newlines and indentation count as "whitespace"): the row with the largest
+One finding per class (newlines and indentation count as "whitespace", LaTeX commands as "math"): the
+row with the largest
 severity x confidence among those that moved at least 25% (relative) and 0.05 points of the corpus.
 Severity: min(1, |log2 share ratio| / 2) x min(1, change / 1 point of the corpus), the change of a
 domain's row counted in points of the whole corpus (its share of the corpus's tokens or characters
@@ -30,12 +32,14 @@ from fourlens.data.groups import GroupStats
 from fourlens.data.nulls import distribution_test, share_test
 from fourlens.report import Finding, saturating
 
-LAYOUT_MEASURES = {"newlines": 1, "indented lines": 2}   # measure -> column of GroupStats.layout
+LAYOUT_MEASURES = {"newlines": (1, "whitespace"), "indented lines": (2, "whitespace"),
+                   "LaTeX commands": (3, "math")}   # measure -> (column of GroupStats.layout, class family)
 MIN_RELATIVE = 0.25
 MIN_CORPUS_PP = 0.05
 CLASS_LABELS = {"math": "math symbols and LaTeX", "code": "code keywords and punctuation", "digits": "digits",
                 "non_latin": "non-Latin-script tokens", "whitespace": "whitespace tokens", "special": "special tokens",
-                "other": "other tokens", "newlines": "newlines", "indented lines": "indented lines"}
+                "other": "other tokens", "newlines": "newlines", "indented lines": "indented lines",
+                "LaTeX commands": "LaTeX commands"}
 SHARE_NULL = ("both snapshots are samples of one corpus: the share's random-groups variance over 32 groups of "
               "documents (Welch t), Bonferroni over every class, measure and domain tested")
 
@@ -57,10 +61,12 @@ def class_shifts(a: GroupStats, b: GroupStats) -> pd.DataFrame:
             test = share_test(_scope(a.classes[:, :, c], index), tok_a, _scope(b.classes[:, :, c], index), tok_b)
             rows.append({"scope": scope, "measure": name, "family": name, "unit": "tokens",
                          "weight": weight_tokens, **test})
-        for name, column in LAYOUT_MEASURES.items():
+        for name, (column, family) in LAYOUT_MEASURES.items():
+            if column >= a.layout.shape[2]:
+                continue
             test = share_test(_scope(a.layout[:, :, column], index), bytes_a,
                               _scope(b.layout[:, :, column], index), bytes_b)
-            rows.append({"scope": scope, "measure": name, "family": "whitespace", "unit": "characters",
+            rows.append({"scope": scope, "measure": name, "family": family, "unit": "characters",
                          "weight": weight_bytes, **test})
     table = pd.DataFrame(rows)
     table["p_adjusted"] = np.minimum(1.0, table["p_value"] * len(table))

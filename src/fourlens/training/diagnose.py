@@ -292,6 +292,8 @@ def event_finding(event: Event, span: RunSpan, status: str = "ranked", in_baseli
         anomaly.kind in ("nonfinite", "routing", "gap") and event.end_step >= span.last - span.tolerance)
     evidence.update({"start_step": event.start_step, "end_step": event.end_step, "ongoing": ongoing,
                      "reach_steps": span.reach, "run_steps": [span.first, span.last]})
+    if anomaly.kind in ("growth", "divergence") or anomaly.detector == "level_shift":
+        evidence["onset_uncertainty"] = span.tolerance   # an estimated onset, not a logged event
     title = (f"MoE routing from step {anomaly.start_step:,}: {anomaly.detail}" if anomaly.kind == "routing"
              else f"{anomaly.signal} {anomaly.kind} at step {anomaly.start_step:,}: {anomaly.detail}")
     if event.also:

@@ -4,7 +4,9 @@ pair must pass before one is linked as the cause of the other.
 Each `Rule` names cause kinds, effect kinds and how a pair is matched:
 
 - `time`: both are about the candidate's training run; the cause started no later than the effect
-  (at the same logged step, the upstream kind of `fourlens.report.kinds` is the cause) and the effect
+  (at the same logged step, the upstream kind of `fourlens.report.kinds` is the cause; a trend whose
+  onset is estimated within `onset_uncertainty` steps never precedes an exactly logged event within
+  that margin, while such an event may precede it by up to the margin) and the effect
   started while the cause was going on or within its reach after it ended (`reach_steps` in the
   cause's evidence, 5% of the run by default; an unrecovered anomaly reaches to the end of the log).
 - `before`: as `time` without the reach: the effect is a lasting state (final loss, the val gap, the
@@ -219,7 +221,15 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
 def _time_match(mode: str, cause: Finding, effect: Finding) -> tuple[str, float, float] | None:
     if cause.lens != "training" or effect.lens != "training" or cause.step is None or effect.step is None:
         return None
-    if cause.step > effect.step or (cause.step == effect.step and tier(cause.kind) >= tier(effect.kind)):
+    # A trend's onset is estimated, within `onset_uncertainty` steps: it cannot claim to precede an event
+    # logged at a precise step within that margin, and such an event may precede it by up to it.
+    fuzzy_cause = float(cause.evidence.get("onset_uncertainty", 0) or 0)
+    fuzzy_effect = float(effect.evidence.get("onset_uncertainty", 0) or 0)
+    if fuzzy_cause and not fuzzy_effect and abs(cause.step - effect.step) <= fuzzy_cause:
+        return None
+    if cause.step > effect.step + fuzzy_effect:
+        return None
+    if cause.step >= effect.step and not fuzzy_effect and tier(cause.kind) >= tier(effect.kind):
         return None
     gap = float(effect.step - cause.step)
     if mode == "before":
