@@ -191,6 +191,7 @@ def _show(value: Any, key: str) -> str:
     if key in ("chat_template", "system_instruction"):
         return "none" if value is None else f"applied ({str(value)[:8]})"
     text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = text.replace("\r", "\\r").replace("\n", "\\n")   # one line: a title never breaks
     return text if len(text) <= 40 else text[:37] + "..."
 
 
