@@ -65,3 +65,21 @@ def test_triage_links_the_score_change_to_the_prompt_change_and_keeps_the_traces
     for f in report.all_findings:
         if f.kind == "behavior.task_regression" and f.subject == "tiny_mc" and f.status == "ranked":
             assert report.get(f.explained_by).kind == "behavior.eval_config"
+
+
+INSPECT = Path(__file__).parent / "fixtures" / "inspect"
+
+
+def test_inspect_logs_of_two_checkpoints_with_one_harness_and_with_more_epochs():
+    assert harness_findings([INSPECT / "a.eval"], [INSPECT / "b.eval"]) == []
+    found = harness_findings([INSPECT / "a.eval"], [INSPECT / "epochs.eval"])
+    assert [(f.subject, f.title) for f in found] == [("epochs", "scores not comparable: epochs 1 -> 2 on tiny_arith")]
+
+
+def test_inspect_task_version_and_solver_changes(tmp_path):
+    data = json.loads((INSPECT / "a.json").read_text())
+    data["eval"]["task_version"] = 2
+    data["plan"]["steps"].insert(0, {"solver": "chain_of_thought", "params": {}})
+    (tmp_path / "changed.json").write_text(json.dumps(data))
+    found = {f.subject for f in harness_findings([INSPECT / "a.json"], [tmp_path / "changed.json"])}
+    assert found == {"task version", "solver plan"}
