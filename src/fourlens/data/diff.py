@@ -32,7 +32,9 @@ from fourlens.data.shifts import class_findings, class_shifts, distribution_find
 from fourlens.data.stats import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 from fourlens.report import Figure, Finding, saturating
 
-MIN_DOMAIN_PP = 1.0      # report domains whose token share moved at least this many points
+MIN_DOMAIN_PP = 1.0      # report domains whose token share moved at least this many points,
+MIN_DOMAIN_LOG2 = 1.0    # or that halved or doubled (a small domain, such as refusals, can vanish in 1 point)
+MIN_DOMAIN_SHARE = 0.001  # ... from at least 0.1% of the tokens
 MIN_CLASS_RELATIVE = 0.25
 MIN_CLASS_PP = 0.05
 TOP_TOKENS = 15
@@ -110,7 +112,9 @@ def diff(p_a: Profile, p_b: Profile, names: tuple[str, str] = ("a", "b")) -> lis
 
 def findings_from(d: ProfileDiff) -> list[Finding]:
     findings = [_domain_finding(row, d) for row in d.domains.itertuples(index=False)
-                if abs(row.token_pp) >= MIN_DOMAIN_PP or (row.tokens_a == 0) != (row.tokens_b == 0)]
+                if abs(row.token_pp) >= MIN_DOMAIN_PP or (row.tokens_a == 0) != (row.tokens_b == 0)
+                or (abs(_log2_ratio(row.token_share_a, row.token_share_b)) >= MIN_DOMAIN_LOG2
+                    and max(row.token_share_a, row.token_share_b) >= MIN_DOMAIN_SHARE)]
     if d.shifts is not None and d.groups is not None:
         # judged against the snapshots' own sampling noise (random groups of documents)
         findings.extend(class_findings(d.shifts))

@@ -32,7 +32,7 @@ CONCEPTS: dict[str, tuple[frozenset[str], str]] = {
         "code", "coding", "programming", "python", "github", "stackoverflow", "stackexchange", "software",
         "humaneval", "mbpp", "apps", "ds1000", "leetcode", "codecontests", "java", "javascript", "cpp", "rust",
         "sql", "whitespace", "livecodebench", "bigcodebench", "starcoder", "starcoderdata", "the_stack", "stack",
-        "codeparrot", "codesearchnet"}),
+        "codeparrot", "codesearchnet", "computer", "computer_science", "computing", "cs"}),
         "coding benchmarks (HumanEval, MBPP) and code completion"),
     "knowledge": (frozenset({
         "wiki", "wikipedia", "books", "book", "encyclopedia", "news", "reading", "prose", "essay", "mmlu",

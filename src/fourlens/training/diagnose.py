@@ -293,7 +293,8 @@ def event_finding(event: Event, span: RunSpan, status: str = "ranked", in_baseli
     evidence.update({"start_step": event.start_step, "end_step": event.end_step, "ongoing": ongoing,
                      "reach_steps": span.reach, "run_steps": [span.first, span.last]})
     if anomaly.kind in ("growth", "divergence") or anomaly.detector == "level_shift":
-        evidence["onset_uncertainty"] = span.tolerance   # an estimated onset, not a logged event
+        # an estimated onset, not a logged event: its margin (a hinge fit's interval, at least 1% of the run)
+        evidence["onset_uncertainty"] = max(span.tolerance, int(anomaly.extra.get("onset_uncertainty", 0)))
     title = (f"MoE routing from step {anomaly.start_step:,}: {anomaly.detail}" if anomaly.kind == "routing"
              else f"{anomaly.signal} {anomaly.kind} at step {anomaly.start_step:,}: {anomaly.detail}")
     if event.also:

@@ -52,6 +52,22 @@ DEFAULT_ALIASES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def _spelling(name: str) -> str:
+    """A tag's spelling without case and word separators: "train/ZLoss" and "train/z_loss" agree."""
+    return re.sub(r"[^a-z0-9/]", "", name.lower())
+
+
+def match_tag(tags: list[str], names: tuple[str, ...]) -> str | None:
+    """The first of `names` that a tag spells the same way up to case and `_`, `-`, `.`, spaces."""
+    by_spelling: dict[str, str] = {}
+    for tag in tags:
+        by_spelling.setdefault(_spelling(str(tag)), str(tag))
+    for name in names:
+        if _spelling(name) in by_spelling:
+            return by_spelling[_spelling(name)]
+    return None
+
+
 def merge_aliases(user: Mapping[str, tuple[str, ...] | list[str] | str] | None) -> dict[str, tuple[str, ...]]:
     """The defaults with the user's names put first (a bare string counts as one name)."""
     merged = dict(DEFAULT_ALIASES)

@@ -113,7 +113,8 @@ RULES: tuple[Rule, ...] = (
          "a model learns less of what its data holds less of"),
     Rule(_d("domain_shift", "token_class_shift", "duplicates", "token_shift"), _t("final_loss"), "any", 1,
          "the training loss is measured on the new data mix"),
-    Rule(_d("contamination"), _d("token_shift"), "any", 1, "copied eval items bring their own words"),
+    Rule(_d("contamination"), _d("token_shift", "token_class_shift", "domain_shift"), "any", 1,
+         "copied eval items bring their own words and documents"),
     Rule(_t("final_loss"), _b("task_regression", "safety_regression"), "any", 1,
          "a model that ends training at a higher loss does worse on most evals"),
     # --- the eval harness ------------------------------------------------------------------------
