@@ -125,6 +125,8 @@ def test_a_wrong_peak_lr_is_found_against_the_baseline_schedule():
     cand["lr"] *= 10
     findings, _ = compare_runs(run_from_frame(base), run_from_frame(cand))
     peak = [f for f in findings if f.kind == "training.lr_schedule"]
-    assert len(peak) == 1 and "vs 0.0003 in the baseline" in peak[0].title and peak[0].evidence["ongoing"]
+    assert len(peak) == 1, [f.title for f in peak]
+    assert "LR 10x the baseline's over most steps (peak 0.00298 vs 0.000298)" in peak[0].title
+    assert peak[0].evidence["ongoing"]
     same, _ = compare_runs(run_from_frame(base), run_from_frame(healthy(seed=10)))
     assert not [f for f in same if f.kind == "training.lr_schedule"]

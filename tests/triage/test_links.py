@@ -93,3 +93,12 @@ def test_subject_relations():
     assert relation("test", "eval_test") is None   # generic words alone link nothing
     assert relation("a", "b", {"a": ["b"]}) == "declared"
     assert concept_effect("stackexchange").startswith("coding")
+
+
+def test_a_nan_explains_the_growth_whose_estimated_onset_is_just_before_it():
+    nan = _f("nan", "training.nonfinite", 1100, "loss", end_step=1104)
+    growth = _f("g", "training.grad_norm_growth", 1095, "grad_norm", end_step=1800, ongoing=True,
+                onset_uncertainty=20)
+    assert _parents([growth, nan]) == {"g": "nan"}
+    early = _f("g", "training.grad_norm_growth", 900, "grad_norm", end_step=1800, ongoing=True, onset_uncertainty=20)
+    assert _parents([early, nan]) == {"nan": "g"}   # well before the NaN: the growth is the cause

@@ -12,7 +12,8 @@ score change is read as a change of the model, the two runs' recorded settings a
   `git_hash`), `model_args` without the model's own identity (dtype, BOS, ...), `batch_size`,
   `gen_kwargs`, `limit`, seeds, and the transformers version;
 - inspect_ai logs (`.eval` / `.json`, read with header_only): per task the task version and arguments,
-  the solver plan, the model arguments and generation config, epochs and limit.
+  the solver plan, the model's numeric settings (dtype, quantization, ...) and generation config,
+  epochs and limit.
 
 The model's own identity (its name, path, hash, parameter count, tokenizer and EOS token) is what is
 being compared, so it is never reported here.
@@ -55,8 +56,9 @@ CONFIG_SETTINGS = {  # lm-eval `config` key -> (label, severity)
 # model_args that name the checkpoint under test: never a harness difference
 MODEL_IDENTITY = {"pretrained", "model", "path", "model_path", "revision", "peft", "tokenizer", "base_url",
                   "model_name", "engine", "checkpoint"}
-NUMERIC_ARGS = {"dtype", "add_bos_token", "load_in_8bit", "load_in_4bit", "max_length", "trust_remote_code",
-                "use_fast_tokenizer", "attn_implementation", "max_model_len", "quantization"}
+NUMERIC_ARGS = {"dtype", "torch_dtype", "add_bos_token", "load_in_8bit", "load_in_4bit", "max_length",
+                "trust_remote_code", "use_fast_tokenizer", "attn_implementation", "max_model_len", "quantization",
+                "precision"}
 NULL = "observed: both runs' harness files record the same setting (read from the files, not estimated)"
 
 
@@ -142,7 +144,9 @@ def inspect_settings(paths: Iterable[Path]) -> dict[str, dict[str, tuple[Any, st
         plan = getattr(log, "plan", None)
         steps = [(s.solver, s.params) for s in getattr(plan, "steps", []) or []]
         config = getattr(spec, "config", None)
-        model_args = {k: v for k, v in (getattr(spec, "model_args", None) or {}).items() if k not in MODEL_IDENTITY}
+        # inspect's model_args also carry the model's own inputs (paths, canned outputs of a mock model):
+        # only the settings that change its numerics are the harness's
+        model_args = {k: v for k, v in (getattr(spec, "model_args", None) or {}).items() if k in NUMERIC_ARGS}
         settings[str(spec.task)] = {
             "task_version": (getattr(spec, "task_version", None), "task version", 1.0),
             "task_args": (getattr(spec, "task_args", None), "task arguments", 1.0),
@@ -191,6 +195,7 @@ def _show(value: Any, key: str) -> str:
     if key in ("chat_template", "system_instruction"):
         return "none" if value is None else f"applied ({str(value)[:8]})"
     text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = text.replace("\r", "\\r").replace("\n", "\\n")   # one line: a title never breaks
     return text if len(text) <= 40 else text[:37] + "..."
 
 

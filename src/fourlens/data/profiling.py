@@ -13,6 +13,7 @@ import numpy as np
 from fourlens.data.classes import TOKEN_CLASSES, class_counts
 from fourlens.data.corpus import Corpus, as_corpus, iter_documents
 from fourlens.data.engines import EngineConfig, map_shards
+from fourlens.data.groups import N_GROUPS, GroupAccumulator, layout_counts
 from fourlens.data.minhash import NUM_PERM, keep, signature
 from fourlens.data.profile import LENGTH_BINS, Profile, empty_profile, length_bin
 from fourlens.data.progress import ShardProgress
@@ -42,16 +43,24 @@ def profile_shard(shard: str, corpus: Corpus, tokenizer_spec: str, minhash_rate:
     signatures: list[np.ndarray] = []
     batch: list[tuple[str, str]] = []
 
+    groups = GroupAccumulator(frozenset(tokenizer.identity.special_tokens))
+
     def flush() -> None:
-        counts, lengths = tokenizer.count_tokens([text for text, _ in batch])
-        tokens.update(counts)
-        for (text, domain), n in zip(batch, lengths, strict=False):
+        doc_hashes = [content_hash(text) for text, _ in batch]
+        keys = [(h % N_GROUPS, domain) for h, (_, domain) in zip(doc_hashes, batch, strict=True)]
+        by_key, lengths = tokenizer.count_tokens_by([text for text, _ in batch], keys)
+        for (group, domain), counts in by_key.items():
+            tokens.update(counts)
+            groups.add_counts(group, domain, counts)
+        for (text, domain), n, h, (group, _) in zip(batch, lengths, doc_hashes, keys, strict=True):
+            layout = layout_counts(text)
             row = domains.setdefault(domain, [0, 0, 0])
             row[0] += 1
             row[1] += n
-            row[2] += len(text.encode("utf-8"))
+            row[2] += layout[0]
             hist[length_bin(n)] += 1
-            hashes.append(content_hash(text))
+            hashes.append(h)
+            groups.add_document(group, domain, n, layout)
             if minhash_rate is not None:
                 sig = signature(text)
                 if sig is not None and keep(sig, minhash_rate):
@@ -69,7 +78,8 @@ def profile_shard(shard: str, corpus: Corpus, tokenizer_spec: str, minhash_rate:
         domains={k: tuple(v) for k, v in sorted(domains.items())}, token_counts=dict(tokens),
         class_counts=class_counts(tokens, tokenizer.identity.special_tokens), length_hist=tuple(hist),
         doc_hashes=np.sort(np.array(hashes, dtype=np.uint64)),
-        minhash=np.array(signatures, dtype=np.uint32).reshape(-1, NUM_PERM), minhash_rate=minhash_rate)
+        minhash=np.array(signatures, dtype=np.uint32).reshape(-1, NUM_PERM), minhash_rate=minhash_rate,
+        groups=groups.stats())
 
 
 def _settings(corpus: Corpus, tokenizer: Tokenizer, minhash_rate: float | None) -> dict:

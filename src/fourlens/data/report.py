@@ -11,7 +11,10 @@ observed exactly, not estimated (boilerplate n-grams are excluded before this po
 In triage, contamination is judged as a change (`change_findings`): the items contaminated in the
 candidate's data but not in the baseline's are the finding (a benchmark can sit in both snapshots;
 that is not what changed), with their score change against the items clean in both; items found in
-both snapshots are reported as shared.
+both snapshots are reported as shared. Its severity weighs the share of newly contaminated items by
+their mean overlap, min(1, share x overlap / 10%): a verbatim copy of half a benchmark is 1.0, a few
+chance 13-gram matches in a mix that changed are close to 0; its confidence is 1 - p of the exact
+binomial test that the candidate's data matches more items than the baseline's.
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ def change_findings(base: ContaminationReport, cand: ContaminationReport, scores
     (`task`, `item_id`, `score`) of the baseline and the candidate, for the score change of the newly
     contaminated items against the clean ones (the difference of their mean per-item changes, Welch's t;
     with the candidate's scores only, contaminated vs clean items of the candidate, Fisher / Welch)."""
+    from scipy.stats import binomtest
+
     key = ["eval_set", "item_id"]
     joined = cand.items[key + ["contaminated", "overlap", "evidence"]].merge(
         base.items[key + ["contaminated"]].rename(columns={"contaminated": "in_baseline"}), on=key, how="left")
@@ -148,6 +153,7 @@ def change_findings(base: ContaminationReport, cand: ContaminationReport, scores
     for eval_set, group in joined.groupby("eval_set", sort=True):
         new = group[group["contaminated"] & ~group["in_baseline"]]
         both = group[group["contaminated"] & group["in_baseline"]]
+        lost = int((~group["contaminated"] & group["in_baseline"]).sum())
         clean = group[~group["contaminated"] & ~group["in_baseline"]]
         settings = {k: v for k, v in cand.settings.items() if k in ("n", "rule", "mode", "boilerplate_docs")}
         if len(new):
@@ -155,20 +161,26 @@ def change_findings(base: ContaminationReport, cand: ContaminationReport, scores
                          "shard": r.evidence["shard"], "document": r.evidence["document"]}
                         for r in new.sort_values("overlap", ascending=False).head(max_examples).itertuples()]
             share = len(new) / len(group)
+            overlap = float(new["overlap"].mean())
+            # More items matched in the candidate than the other way round, beyond chance (exact binomial
+            # on the items matched in one snapshot only: sign test of a McNemar table).
+            p_value = float(binomtest(len(new), len(new) + lost, 0.5, alternative="greater").pvalue)
             title = (f"{eval_set}: {len(new)} of {len(group)} items ({100 * share:.1f}%) newly found in the "
-                     f"candidate's training data ({settings.get('n')}-gram, rule {settings.get('rule')}); "
-                     f"{len(both)} in the baseline's too")
+                     f"candidate's training data ({settings.get('n')}-gram, rule {settings.get('rule')}, mean "
+                     f"overlap {100 * overlap:.0f}%); {len(both)} in the baseline's too")
             evidence = {"eval_set": eval_set, "items": len(group), "newly_contaminated": len(new),
-                        "contaminated_in_both": len(both), "share": share, "examples": examples, **settings,
-                        "null": "observed: exact n-gram matches of these items in the candidate's data and none in "
-                                "the baseline's (boilerplate n-grams excluded)"}
+                        "contaminated_in_both": len(both), "no_longer_contaminated": lost, "share": share,
+                        "mean_overlap": overlap, "p_value": p_value, "examples": examples, **settings,
+                        "null": "the candidate's data matches no more eval items than the baseline's: exact "
+                                "binomial on the items matched in one snapshot only (n-gram matches are exact; "
+                                "boilerplate n-grams excluded)"}
             split = _score_change(str(eval_set), new, clean, scores_a, scores_b)
             if split:
                 evidence.update(split)
                 title += f"; {split['score_note']}"
             out.append(Finding(
-                lens="data", title=title, severity=saturating(share, FULL_SCALE_SHARE), confidence=1.0,
-                evidence=evidence, kind="data.contamination", subject=str(eval_set),
+                lens="data", title=title, severity=saturating(share * overlap, FULL_SCALE_SHARE),
+                confidence=1.0 - p_value, evidence=evidence, kind="data.contamination", subject=str(eval_set),
                 next_check=(f"report {eval_set} on its clean subset; remove the matched documents (first: "
                             f"{examples[0]['shard']} document {examples[0]['document']}) from the new data")))
         if len(both):

@@ -59,11 +59,16 @@ class WordTokenizer:
 
     def count_tokens(self, texts: Sequence[str]) -> tuple[Counter, list[int]]:
         """Token counts over `texts` and the number of tokens of each text."""
-        counts: Counter = Counter()
+        by_key, lengths = self.count_tokens_by(texts, [0] * len(texts))
+        return by_key.get(0, Counter()), lengths
+
+    def count_tokens_by(self, texts: Sequence[str], keys: Sequence) -> tuple[dict, list[int]]:
+        """Token counts per key (one key per text, e.g. its document group) and each text's length."""
+        counts: dict = {}
         lengths = []
-        for text in texts:
+        for text, key in zip(texts, keys, strict=True):
             tokens = self._pattern.findall(text)
-            counts.update(tokens)
+            counts.setdefault(key, Counter()).update(tokens)
             lengths.append(len(tokens))
         return counts, lengths
 
@@ -116,12 +121,26 @@ class HFTokenizer:
         return self._tok.encode_batch(list(texts), add_special_tokens=False)
 
     def count_tokens(self, texts: Sequence[str]) -> tuple[Counter, list[int]]:
+        by_key, lengths = self.count_tokens_by(texts, [0] * len(texts))
+        return by_key.get(0, Counter()), lengths
+
+    def count_tokens_by(self, texts: Sequence[str], keys: Sequence) -> tuple[dict, list[int]]:
+        """Token counts per key (one key per text) and each text's length: one encode for the batch."""
         ids = self.encode_ids(texts)
         lengths = [len(x) for x in ids]
-        flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=sum(lengths))
-        bins = np.bincount(flat, minlength=self.vocab_size)
-        nonzero = np.flatnonzero(bins)
-        return Counter({self._id_to_token[i]: int(bins[i]) for i in nonzero}), lengths
+        out: dict = {}
+        if len(set(keys)) == 1:   # the whole batch in one key: one bincount over the vocabulary
+            flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=sum(lengths))
+            bins = np.bincount(flat, minlength=self.vocab_size)
+            nonzero = np.flatnonzero(bins)
+            return {keys[0]: Counter({self._id_to_token[i]: int(bins[i]) for i in nonzero})} if len(keys) else {}, \
+                lengths
+        for key in dict.fromkeys(keys):
+            rows = [row for row, k in zip(ids, keys, strict=True) if k == key]
+            flat = np.fromiter((i for row in rows for i in row), dtype=np.int64, count=sum(map(len, rows)))
+            unique, counts = np.unique(flat, return_counts=True)
+            out[key] = Counter({self._id_to_token[i]: int(c) for i, c in zip(unique, counts, strict=True)})
+        return out, lengths
 
 
 Tokenizer = WordTokenizer | HFTokenizer

@@ -19,6 +19,7 @@ Severity and confidence: see `fourlens.data.diff` and `fourlens.data.report`.
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 from pathlib import Path
 
@@ -77,8 +78,9 @@ def _fields(paths: list[str], options: dict) -> dict:
 
 def _first_record(paths: list[str]) -> dict:
     for path in sorted(paths):
-        if path.endswith((".jsonl", ".ndjson")):
-            with open(path, encoding="utf-8") as handle:
+        if path.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8") as handle:
                 for line in handle:
                     if line.strip():
                         try:

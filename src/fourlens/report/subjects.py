@@ -31,7 +31,8 @@ CONCEPTS: dict[str, tuple[frozenset[str], str]] = {
     "code": (frozenset({
         "code", "coding", "programming", "python", "github", "stackoverflow", "stackexchange", "software",
         "humaneval", "mbpp", "apps", "ds1000", "leetcode", "codecontests", "java", "javascript", "cpp", "rust",
-        "sql", "whitespace", "livecodebench", "bigcodebench"}),
+        "sql", "whitespace", "livecodebench", "bigcodebench", "starcoder", "starcoderdata", "the_stack", "stack",
+        "codeparrot", "codesearchnet", "computer", "computer_science", "computing", "cs"}),
         "coding benchmarks (HumanEval, MBPP) and code completion"),
     "knowledge": (frozenset({
         "wiki", "wikipedia", "books", "book", "encyclopedia", "news", "reading", "prose", "essay", "mmlu",
@@ -48,13 +49,13 @@ CONCEPTS: dict[str, tuple[frozenset[str], str]] = {
         "wildjailbreak", "hh", "harmfulqa"}),
         "refusals, jailbreak and attack success rates"),
     "multilingual": (frozenset({
-        "multilingual", "translation", "non_latin", "xnli", "flores", "wmt", "belebele", "xcopa", "xstorycloze",
-        "zh", "ru", "de", "fr", "ja", "ar", "es", "ko", "hi"}),
+        "multilingual", "translation", "non_latin", "non_english", "xnli", "flores", "wmt", "belebele", "xcopa",
+        "xstorycloze", "zh", "ru", "de", "fr", "ja", "ar", "es", "ko", "hi", "mc4", "oscar", "cc100"}),
         "multilingual benchmarks and non-English prompts"),
     "chat": (frozenset({
         "chat", "dialogue", "dialog", "conversation", "conversations", "instruct", "instructions",
         "instruction", "sft", "special", "end_of_turn", "eot", "eos", "template", "ifeval", "mtbench",
-        "alpacaeval"}),
+        "alpacaeval", "ultrachat", "sharegpt", "oasst", "openassistant", "dolly", "alpaca", "tulu", "lmsys"}),
         "chat-template handling, stopping at the end of a turn (output length), instruction following"),
     "science": (frozenset({
         "science", "scientific", "sciq", "gpqa", "arc", "arc_challenge", "arc_easy", "physics", "chemistry",

@@ -10,9 +10,9 @@ the `step` it was trained at and its `text` (or `input_ids` / `tokens`, token id
 For each spike, NaN or growth finding the batches of its first step and the two before it are read;
 their repetition = the share of word 8-grams (id 8-grams for token ids) that occur more than once in
 the batch. The null: a batch like the others (its repetition against the distribution over all
-batches of the run, as an empirical percentile). The batches' numbers and their most repeated
-n-grams go into the finding's evidence; the title says so when a batch is more repetitive than 99%
-of the run's.
+batches of the run: empirical percentile and robust z, 1.4826 x MAD floored at 1 point). The batches'
+numbers and their most repeated n-grams go into the finding's evidence; the title says so when a
+batch is more repetitive than 99% of the run's or 5 robust sigma above their median.
 """
 
 from __future__ import annotations
@@ -76,15 +76,22 @@ def repetition(documents: list[list]) -> tuple[float, list[dict]]:
     return repeated / total, top
 
 
-def attach_batches(findings: list[Finding], bundle, patterns) -> list[Finding]:
-    """The findings with the batches around each spike in their evidence (see the module docstring)."""
+def order_files(bundle, patterns) -> list[Path]:
+    """The data-order files `patterns` (globs relative to the bundle) name."""
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     paths = sorted({m for p in patterns for m in glob.glob(str(Path(bundle.root) / p), recursive=True)})
     if not paths:
         raise BadInputError(f"[options.training] data_order = {patterns} matches nothing under {bundle.root}")
-    order = read_order(paths)
+    return [Path(p) for p in paths]
+
+
+def attach_batches(findings: list[Finding], bundle, patterns) -> list[Finding]:
+    """The findings with the batches around each spike in their evidence (see the module docstring)."""
+    order = read_order([str(p) for p in order_files(bundle, patterns)])
     by_step = order.groupby("step")["units"].apply(list)
     rates = pd.Series({step: repetition(docs)[0] for step, docs in by_step.items()})
+    median = float(rates.median())
+    sigma = max(1.4826 * float((rates - median).abs().median()), 0.01)
     out = []
     for finding in findings:
         if finding.kind not in EXAMINED or finding.step is None or finding.status != "ranked":
@@ -96,8 +103,9 @@ def attach_batches(findings: list[Finding], bundle, patterns) -> list[Finding]:
                 continue
             rate, top = repetition(by_step[step])
             percentile = float((rates < rate).mean())
+            robust_z = (rate - median) / sigma
             batches.append({"step": step, "documents": len(by_step[step]), "repetition": rate,
-                            "percentile_in_run": percentile, "most_repeated": top})
+                            "percentile_in_run": percentile, "robust_z": robust_z, "most_repeated": top})
         if not batches:
             out.append(finding)
             continue
@@ -105,7 +113,7 @@ def attach_batches(findings: list[Finding], bundle, patterns) -> list[Finding]:
         evidence = {**finding.evidence, "batches": batches, "typical_repetition": float(np.median(rates)),
                     "batches_null": "a batch like the run's others (empirical percentile of its repetition)"}
         title = finding.title
-        if worst["percentile_in_run"] >= 0.99 and worst["most_repeated"]:
+        if (worst["percentile_in_run"] >= 0.99 or worst["robust_z"] >= 5) and worst["most_repeated"]:
             gram = worst["most_repeated"][0]
             title += (f"; the batch at step {worst['step']:,} repeats '{gram['ngram']}' {gram['count']}x "
                       f"({100 * worst['repetition']:.0f}% repeated {N}-grams vs {100 * np.median(rates):.0f}% typical)")

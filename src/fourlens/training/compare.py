@@ -11,7 +11,6 @@ from scipy import stats
 
 from fourlens.report import Finding, saturating
 from fourlens.training.detectors.base import Anomaly, finite
-from fourlens.training.detectors.schedule import infer_schedule
 
 FINAL_WINDOW = 0.05   # the last 5% of the common steps
 N_BATCHES = 10        # batch means for the final-loss test
@@ -55,28 +54,59 @@ def final_loss_shift(base: pd.Series, cand: pd.Series, alpha: float = 0.05) -> F
 
 
 def baseline_schedule_faults(base_lr: pd.Series, cand_lr: pd.Series) -> list[Anomaly]:
-    """The candidate's learning-rate schedule against the baseline's when none is declared: a different
-    peak (e.g. 10x, a typo in the config) or a warmup several times longer or shorter. The LR is logged
-    exactly, so these are observed differences (confidence 1), not estimates."""
+    """The candidate's learning rate against the baseline's when no schedule is declared.
+
+    - the scale: the ratio cand / base that holds over the most common steps (the mode of the log ratio,
+      bins of 2%), so a short LR jump or a restart later in the run does not move it; reported when it is
+      off by more than 10% (a peak set x3 too high in the config scales the whole curve);
+    - the warmup: steps to reach 95% of the peak, on the common steps of both logs (a baseline saved
+      earlier has a shorter log) median-filtered alike, reported when one run warms up twice as long.
+    The LR is logged exactly, so these are observed differences (confidence 1), not estimates."""
     base_lr, cand_lr = finite(base_lr), finite(cand_lr)
     if len(base_lr) < 10 or len(cand_lr) < 10:
         return []
-    base, cand = infer_schedule(base_lr), infer_schedule(cand_lr)
+    common = base_lr.index.intersection(cand_lr.index)
     steps = cand_lr.index.to_numpy()
     out = []
-    ratio = cand.peak / base.peak if base.peak else math.inf
-    if abs(ratio - 1) > PEAK_TOLERANCE:
+    if len(common) >= 10:
+        a, b = base_lr.loc[common].to_numpy(float), cand_lr.loc[common].to_numpy(float)
+        usable = (a > 0.01 * a.max()) & (b > 0)
+        logs = np.log(b[usable] / a[usable])
+        if len(logs) >= 10:
+            bins = np.round(logs / 0.02)
+            values, counts = np.unique(bins, return_counts=True)
+            ratio = float(np.exp(np.median(logs[bins == values[np.argmax(counts)]])))
+            if abs(ratio - 1) > PEAK_TOLERANCE:
+                peak_a, peak_b = _robust_peak(base_lr), _robust_peak(cand_lr)
+                out.append(Anomaly(
+                    "lr", "schedule", int(steps[0]), int(steps[-1]), abs(ratio - 1) if ratio > 1 else 1 / ratio - 1,
+                    "baseline_peak", f"LR {ratio:.2g}x the baseline's over most steps (peak {peak_b:.3g} vs "
+                    f"{peak_a:.3g})", extra={"ratio": ratio, "peak_candidate": peak_b, "peak_baseline": peak_a,
+                                             "ongoing": True},
+                    null="observed: the two runs' logged learning rates agree (within 10%) over most common steps"))
+    warm_a, warm_b = (_robust_warmup(base_lr.loc[common]), _robust_warmup(cand_lr.loc[common])) if len(common) >= 10 \
+        else (0, 0)
+    if warm_a and warm_b and max(warm_a / warm_b, warm_b / warm_a) >= 2:
         out.append(Anomaly(
-            "lr", "schedule", int(steps[0]), int(steps[-1]), float(abs(ratio - 1)), "baseline_peak",
-            f"peak LR {cand.peak:.3g} vs {base.peak:.3g} in the baseline ({ratio:.2g}x)",
-            extra={"peak_candidate": cand.peak, "peak_baseline": base.peak, "ongoing": True},
-            null="observed: the two runs' logged learning rates peak at the same value (within 10%)"))
-    if base.warmup_steps and cand.warmup_steps and max(cand.warmup_steps / base.warmup_steps,
-                                                       base.warmup_steps / cand.warmup_steps) >= 2:
-        out.append(Anomaly(
-            "lr", "schedule", int(steps[0]), int(steps[0]) + max(cand.warmup_steps, base.warmup_steps),
-            abs(cand.warmup_steps / base.warmup_steps - 1), "baseline_warmup",
-            f"LR warmup of {cand.warmup_steps:,} steps vs {base.warmup_steps:,} in the baseline",
-            extra={"warmup_candidate": cand.warmup_steps, "warmup_baseline": base.warmup_steps},
+            "lr", "schedule", int(steps[0]), int(steps[0]) + max(warm_a, warm_b), abs(warm_b / warm_a - 1),
+            "baseline_warmup", f"LR warmup of {warm_b:,} steps vs {warm_a:,} in the baseline",
+            extra={"warmup_candidate": warm_b, "warmup_baseline": warm_a},
             null="observed: the two runs' logged learning rates warm up over the same number of steps"))
     return out
+
+
+def _smoothed(lr: pd.Series, fraction: float = 0.1) -> pd.Series:
+    width = max(3, int(len(lr) * fraction) // 2 * 2 + 1)
+    return lr.rolling(width, center=True, min_periods=1).median()
+
+
+def _robust_peak(lr: pd.Series) -> float:
+    return float(_smoothed(lr).max())
+
+
+def _robust_warmup(lr: pd.Series) -> int:
+    smooth = _smoothed(lr, 0.02)   # narrow enough to keep a warmup of a few percent of the run
+    if lr.iloc[0] >= 0.5 * smooth.max():
+        return 0
+    reached = smooth.index[smooth.to_numpy() >= 0.95 * smooth.max()]
+    return int(reached[0] - lr.index[0]) if len(reached) else 0

@@ -164,7 +164,7 @@ def compare_runs(base_run: Run, cand_run: Run, config: DiagnoseConfig | None = N
     if checkpoint_step is not None:
         context = checkpoint_context(cand_found, int(checkpoint_step))
         if context is not None and context.evidence.get("unresolved"):
-            anomaly = next(a for a in cand_found if a.to_dict() == context.evidence["anomaly"])
+            anomaly, _ = context_anomaly(cand_found, int(checkpoint_step))
             if is_shared(Event(anomaly), base_events, finding_kind, span.tolerance):
                 context = dataclasses.replace(context, status="shared")
             findings.append(context)
@@ -292,6 +292,9 @@ def event_finding(event: Event, span: RunSpan, status: str = "ranked", in_baseli
         anomaly.kind in ("nonfinite", "routing", "gap") and event.end_step >= span.last - span.tolerance)
     evidence.update({"start_step": event.start_step, "end_step": event.end_step, "ongoing": ongoing,
                      "reach_steps": span.reach, "run_steps": [span.first, span.last]})
+    if anomaly.kind in ("growth", "divergence") or anomaly.detector == "level_shift":
+        # an estimated onset, not a logged event: its margin (a hinge fit's interval, at least 1% of the run)
+        evidence["onset_uncertainty"] = max(span.tolerance, int(anomaly.extra.get("onset_uncertainty", 0)))
     title = (f"MoE routing from step {anomaly.start_step:,}: {anomaly.detail}" if anomaly.kind == "routing"
              else f"{anomaly.signal} {anomaly.kind} at step {anomaly.start_step:,}: {anomaly.detail}")
     if event.also:
@@ -317,8 +320,9 @@ def event_finding(event: Event, span: RunSpan, status: str = "ranked", in_baseli
                    kind=finding_kind(anomaly), subject=anomaly.signal, step=event.start_step, status=status)
 
 
-def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = None) -> Finding | None:
-    """Where a checkpoint sits relative to the anomalies before it: the latest unresolved one wins."""
+def context_anomaly(found: list[Anomaly], step: int, horizon: int | None = None) -> tuple[Anomaly, bool] | None:
+    """(the anomaly a checkpoint at `step` sits after, whether it was still unresolved then): the latest
+    unresolved one, else the latest one."""
     before = [a for a in found if a.start_step <= step and (horizon is None or step - a.end_step <= horizon)
               and a.detector not in RULE_DETECTORS]
     if not before:
@@ -331,10 +335,20 @@ def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = No
         return a.kind == "divergence" or a.end_step >= step   # still going on when the checkpoint was saved
 
     open_ones = [a for a in before if unresolved(a)]
-    anomaly = max(open_ones or before, key=lambda a: (a.end_step, severity(a, max(1, step))))
+    # the latest; at equal ends, what the loss shows (the checkpoint's quality), then the most severe
+    anomaly = max(open_ones or before, key=lambda a: (a.end_step, a.signal == "loss", severity(a, max(1, step))))
+    return anomaly, anomaly in open_ones
+
+
+def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = None) -> Finding | None:
+    """Where a checkpoint sits relative to the anomalies before it: the latest unresolved one wins."""
+    located = context_anomaly(found, step, horizon)
+    if located is None:
+        return None
+    anomaly, still_open = located
     at = anomaly.extra.get("peak_step", anomaly.start_step)
     size = f"{anomaly.magnitude:.0f}x " if anomaly.kind == "spike" else ""
-    if anomaly not in open_ones:
+    if not still_open:
         state = "after which the run recovered"
     elif anomaly.kind in ("spike", "divergence") and anomaly.signal == "loss":
         state = "that the loss has not recovered from"
@@ -343,11 +357,12 @@ def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = No
     else:
         state = "still going on when it was saved"
     return Finding(
-        lens="training", severity=0.8 if anomaly in open_ones else 0.2, confidence=anomaly.confidence,
+        lens="training", severity=0.8 if still_open else 0.2, confidence=anomaly.confidence,
         title=f"checkpoint at step {step:,} was saved {step - at:,} steps after a {anomaly.signal} {size}"
               f"{anomaly.kind} at step {at:,} {state} ({anomaly.detail})",
-        evidence={"checkpoint_step": step, "anomaly": anomaly.to_dict(), "unresolved": anomaly in open_ones,
-                  "end_step": step, "null": anomaly.null},
+        evidence={"checkpoint_step": step, "anomaly": anomaly.to_dict(), "unresolved": still_open,
+                  "end_step": step, "null": anomaly.null,
+                  "refers_to": {"kind": finding_kind(anomaly), "signal": anomaly.signal, "step": anomaly.start_step}},
         next_check=f"evaluate a checkpoint from before step {anomaly.start_step:,} side by side with this one",
         kind="training.checkpoint_context", subject=anomaly.signal, step=step,
     )

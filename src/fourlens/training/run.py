@@ -22,7 +22,7 @@ from fourlens.errors import BadInputError, require
 from fourlens.training.readers import ReadIssue, is_event_file, read_event_files
 from fourlens.training.readers.mlflow import is_mlflow, read_mlflow_files, read_mlflow_sqlite
 from fourlens.training.readers.wandb import read_wandb_file
-from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, merge_aliases
+from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, match_tag, merge_aliases
 
 STEP_COLUMNS = ("step", "global_step", "_step", "iteration", "iter", "trainer/global_step")
 TIME_COLUMNS = ("wall_time", "_timestamp", "timestamp", "time")
@@ -71,7 +71,7 @@ class Run:
         for alias in self.aliases.get(signal, ()):
             if alias.lower() in by_lower:
                 return by_lower[alias.lower()]
-        return None
+        return match_tag(self.tags, (signal, *self.aliases.get(signal, ())))
 
     def signal(self, signal: str) -> pd.Series:
         """One signal as a float Series indexed by step (sorted; a step logged twice keeps the last)."""

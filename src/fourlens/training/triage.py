@@ -12,6 +12,7 @@ Severity and confidence: `fourlens.training.diagnose`.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,7 +31,7 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     options = candidate.lens_options("training")
     aliases = options.get("aliases")
     base_run = load_run(baseline.paths("training_logs"), aliases=aliases)
-    cand_run = load_run(candidate.paths("training_logs"), aliases=aliases)
+    cand_run = load_run(_logs(candidate, options.get("data_order")), aliases=aliases)
     config = DiagnoseConfig(window=int(options.get("window", 50)), threshold=float(options.get("threshold", 6.0)),
                             growth_ratio=float(options.get("growth_ratio", 10.0)),
                             declared_schedule=parse_schedule(options.get("schedule")))
@@ -48,6 +49,16 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
             figures.append(_curve_figure(signal, base, cand_run.signal(signal), events, baseline.name,
                                          candidate.name, findings))
     return Diagnosis(findings=findings, figures=figures)
+
+
+def _logs(bundle: Bundle, data_order) -> list[Path]:
+    """The bundle's training logs without the data-order files (they carry a `step` column too)."""
+    if not data_order:
+        return list(bundle.paths("training_logs"))
+    from fourlens.training.batches import order_files
+
+    excluded = {p.resolve() for p in order_files(bundle, data_order)}
+    return [p for p in bundle.paths("training_logs") if Path(p).resolve() not in excluded]
 
 
 def _curve_figure(signal: str, base: pd.Series | None, cand: pd.Series, events: list[Event], base_name: str,

@@ -4,7 +4,9 @@ pair must pass before one is linked as the cause of the other.
 Each `Rule` names cause kinds, effect kinds and how a pair is matched:
 
 - `time`: both are about the candidate's training run; the cause started no later than the effect
-  (at the same logged step, the upstream kind of `fourlens.report.kinds` is the cause) and the effect
+  (at the same logged step, the upstream kind of `fourlens.report.kinds` is the cause; a trend whose
+  onset is estimated within `onset_uncertainty` steps never precedes an exactly logged event within
+  that margin, while such an event may precede it by up to the margin) and the effect
   started while the cause was going on or within its reach after it ended (`reach_steps` in the
   cause's evidence, 5% of the run by default; an unrecovered anomaly reaches to the end of the log).
 - `before`: as `time` without the reach: the effect is a lasting state (final loss, the val gap, the
@@ -16,6 +18,8 @@ Each `Rule` names cause kinds, effect kinds and how a pair is matched:
   `evidence["tasks"]`); one recorded for no task in particular explains every score.
 - `named`: the effect's evidence lists, as `parts_by_kind`, the kinds of the parts its change splits
   into (latency = output tokens + tool calls + ...); the largest part with a finding explains it.
+- `refers`: the effect's evidence names, as `refers_to` {kind, signal, step}, the event it is about (the
+  checkpoint saved while an anomaly was still going on); the cause is that event's finding.
 - `any`: the cause explains any finding of the effect kinds (a tokenizer change moves everything).
 
 Among the causes that qualify for one finding, the one with the highest rule strength wins, then the
@@ -35,7 +39,7 @@ from fourlens.report.subjects import concepts, relation
 
 DEFAULT_REACH_FRACTION = 0.05
 DEFAULT_REACH_STEPS = 100
-MATCHES = ("time", "before", "subject", "task", "named", "any")
+MATCHES = ("time", "before", "subject", "task", "named", "refers", "any")
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,14 @@ RULES: tuple[Rule, ...] = (
          "a collapsing fp16 loss scale means gradients overflow step after step"),
     Rule(_t("loss_spike"), _t("grad_norm_spike", "loss_scale", "nonfinite", "divergence", "plateau"), "time", 2,
          "a bad batch raises the loss and its gradient at once"),
-    Rule(_t("nonfinite"), _t("divergence", "loss_spike", "loss_scale"), "time", 2,
-         "a NaN/Inf poisons the weights and every later step"),
+    Rule(_t("nonfinite"), _t("divergence", "loss_spike", "loss_scale", "grad_norm_growth", "grad_norm_spike",
+                             "logit_growth"), "time", 2, "a NaN/Inf poisons the weights and every later step"),
     Rule(_t("moe_routing"), _t("loss_spike", "divergence"), "time", 1, "collapsed routing starves experts"),
     Rule(_t("straggler"), _t("throughput"), "time", 3, "every step waits for the slowest rank"),
-    Rule(DYNAMICS, _t("final_loss", "val_gap", "checkpoint_context"), "before", 2,
+    Rule(DYNAMICS, _t("final_loss", "val_gap"), "before", 2,
          "a fault during training leaves the end of the run worse"),
+    Rule(DYNAMICS + _t("throughput", "straggler"), _t("checkpoint_context"), "refers", 5,
+         "the checkpoint was saved while this was still going on"),
     # --- data and tokenizer ----------------------------------------------------------------------
     Rule(TOKENIZER[:1], TOKENIZER[1:], "any", 4, "the same tokenizer change, seen in the data and the weights"),
     Rule(TOKENIZER, _d("token_class_shift", "token_shift", "domain_shift", "duplicates")
@@ -107,7 +113,8 @@ RULES: tuple[Rule, ...] = (
          "a model learns less of what its data holds less of"),
     Rule(_d("domain_shift", "token_class_shift", "duplicates", "token_shift"), _t("final_loss"), "any", 1,
          "the training loss is measured on the new data mix"),
-    Rule(_d("contamination"), _d("token_shift"), "any", 1, "copied eval items bring their own words"),
+    Rule(_d("contamination"), _d("token_shift", "token_class_shift", "domain_shift"), "any", 1,
+         "copied eval items bring their own words and documents"),
     Rule(_t("final_loss"), _b("task_regression", "safety_regression"), "any", 1,
          "a model that ends training at a higher loss does worse on most evals"),
     # --- the eval harness ------------------------------------------------------------------------
@@ -196,6 +203,14 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
         if isinstance(tasks, list) and tasks:
             return ("same", 3.0, 0.0) if effect.subject.lower() in {str(t).lower() for t in tasks} else None
         return ("harness-wide", 1.0, 0.0)
+    if rule.match == "refers":
+        ref = effect.evidence.get("refers_to")
+        if not isinstance(ref, dict) or ref.get("kind") != cause.kind or ref.get("signal") not in (
+                cause.subject, *(cause.evidence.get("signals") or ())):
+            return None
+        start = cause.evidence.get("start_step", cause.step)
+        end = cause.evidence.get("end_step", cause.step)
+        return ("refers", 3.0, 0.0) if start is not None and start <= ref.get("step", -1) <= end else None
     if rule.match == "named":
         parts = effect.evidence.get("parts_by_kind")
         if isinstance(parts, list) and cause.kind in parts:
@@ -207,7 +222,15 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
 def _time_match(mode: str, cause: Finding, effect: Finding) -> tuple[str, float, float] | None:
     if cause.lens != "training" or effect.lens != "training" or cause.step is None or effect.step is None:
         return None
-    if cause.step > effect.step or (cause.step == effect.step and tier(cause.kind) >= tier(effect.kind)):
+    # A trend's onset is estimated, within `onset_uncertainty` steps: it cannot claim to precede an event
+    # logged at a precise step within that margin, and such an event may precede it by up to it.
+    fuzzy_cause = float(cause.evidence.get("onset_uncertainty", 0) or 0)
+    fuzzy_effect = float(effect.evidence.get("onset_uncertainty", 0) or 0)
+    if fuzzy_cause and not fuzzy_effect and abs(cause.step - effect.step) <= fuzzy_cause:
+        return None
+    if cause.step > effect.step + fuzzy_effect:
+        return None
+    if cause.step >= effect.step and not fuzzy_effect and tier(cause.kind) >= tier(effect.kind):
         return None
     gap = float(effect.step - cause.step)
     if mode == "before":

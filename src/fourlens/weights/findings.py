@@ -51,6 +51,7 @@ def comparison_findings(result: WeightComparison, outlier_z: float = 3.5, outlie
 
 VOCAB_TENSORS = re.compile(r"(embed|wte|tok_embeddings|word_embeddings|lm_head|embed_out|output\.weight$|"
                            r"shared\.weight$|unembed)", re.IGNORECASE)
+BLOCK = r"(?:^|\.)\d+$"
 OBSERVED = "observed: every element of both checkpoints is read; nothing is estimated"
 
 
@@ -160,6 +161,12 @@ def _outlier_layers(result: WeightComparison, outlier_z: float, outlier_ratio: f
     layers = result.layers
     changes = layers["rel_change"].to_numpy(dtype=float)
     usable = np.isfinite(changes) & (changes > 0)
+    # Repeated blocks (model.layers.7, transformer.h.3) share one structure and one optimizer regime, so
+    # they are each other's null; embeddings, heads and final norms move differently by design (sparse
+    # rows, tied weights) and are left out of the comparison when there are enough blocks.
+    blocks = layers["layer"].astype(str).str.contains(BLOCK).to_numpy()
+    if (usable & blocks).sum() >= MIN_LAYERS_FOR_OUTLIERS:
+        usable &= blocks
     if usable.sum() < MIN_LAYERS_FOR_OUTLIERS:
         return []
     logs = np.log(changes[usable])

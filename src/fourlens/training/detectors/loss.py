@@ -99,13 +99,21 @@ def divergence(series: pd.Series, ratio: float = 1.5, window: int | None = None)
     if smooth[-1] < ratio * best[-1]:
         return []
     above = smooth > (1 + (ratio - 1) / 2) * best
-    start = runs_of(above)[-1][0]
+    crossing = runs_of(above)[-1][0]
+    # where the rise began: a hinge on the log loss from its best level to the end (the halfway crossing
+    # above is where it became undeniable, later than it began)
+    from fourlens.training.detectors.trend import hinge_fit
+
+    lowest = int(np.argmin(smooth[:crossing + 1]))
+    start, early, late = hinge_fit(np.log(np.clip(x, 1e-12, None)), lowest, len(x) - 1)
+    start = min(start, crossing)
     noise = MAD_TO_SIGMA * np.median(np.abs(x - smooth)) + 1e-12
     z = (smooth[-1] - best[-1]) / noise
     gsteps = good.index.to_numpy()
     return [Anomaly(str(series.name), "divergence", int(gsteps[start]), int(gsteps[-1]), float(smooth[-1] / best[-1]),
                     "smoothed_rise", f"smoothed loss ends {smooth[-1] / best[-1]:.2f}x its best level "
                     f"({best[-1]:.4g}) and never returned", confidence=_confidence(z, len(x)),
+                    extra={"onset_uncertainty": int(max(gsteps[start] - gsteps[early], gsteps[late] - gsteps[start]))},
                     null="the smoothed loss stays at its best level up to the curve's own noise (robust z of the "
                          "end level, Bonferroni over the points)")]
 
