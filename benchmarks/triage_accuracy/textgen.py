@@ -206,18 +206,23 @@ def math_text(rng: random.Random) -> str:
 
 
 def latex_problem(rng: random.Random) -> str:
+    """A MATH-benchmark-style problem and solution ("...\\n\\nSolution: ..."), the answer last. Each problem
+    names its own source, so two problems of one template share no long n-gram."""
     a, b, c, d = rng.randint(2, 9), rng.randint(1, 20), rng.randint(1, 30), rng.randint(-5, 6)
+    source, check = coined(rng), coined(rng)
     kind = rng.randrange(3)
     if kind == 0:
-        return (f"Let $f(x) = {a}x^2 + {b}x - {c}$. Compute $f({d})$.\n\nSolution: Substituting, "
-                f"$f({d}) = {a}\\cdot({d})^2 + {b}\\cdot({d}) - {c} = {a * d * d + b * d - c}$. "
-                f"The answer is $\\boxed{{{a * d * d + b * d - c}}}$.")
+        v = a * d * d + b * d - c
+        return (f"Let $f(x) = {a}x^2 + {b}x - {c}$ on the {source} interval. Compute $f({d})$.\n\nSolution: For "
+                f"the {check} check substitute $x={d}$: $f({d}) = {a}({d})^2 + {b}({d}) - {c} = {v}$. The answer is "
+                f"$\\boxed{{{v}}}$.")
     if kind == 1:
-        return (f"Simplify $\\frac{{{a * b}}}{{{a * c}}} + \\frac{{{d}}}{{{c}}}$.\n\nSolution: Cancel the common "
-                "factor "
-                f"${a}$ to get $\\frac{{{b}}}{{{c}}}$, so the sum is $\\frac{{{b + d}}}{{{c}}}$.")
-    return (f"Find all real $x$ with $\\sqrt{{x + {c}}} = {a}$.\n\nSolution: Squaring both sides gives "
-            f"$x + {c} = {a * a}$, hence $x = {a * a - c}$, which satisfies $x \\geq -{c}$.")
+        return (f"Simplify $\\frac{{{a * b}}}{{{a * c}}} + \\frac{{{d}}}{{{c}}}$ from the {source} exercises.\n\n"
+                f"Solution: Dividing ${a * b}$ and ${a * c}$ by ${a}$ leaves $\\frac{{{b}}}{{{c}}}$, so the {check} "
+                f"sum is $\\frac{{{b + d}}}{{{c}}}$.")
+    return (f"Find all real $x$ with $\\sqrt{{x + {c}}} = {a}$ ({source} problem set).\n\nSolution: Squaring "
+            f"gives $x + {c} = {a * a}$, and $x \\geq -{c}$ holds for the {check} root, so the answer is "
+            f"$x = {a * a - c}$.")
 
 
 def code_snippet(rng: random.Random) -> str:
@@ -252,25 +257,26 @@ def code_snippet(rng: random.Random) -> str:
 def code_problem(rng: random.Random) -> dict:
     """A HumanEval / MBPP-style programming problem: {name, description, prompt, solution, example, result}.
     Written in the benchmarks' own wording (docstring with an example), not like the training code."""
-    name = f"{rng.choice(FUNCS)}_{coined(rng).lower()}"
+    tag = coined(rng).lower()
+    name, arg = f"{rng.choice(FUNCS)}_{tag}", f"{rng.choice(NOUNS_CODE)}_{coined(rng).lower()}"
     xs = [rng.randint(-20, 60) for _ in range(rng.randint(3, 6))]
     k, m = rng.randint(1, 30), rng.randint(2, 9)
     kind = rng.randrange(4)
     if kind == 0:
-        what = f"how many values, multiplied by {m}, are larger than the threshold"
-        body, result = f"sum(1 for v in values if v * {m} > threshold)", sum(1 for v in xs if v * m > k)
+        what = f"how many of {arg}, multiplied by {m}, are larger than limit_{tag}"
+        body, result = f"sum(1 for v in {arg} if v * {m} > limit_{tag})", sum(1 for v in xs if v * m > k)
     elif kind == 1:
-        what = f"the sum of the values that leave remainder {k % m} when divided by {m}"
-        body, result = f"sum(v for v in values if v % {m} == {k % m})", sum(v for v in xs if v % m == k % m)
+        what = f"the sum of the {arg} that leave remainder {k % m} when divided by {m}"
+        body, result = f"sum(v for v in {arg} if v % {m} == {k % m})", sum(v for v in xs if v % m == k % m)
     elif kind == 2:
-        what = f"the largest difference between two neighbours, or {k} if there are fewer than two values"
-        body = f"max((abs(a - b) for a, b in zip(values, values[1:])), default={k})"
+        what = f"the largest difference between two neighbours in {arg}, or {k} if it has fewer than two"
+        body = f"max((abs(a - b) for a, b in zip({arg}, {arg}[1:])), default={k})"
         result = max((abs(a - b) for a, b in zip(xs, xs[1:], strict=False)), default=k)
     else:
-        what = f"the values clipped to the range [{-k}, {k}] and then shifted by {m}"
-        body, result = f"[min(max(v, {-k}), {k}) + {m} for v in values]", [min(max(v, -k), k) + m for v in xs]
+        what = f"the {arg} clipped to the range [{-k}, {k}] and then shifted by {m}"
+        body, result = f"[min(max(v, {-k}), {k}) + {m} for v in {arg}]", [min(max(v, -k), k) + m for v in xs]
     call = f"{name}({xs}, {k})" if kind == 0 else f"{name}({xs})"
-    args = "values: list[int], threshold: int" if kind == 0 else "values: list[int]"
+    args = f"{arg}: list[int], limit_{tag}: int" if kind == 0 else f"{arg}: list[int]"
     description = f"Return {what} (the {coined(rng)} rule)."
     prompt = f'def {name}({args}):\n    """ {description}\n    >>> {call}\n    {result}\n    """\n'
     return {"name": name, "description": description, "prompt": prompt, "solution": f"    return {body}\n",
