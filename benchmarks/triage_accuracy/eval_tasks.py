@@ -51,7 +51,8 @@ def make_doc(task: Task, i: int, rng: random.Random) -> tuple[dict, str, str | i
         return {"question": question, "answer": answer}, question, answer, []
     if name == "minerva_math_algebra":
         text = textgen.latex_problem(rng)
-        problem, solution = text.split("\n\nSolution: ")
+        problem, solution = text.split("\n\nSolution", 1)
+        solution = solution.split(": ", 1)[1]
         answer = solution.rstrip(".").split()[-1].strip("$")
         return ({"problem": problem, "level": f"Level {rng.randint(1, 5)}", "type": "Algebra", "solution": solution,
                  "answer": answer}, problem, answer, [])
@@ -70,7 +71,8 @@ def make_doc(task: Task, i: int, rng: random.Random) -> tuple[dict, str, str | i
         return doc, text, "\n".join(doc["test_list"]), []
     if name == "winogrande":
         a, b = rng.sample(textgen.NAMES, 2)
-        sentence = f"{a} lent the book to {b} because _ had already {rng.choice(textgen.PROSE_VERBS)} it."
+        sentence = (f"{a} lent the {rng.choice(textgen.PRODUCTS)} from {textgen.coined(rng)} to {b} because _ had "
+                    f"already {rng.choice(textgen.PROSE_VERBS)} it.")
         doc = {"sentence": sentence, "option1": a, "option2": b, "answer": str(rng.randint(1, 2))}
         return doc, sentence, int(doc["answer"]) - 1, [a, b]
     if name == "boolq":
@@ -115,7 +117,11 @@ def leaked_text(task: Task, doc: dict, question: str, target, choices: list[str]
         return f"{doc['text']}\n{doc['code']}\n" + "\n".join(doc["test_list"])
     if task.name == "minerva_math_algebra":
         return f"{doc['problem']}\n\nSolution: {doc['solution']}"
+    if task.name == "boolq":
+        return f"{doc['passage']}\n{doc['question']}? {'yes' if doc['label'] else 'no'}"
     answer = target if not choices else choices[int(target)]
+    if task.name.startswith("mmlu"):  # the question with its lettered options, then the answer
+        return f"{question} {answer}"
     return f"{question}\n{answer}"
 
 

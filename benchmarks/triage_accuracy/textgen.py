@@ -109,10 +109,10 @@ SYLLABLES = ("ka", "lo", "mi", "ver", "dan", "tor", "sel", "qui", "bra", "nes", 
              "ta", "hel", "mon", "gra", "pe", "wyn", "dor", "ix")
 
 
-def coined(rng: random.Random) -> str:
+def coined(rng: random.Random, shortest: int = 2) -> str:
     """A made-up proper name (about 70,000 of them): real text is full of rare names and numbers, which is
     why a 13-gram shared by an eval item and a training document almost always means a copy."""
-    return "".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))).capitalize()
+    return "".join(rng.choices(SYLLABLES, k=rng.randint(shortest, 4))).capitalize()
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,55 +127,59 @@ def zipf_choice(rng: random.Random, words: tuple[str, ...]) -> str:
 
 def math_problem(rng: random.Random) -> tuple[str, str, int]:
     """(question, GSM8K-style worked answer ending '#### N', N): the benchmark's own wording, which the
-    training documents (`math_text`) do not use, so only a copied item shares 13-grams with them."""
-    name = rng.choice(NAMES) if rng.random() < 0.5 else coined(rng)
+    training documents (`math_text`) do not use. Every sentence names its person or place, so a
+    13-gram is shared only by a copy (of this item), as in real benchmarks."""
+    name = rng.choice(NAMES) if rng.random() < 0.3 else coined(rng)
+    where = coined(rng)
     kind = rng.randrange(5)
     if kind == 0:
-        obj, a, b, c = rng.choice(OBJECTS), rng.randint(3, 60), rng.randint(2, 9), rng.randint(2, 12)
+        obj, a, b, c = rng.choice(OBJECTS), rng.randint(3, 400), rng.randint(2, 49), rng.randint(2, 60)
         bc = b * c
         ans = a + bc
-        q = (f"{name} has {a} {obj}. At the {rng.choice(PLACES)} in {coined(rng)} {name} buys {b} packs with {c} "
-             f"{obj} in each pack. How many {obj} does {name} have now?")
-        s = (f"{name} buys {b} * {c} = <<{b}*{c}={bc}>>{bc} {obj}.\n"
+        q = (f"{name} has {a} {obj}. At the {rng.choice(PLACES)} in {where} {name} buys {b} packs with {c} "
+             f"{obj} in each. How many {obj} does {name} have now?")
+        s = (f"At {where} {name} buys {b} * {c} = <<{b}*{c}={bc}>>{bc} {obj}.\n"
              f"So {name} has {a} + {bc} = <<{a}+{bc}={ans}>>{ans} {obj}.")
     elif kind == 1:
-        v, s1, h1 = rng.choice(VEHICLES), rng.randint(20, 90), rng.randint(2, 6)
-        s2, h2 = rng.randint(10, 60), rng.randint(1, 4)
+        v, s1, h1 = rng.choice(VEHICLES), rng.randint(20, 190), rng.randint(2, 30)
+        s2, h2, goal = rng.randint(10, 190), rng.randint(1, 30), coined(rng)
         d1, d2 = s1 * h1, s2 * h2
         ans = d1 + d2
-        q = (f"A {v} leaves {coined(rng)} and travels at {s1} km per hour for {h1} hours, then at {s2} km per hour "
-             f"for {h2} hours to reach {coined(rng)}. How many kilometres is that in total?")
-        s = (f"First part: {s1} * {h1} = <<{s1}*{h1}={d1}>>{d1} km.\nSecond part: {s2} * {h2} = "
-             f"<<{s2}*{h2}={d2}>>{d2} km.\nTotal: {d1} + {d2} = <<{d1}+{d2}={ans}>>{ans} km.")
+        q = (f"{name}'s {v} leaves {where} at {s1} km per hour for {h1} hours, then goes {s2} km per hour for "
+             f"{h2} hours to reach {goal}. How many kilometres is {where} from {goal} along that route?")
+        s = (f"To begin, {name} covers {s1} * {h1} = <<{s1}*{h1}={d1}>>{d1} km.\nThe road to {goal} adds {s2} * {h2} "
+             f"= <<{s2}*{h2}={d2}>>{d2} km.\nTotal: {d1} + {d2} = <<{d1}+{d2}={ans}>>{ans} km.")
     elif kind == 2:
-        w, h, x, n = rng.randint(9, 40), rng.randint(5, 30), rng.randint(10, 90), rng.randint(2, 8)
+        w, h, x, n = rng.randint(9, 120), rng.randint(5, 60), rng.randint(10, 190), rng.randint(2, 12)
         pay = w * h
         weekly = pay - x
         ans = weekly * n
-        q = (f"{name} earns ${w} per hour at {coined(rng)} Books and works {h} hours each week. Every week {name} "
+        q = (f"{name} earns ${w} per hour at {where} Books and works {h} hours each week. Every week {name} "
              f"spends ${x} on groceries. How much money does {name} save in {n} weeks?")
-        s = (f"Each week {name} earns {w} * {h} = <<{w}*{h}={pay}>>{pay} dollars.\nAfter groceries: {pay} - {x} = "
-             f"<<{pay}-{x}={weekly}>>{weekly} dollars.\nIn {n} weeks: {weekly} * {n} = <<{weekly}*{n}={ans}>>{ans} "
-             "dollars.")
+        s = (f"Each week at {where} {name} earns {w} * {h} = <<{w}*{h}={pay}>>{pay} dollars.\n{name} keeps "
+             f"{pay} - {x} = <<{pay}-{x}={weekly}>>{weekly} dollars.\nIn {n} weeks {name} saves {weekly} * {n} = "
+             f"<<{weekly}*{n}={ans}>>{ans} dollars.")
     elif kind == 3:
-        p, pct, n = rng.randrange(20, 400, 20), rng.choice((10, 20, 25, 50)), rng.randint(2, 6)
+        p, n = rng.randrange(20, 10000, 20), rng.randint(2, 40)
+        pct = rng.choice((5, 10, 15, 20, 25, 30, 40, 50, 60, 75))  # p is a multiple of 20: whole-dollar discounts
         off = p * pct // 100
         price = p - off
         ans = price * n
-        q = (f"A store sells a {rng.choice(PRODUCTS)} for ${p}. During the {coined(rng)} sale it is {pct}% off. "
+        q = (f"A store sells a {rng.choice(PRODUCTS)} for ${p} in {where}. During the sale it is {pct}% off. "
              f"{name} buys {n} of them. How much does {name} pay?")
-        s = (f"The discount is {p} * {pct} / 100 = <<{p}*{pct}/100={off}>>{off} dollars.\nThe sale price is "
-             f"{p} - {off} = <<{p}-{off}={price}>>{price} dollars.\n{n} of them cost {price} * {n} = "
+        s = (f"The {where} discount is {p} * {pct} / 100 = <<{p}*{pct}/100={off}>>{off} dollars.\nSo {name} pays "
+             f"{p} - {off} = <<{p}-{off}={price}>>{price} dollars for each.\n{n} of them cost {name} {price} * {n} = "
              f"<<{price}*{n}={ans}>>{ans} dollars.")
     else:
-        friends, each, keep = rng.randint(2, 9), rng.randint(3, 15), rng.randint(1, 10)
+        friends, each, keep = rng.randint(2, 60), rng.randint(3, 90), rng.randint(1, 40)
         total = friends * each + keep
         shared = total - keep
         ans = each
-        q = (f"{name} bakes {total} {rng.choice(('cookies', 'muffins', 'cupcakes'))} and keeps {keep} for later. "
-             f"The rest are shared equally among {friends} friends from the {coined(rng)} club. How many does each "
-             "friend get?")
-        s = (f"{name} shares {total} - {keep} = <<{total}-{keep}={shared}>>{shared}.\nEach friend gets "
+        food = rng.choice(("cookies", "muffins", "cupcakes"))
+        club = coined(rng)
+        q = (f"{name} bakes {total} {food} and keeps {keep} for {where} day. The rest go to {friends} friends from "
+             f"{club} in equal shares. How many {food} does each friend from {club} get?")
+        s = (f"{name} gives away {total} - {keep} = <<{total}-{keep}={shared}>>{shared}.\nEach friend of {name} gets "
              f"{shared} / {friends} = <<{shared}/{friends}={ans}>>{ans}.")
     return q, f"{s}\n#### {ans}", ans
 
@@ -207,21 +211,21 @@ def math_text(rng: random.Random) -> str:
 
 def latex_problem(rng: random.Random) -> str:
     """A MATH-benchmark-style problem and solution ("...\\n\\nSolution: ..."), the answer last. Each problem
-    names its own source, so two problems of one template share no long n-gram."""
-    a, b, c, d = rng.randint(2, 9), rng.randint(1, 20), rng.randint(1, 30), rng.randint(-5, 6)
+    names its own source and uses wide constants, so two problems of one template share no long n-gram."""
+    a, b, c, d = rng.randint(2, 40), rng.randint(1, 200), rng.randint(1, 500), rng.randint(-20, 20)
     source, check = coined(rng), coined(rng)
     kind = rng.randrange(3)
     if kind == 0:
         v = a * d * d + b * d - c
-        return (f"Let $f(x) = {a}x^2 + {b}x - {c}$ on the {source} interval. Compute $f({d})$.\n\nSolution: For "
-                f"the {check} check substitute $x={d}$: $f({d}) = {a}({d})^2 + {b}({d}) - {c} = {v}$. The answer is "
+        return (f"For the {source} interval let $f(x) = {a}x^2 + {b}x - {c}$. Compute $f({d})$ for {coined(rng)}."
+                f"\n\nSolution ({check}): $f({d}) = {a}({d})^2 + {b}({d}) - {c} = {v}$. The answer is "
                 f"$\\boxed{{{v}}}$.")
     if kind == 1:
-        return (f"Simplify $\\frac{{{a * b}}}{{{a * c}}} + \\frac{{{d}}}{{{c}}}$ from the {source} exercises.\n\n"
-                f"Solution: Dividing ${a * b}$ and ${a * c}$ by ${a}$ leaves $\\frac{{{b}}}{{{c}}}$, so the {check} "
-                f"sum is $\\frac{{{b + d}}}{{{c}}}$.")
-    return (f"Find all real $x$ with $\\sqrt{{x + {c}}} = {a}$ ({source} problem set).\n\nSolution: Squaring "
-            f"gives $x + {c} = {a * a}$, and $x \\geq -{c}$ holds for the {check} root, so the answer is "
+        return (f"From the {source} exercises: simplify $\\frac{{{a * b}}}{{{a * c}}} + \\frac{{{d}}}{{{c}}}$.\n\n"
+                f"Solution ({check}): dividing ${a * b}$ and ${a * c}$ by ${a}$ leaves $\\frac{{{b}}}{{{c}}}$, so for "
+                f"{coined(rng)} the sum is $\\frac{{{b + d}}}{{{c}}}$.")
+    return (f"Find all real $x$ ({source}) with $\\sqrt{{x + {c}}} = {a}$.\n\nSolution ({check}): "
+            f"squaring gives $x + {c} = {a * a}$, and $x \\geq -{c}$ holds for {coined(rng)}, so the answer is "
             f"$x = {a * a - c}$.")
 
 
@@ -257,29 +261,34 @@ def code_snippet(rng: random.Random) -> str:
 def code_problem(rng: random.Random) -> dict:
     """A HumanEval / MBPP-style programming problem: {name, description, prompt, solution, example, result}.
     Written in the benchmarks' own wording (docstring with an example), not like the training code."""
-    tag = coined(rng).lower()
-    name, arg = f"{rng.choice(FUNCS)}_{tag}", f"{rng.choice(NOUNS_CODE)}_{coined(rng).lower()}"
+    tag = coined(rng, 3).lower()
+    name, arg = f"{rng.choice(FUNCS)}_{tag}", f"{rng.choice(NOUNS_CODE)}_{coined(rng, 3).lower()}"
     xs = [rng.randint(-20, 60) for _ in range(rng.randint(3, 6))]
-    k, m = rng.randint(1, 30), rng.randint(2, 9)
+    k, m, x = rng.randint(10, 60), rng.randint(2, 9), f"{rng.choice('xyvw')}_{tag}"
     kind = rng.randrange(4)
+    limit = f"limit_{tag}"
     if kind == 0:
-        what = f"how many of {arg}, multiplied by {m}, are larger than limit_{tag}"
-        body, result = f"sum(1 for v in {arg} if v * {m} > limit_{tag})", sum(1 for v in xs if v * m > k)
+        what = f"how many of {arg}, multiplied by {m}, are larger than {limit}"
+        body, result = f"sum(1 for {x} in {arg} if {x} * {m} > {limit})", sum(1 for v in xs if v * m > k)
     elif kind == 1:
-        what = f"the sum of the {arg} that leave remainder {k % m} when divided by {m}"
-        body, result = f"sum(v for v in {arg} if v % {m} == {k % m})", sum(v for v in xs if v % m == k % m)
+        what = f"the sum of the first {limit} {arg} that leave remainder {k % m} when divided by {m}"
+        body = f"sum({x} for {x} in {arg}[:{limit}] if {x} % {m} == {k % m})"
+        result = sum(v for v in xs[:k] if v % m == k % m)
     elif kind == 2:
-        what = f"the largest difference between two neighbours in {arg}, or {k} if it has fewer than two"
-        body = f"max((abs(a - b) for a, b in zip({arg}, {arg}[1:])), default={k})"
+        what = f"the largest difference between two neighbours in {arg}, or {limit} if it has fewer than two"
+        body = f"max((abs({x} - b) for {x}, b in zip({arg}, {arg}[1:])), default={limit})"
         result = max((abs(a - b) for a, b in zip(xs, xs[1:], strict=False)), default=k)
     else:
-        what = f"the {arg} clipped to the range [{-k}, {k}] and then shifted by {m}"
-        body, result = f"[min(max(v, {-k}), {k}) + {m} for v in {arg}]", [min(max(v, -k), k) + m for v in xs]
-    call = f"{name}({xs}, {k})" if kind == 0 else f"{name}({xs})"
-    args = f"{arg}: list[int], limit_{tag}: int" if kind == 0 else f"{arg}: list[int]"
+        what = f"the {arg} clipped to the range [-{limit}, {limit}] and then shifted by {m}"
+        body = f"[min(max({x}, -{limit}), {limit}) + {m} for {x} in {arg}]"
+        result = [min(max(v, -k), k) + m for v in xs]
+    call = f"{name}({xs}, {k})"
+    args = f"{arg}: list[int], {limit}: int"
     description = f"Return {what} (the {coined(rng)} rule)."
-    prompt = f'def {name}({args}):\n    """ {description}\n    >>> {call}\n    {result}\n    """\n'
-    return {"name": name, "description": description, "prompt": prompt, "solution": f"    return {body}\n",
+    prompt = f'def {name}({args}):\n    """ ({coined(rng)}) {description}\n    >>> {call}\n    {result}\n    """\n'
+    note = rng.choice(("one pass", "no copies", "keep it simple", "stdlib only"))
+    solution = f"    # {coined(rng, 3)}: {note}\n    return {body}\n"
+    return {"name": name, "description": description, "prompt": prompt, "solution": solution,
             "example": call, "result": result}
 
 

@@ -150,6 +150,34 @@ def test_weights_and_traces_are_real_files(tmp_path: Path):
     assert {a["key"] for a in span["attributes"]} >= {"gen_ai.operation.name"}
 
 
+def test_only_a_copied_eval_item_shares_a_13gram_with_training_data():
+    """Eval items are written in the benchmarks' wording and training text in its own, both dense with rare
+    names and numbers: a 13-gram match means a copy, so contamination is the planted leak and nothing else."""
+    import random
+    import re
+
+    from benchmarks.triage_accuracy import textgen
+    from benchmarks.triage_accuracy.eval_tasks import TASKS, leaked_text, make_doc
+
+    def grams(text: str) -> set:
+        words = re.findall(r"\w+|[^\w\s]", text.lower())
+        return {tuple(words[i:i + 13]) for i in range(len(words) - 12)}
+
+    rng = random.Random(0)
+    kinds = ("web", "code", "math", "chat", "refusal", "multilingual")
+    training = set().union(*(grams(textgen.document(kinds[i % 6], rng)) for i in range(1200)))
+    for task in TASKS.values():
+        items = [grams(leaked_text(task, *make_doc(task, i, rng))) for i in range(150)]
+        assert all(item for item in items), f"{task.name}: an item too short to be found by 13-grams"
+        assert sum(bool(item & training) for item in items) == 0, task.name
+        seen: dict = {}
+        for number, item in enumerate(items):
+            for gram in item:
+                seen.setdefault(gram, set()).add(number)
+        sharing = {n for owners in seen.values() if len(owners) > 1 for n in owners}
+        assert len(sharing) <= 0.15 * len(items), f"{task.name}: {len(sharing)} items share 13-grams"
+
+
 @pytest.fixture(scope="module")
 def slice_results(tmp_path_factory) -> list[dict]:
     workdir = tmp_path_factory.mktemp("triage-accuracy")
