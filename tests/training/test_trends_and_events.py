@@ -130,3 +130,35 @@ def test_a_wrong_peak_lr_is_found_against_the_baseline_schedule():
     assert peak[0].evidence["ongoing"]
     same, _ = compare_runs(run_from_frame(base), run_from_frame(healthy(seed=10)))
     assert not [f for f in same if f.kind == "training.lr_schedule"]
+
+
+def test_a_sustained_20_percent_throughput_drop_is_a_level_shift():
+    from fourlens.training.detectors.throughput import level_shift, throughput_drops
+
+    rng = np.random.default_rng(11)
+    tps = 1.2e5 * np.exp(0.015 * rng.standard_normal(3000))
+    tps[::400] *= 0.4                     # checkpoint saves: one-step dips in both halves
+    tps[1700:] *= 0.8
+    series = pd.Series(tps, index=np.arange(3000), name="tokens_per_sec")
+    assert throughput_drops(series) == []     # a trailing median follows a 20% drop
+    (shift,) = level_shift(series)
+    assert abs(shift.start_step - 1700) <= 10 and shift.magnitude == pytest.approx(0.2, abs=0.02)
+    assert shift.confidence > 0.999
+    assert level_shift(pd.Series(1.2e5 * np.exp(0.015 * rng.standard_normal(3000)), name="tokens_per_sec")) == []
+
+
+def test_an_inf_grad_norm_the_loss_shrugs_off_is_a_skipped_step_not_a_nan():
+    frame = healthy(seed=12)
+    frame.loc[[400, 900, 1500], "grad_norm"] = np.inf       # fp16 overflows: the scaler skipped those steps
+    present = frame.notna()
+    findings = diagnose(run_from_frame(frame, present))
+    assert not [f for f in findings if f.kind == "training.nonfinite"]
+    frame.loc[2000:, ["loss", "grad_norm"]] = np.nan       # a real NaN: the loss breaks too
+    findings = diagnose(run_from_frame(frame, frame.notna() | True))
+    assert [f.step for f in findings if f.kind == "training.nonfinite"] == [2000]
+    base = healthy(seed=13)
+    cand = healthy(seed=14)
+    cand.loc[1000::3, "grad_norm"] = np.inf                 # overflow on a third of the steps from 1000
+    found, _ = compare_runs(run_from_frame(base), run_from_frame(cand, cand.notna() | True))
+    scale = [f for f in found if f.kind == "training.loss_scale"]
+    assert len(scale) == 1 and abs(scale[0].step - 1000) <= 30 and scale[0].confidence > 0.999

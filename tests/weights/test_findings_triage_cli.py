@@ -134,3 +134,15 @@ def test_triage_reads_weights_listed_in_the_manifest(tmp_path: Path) -> None:
     weights = next(lens for lens in report.lenses if lens.name == "weights")
     assert weights.state == "ok", weights.message
     assert weights.n_findings == 0 and any(fig.lens == "representation" for fig in report.figures)
+
+
+def test_outlier_layers_are_judged_among_the_blocks(write_st) -> None:
+    state_a = block_state(6)
+    state_b = perturbed(state_a, 0.01)
+    # the embedding moves 5x more than the blocks: normal (sparse rows, another regime), not an outlier
+    state_b["model.embed_tokens.weight"] = state_a["model.embed_tokens.weight"] * 1.05
+    result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b))
+    assert not [f for f in result.findings() if f.kind == "representation.weights_layer_outlier"]
+    broken = perturbed(state_a, 0.01, layer_scales={3: 30.0})
+    found = compare(write_st("a.safetensors", state_a), write_st("c.safetensors", broken)).findings()
+    assert [f.subject for f in found if f.kind == "representation.weights_layer_outlier"] == ["model.layers.3"]

@@ -28,7 +28,7 @@ from fourlens.data.classes import TOKEN_CLASSES
 from fourlens.data.effects import CLASS_EFFECTS, domain_effect
 from fourlens.data.groups import GroupStats
 from fourlens.data.profile import Profile, check_same_tokenizer
-from fourlens.data.shifts import class_findings, class_shifts, distribution_finding
+from fourlens.data.shifts import class_findings, class_shifts, distribution_finding, log2_ratio
 from fourlens.data.stats import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 from fourlens.report import Figure, Finding, saturating
 
@@ -113,7 +113,7 @@ def diff(p_a: Profile, p_b: Profile, names: tuple[str, str] = ("a", "b")) -> lis
 def findings_from(d: ProfileDiff) -> list[Finding]:
     findings = [_domain_finding(row, d) for row in d.domains.itertuples(index=False)
                 if abs(row.token_pp) >= MIN_DOMAIN_PP or (row.tokens_a == 0) != (row.tokens_b == 0)
-                or (abs(_log2_ratio(row.token_share_a, row.token_share_b)) >= MIN_DOMAIN_LOG2
+                or (abs(log2_ratio(row.token_share_a, row.token_share_b)) >= MIN_DOMAIN_LOG2
                     and max(row.token_share_a, row.token_share_b) >= MIN_DOMAIN_SHARE)]
     if d.shifts is not None and d.groups is not None:
         # judged against the snapshots' own sampling noise (random groups of documents)
@@ -122,7 +122,7 @@ def findings_from(d: ProfileDiff) -> list[Finding]:
     else:
         # profiles made before document groups existed: token counts treated as independent
         for row in d.classes.itertuples(index=False):
-            ratio = _log2_ratio(row.share_a, row.share_b)
+            ratio = log2_ratio(row.share_a, row.share_b)
             if abs(row.pp) >= MIN_CLASS_PP and abs(2 ** abs(ratio) - 1) >= MIN_CLASS_RELATIVE:
                 findings.append(_class_finding(row, ratio))
         token = _token_finding(d)
@@ -141,16 +141,8 @@ def findings_from(d: ProfileDiff) -> list[Finding]:
     return sorted(findings, key=lambda f: -f.score)
 
 
-def _log2_ratio(a: float, b: float) -> float:
-    if a == 0 and b == 0:
-        return 0.0
-    if a == 0 or b == 0:
-        return 2.0 if b > a else -2.0   # appeared / vanished: treated as a 4x change
-    return math.log2(b / a)
-
-
 def _domain_finding(row, d: ProfileDiff) -> Finding:
-    ratio = _log2_ratio(row.token_share_a, row.token_share_b)
+    ratio = log2_ratio(row.token_share_a, row.token_share_b)
     severity = max(saturating(row.token_pp, 10.0), 0.5 * saturating(ratio, 2.0))
     if row.token_pp > 0:
         severity *= 0.5

@@ -70,7 +70,7 @@ def class_shifts(a: GroupStats, b: GroupStats) -> pd.DataFrame:
                          "weight": weight_bytes, **test})
     table = pd.DataFrame(rows)
     table["p_adjusted"] = np.minimum(1.0, table["p_value"] * len(table))
-    table["log2_ratio"] = [_log2_ratio(x, y) for x, y in zip(table["share_a"], table["share_b"], strict=True)]
+    table["log2_ratio"] = [log2_ratio(x, y) for x, y in zip(table["share_a"], table["share_b"], strict=True)]
     table["corpus_pp"] = 100 * table["diff"].abs() * table["weight"]
     return table
 
@@ -80,7 +80,8 @@ def _scope(values: np.ndarray, index) -> np.ndarray:
     return values[:, index].sum(axis=1) if isinstance(index, slice) else values[:, index]
 
 
-def _log2_ratio(a: float, b: float) -> float:
+def log2_ratio(a: float, b: float) -> float:
+    """log2(b / a) of two shares; a share that appears or vanishes counts as a 4x change."""
     if not (math.isfinite(a) and math.isfinite(b)) or (a == 0 and b == 0):
         return 0.0
     if a == 0 or b == 0:

@@ -176,9 +176,8 @@ def _overflows(run: Run) -> pd.Series | None:
     scale = run.signal("loss_scale") if run.has("loss_scale") else None
     counter = run.signal("overflows") if run.has("overflows") else None
     skipped = None
-    if run.has("grad_norm") and run.has("loss"):
+    if run.has("grad_norm") and run.has("loss"):   # no skipped step logged is a count of 0, not silence
         skipped = health.skipped_steps(run.signal("grad_norm"), run.signal("loss"))
-        skipped = skipped if skipped.any() else None
     if scale is None and counter is None and skipped is None:
         return None
     return health.overflow_counts(scale, counter, skipped)

@@ -132,10 +132,12 @@ def overflow_rate_change(base: pd.Series, cand: pd.Series, alpha: float = 0.01) 
     if p_value >= alpha:
         return None
     ratio = (k_b / n_b) / (k_a / n_a) if k_a else float("inf")
-    # where the excess starts: the step after which the candidate's overflows most exceed the baseline's rate
+    # where the excess starts: the change point of the candidate's own rate (its cumulative count falls
+    # furthest below the straight line of a constant rate just before the rate rises)
     counts = b.to_numpy(dtype=float)
-    excess_after = np.cumsum((counts - k_a / n_a)[::-1])[::-1]   # excess_after[t] = sum over t.. of the excess
-    start = int(np.argmax(excess_after))
+    cumulative = np.cumsum(counts)
+    below = cumulative - np.arange(1, len(counts) + 1) / len(counts) * cumulative[-1]
+    start = min(len(counts) - 1, int(np.argmin(below)) + 1)
     return Anomaly("loss_scale", "overflow", int(b.index[start]), int(b.index[-1]), ratio, "overflow_rate",
                    f"{int(k_b)} fp16 overflows (skipped steps) in {n_b:,} logged steps vs {int(k_a)} in the "
                    "baseline's", confidence=1.0 - p_value,

@@ -120,7 +120,9 @@ def schedule_deviations(lr: pd.Series, schedule: Schedule | None = None, toleran
         if low_start and after_warmup:
             what = f"LR fell to {seg[0]:.3g} and ramped up again: a restart that re-ran warmup"
         elif seg.max() > expected[a:b + 1].max() * (1 + tolerance):
-            what = f"LR {seg.max() / expected[a + int(np.argmax(seg))]:.2g}x the schedule"
+            at = expected[a + int(np.argmax(seg))]
+            what = (f"LR {seg.max() / at:.2g}x the schedule" if at > 0
+                    else f"LR {seg.max():.3g} where the schedule is 0")
         else:
             what = f"LR off the schedule by up to {100 * np.abs(error[a:b + 1]).max():.0f}% of the peak"
         out.append(Anomaly("lr", "schedule", int(steps[a]), int(steps[b]), float(np.abs(error[a:b + 1]).max()),
