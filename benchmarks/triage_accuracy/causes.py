@@ -166,7 +166,7 @@ def _jailbreak_rise(world: World, rng) -> Planted:
     n_risen = int(rng.integers(1, min(2, len(sw.attacks) - 1) + 1))  # some attacks only, never all
     risen = [sw.attacks[i] for i in rng.permutation(len(sw.attacks))[:n_risen]]
     for attack in risen:
-        sw.points["candidate"][attack] = float(rng.uniform(12, 30))
+        sw.points["candidate"][attack] = float(rng.uniform(15, 30))
     return Planted("", (Accept(("behavior.safety_regression",), tuple(risen)),),
                    {"attacks": risen, "points": {a: sw.points["candidate"][a] for a in risen}})
 

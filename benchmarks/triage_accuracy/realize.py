@@ -19,7 +19,7 @@ from benchmarks.triage_accuracy.training_sim import simulate
 from benchmarks.triage_accuracy.worlds import SIDES, World
 from scipy import stats
 
-CLEAR_P = 1e-3
+CLEAR_P = 1e-4  # per task, attack or agent metric: clear even after correcting for a few dozen tests
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -191,9 +191,6 @@ def test_slice_is_scored_and_every_planted_cause_is_clear(slice_results):
     assert all(r["lenses"] or r["error"] for r in slice_results)
 
 
-@pytest.mark.xfail(strict=False, reason="the cause-ranking triage (finding kinds, causes before symptoms, findings "
-                                         "that beat their null) has not landed on this branch yet; main's findings "
-                                         "carry no kind, so no planted cause can be named")
 def test_slice_accuracy_meets_the_targets(slice_results):
     summary = summarize(slice_results, FAMILIES)
     misses = json.dumps(summary["misses"], indent=1)[:3000]
