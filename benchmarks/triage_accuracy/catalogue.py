@@ -97,10 +97,12 @@ CAUSES: dict[str, Cause] = {c.id: c for c in (
        "1-3 of 8 experts of one MoE layer lose 98% of their load over 50-200 steps from 30-60% of the run; balancing "
        "loss +30-100%, loss +1-2%", ("train.loss", "train.moe"), ("moe",)),
     _c("task_regression", "behavior", "one eval task regresses (no upstream evidence in the bundles)", ("evals",),
-       "one task (150-320 items; 120 with leaderboard prompts) down 10-25 points, other tasks unchanged; paired "
+       "one task (150-320 items; 120 with leaderboard prompts) down 10-25 points (14-29 under 200 items), other "
+       "tasks unchanged; paired "
        "McNemar p < 1e-4", ("evals.tasks",)),
     _c("jailbreak_rise", "behavior", "attack success rises on some attacks only", ("safety",),
-       "attack success +15-30 points on 1-2 of 3-6 attacks (100-220 behaviors each), the others unchanged; paired "
+       "attack success +15-30 points (+22-37 on JailbreakBench's 100 behaviors) on 1-2 of 3-6 attacks (100-220 "
+       "behaviors each), the others unchanged; paired "
        "p < 1e-4; HarmBench, JailbreakBench or generic files (score 1 = attack succeeded)", ("safety.asr",)),
     _c("eot_missing", "behavior", "end-of-turn missing: answers run to max_tokens, latency follows", ("traces",),
        "30-70% of final answers run to max_tokens (1024-4096, finish_reason length); output tokens x3-x10; "

@@ -156,7 +156,8 @@ def _task_regression(world: World, rng) -> Planted:
     ev = world.evals
     task = ev.tasks[int(rng.integers(len(ev.tasks)))]
     base = float((1 / (1 + np.exp(-(ev.ability[task.name] - ev.difficulty[task.name])))).mean())
-    drop = float(min(rng.uniform(10, 25), 100 * base - 5))
+    low = 10.0 if len(ev.items[task.name]) >= 200 else 14.0  # fewer items need a larger drop to be clear
+    drop = float(min(rng.uniform(low, low + 15), 100 * base - 5))
     ev.points["candidate"][task.name] = -drop
     return Planted("", (Accept(("behavior.task_regression",), (task.name,)),), {"task": task.name, "points": -drop})
 
@@ -165,8 +166,9 @@ def _jailbreak_rise(world: World, rng) -> Planted:
     sw = world.safety
     n_risen = int(rng.integers(1, min(2, len(sw.attacks) - 1) + 1))  # some attacks only, never all
     risen = [sw.attacks[i] for i in rng.permutation(len(sw.attacks))[:n_risen]]
+    low = 15.0 if len(sw.behaviors) >= 150 else 22.0  # JailbreakBench's 100 behaviors need a larger rise
     for attack in risen:
-        sw.points["candidate"][attack] = float(rng.uniform(15, 30))
+        sw.points["candidate"][attack] = float(rng.uniform(low, low + 15))
     return Planted("", (Accept(("behavior.safety_regression",), tuple(risen)),),
                    {"attacks": risen, "points": {a: sw.points["candidate"][a] for a in risen}})
 
