@@ -76,3 +76,16 @@ def test_latency_is_explained_by_the_part_that_grew(tmp_path):
     report = Report("r", findings=settle(findings))
     assert [f.kind for f in report.causes()] == ["behavior.output_length"]
     assert [f.kind for _, f in report.chain(report.causes()[0])] == ["behavior.latency"]
+
+
+def test_without_tool_names_the_time_per_call_still_shows_one_slow_tool(tmp_path):
+    def counted(records):
+        return [{"request_id": r["request_id"], "latency_s": r["latency_s"], "output_tokens": r["output_tokens"],
+                 "n_tool_calls": len(r["tool_calls"]),
+                 "tool_time_s": sum(c["duration_s"] for c in r["tool_calls"])} for r in records]
+
+    a = load_traces(write_jsonl(tmp_path / "a.jsonl", counted(requests(seed=1))))
+    b = load_traces(write_jsonl(tmp_path / "b.jsonl", counted(requests(seed=2, slow_tool="web_search"))))
+    found = agent_findings(a, b)
+    assert [(f.kind, f.subject) for f in found] == [("behavior.tool_latency", "tools")]
+    assert "do not name the tools" in found[0].title

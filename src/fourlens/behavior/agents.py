@@ -12,7 +12,9 @@ them, each call's tool, arguments and duration (`calls`: [{"name", "arguments", 
 - tool calls: mean tool calls per request.
 - tool loop: the share of requests that repeat one call (same tool, same arguments) `LOOP_REPEATS`
   times or more.
-- tool latency: per tool, the duration of its calls (every tool with >= 5 calls in both runs).
+- tool latency: per tool, the duration of its calls (every tool with >= 5 calls in both runs); where
+  the traces give only a count and a total per request, the mean time per call (tools unnamed;
+  a two-sample permutation test on means, since one slow tool among several moves the mean only).
 
 Null: the candidate's requests come from the baseline's distribution. Counts and lengths are compared
 with the two-sided Mann-Whitney U test (heavy tails, discrete counts), shares of requests with Fisher's
@@ -34,6 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from fourlens.behavior.stats import benjamini_hochberg
+from fourlens.behavior.unpaired import permutation_pvalue
 from fourlens.report import Finding, saturating
 
 if TYPE_CHECKING:
@@ -90,6 +93,14 @@ def agent_findings(a: Traces, b: Traces, alpha: float = 0.05) -> list[Finding]:
     if calls_a is not None and calls_b is not None:
         tests.extend(_loop_test(calls_a, calls_b))
         tests.extend(_tool_tests(calls_a, calls_b))
+    else:   # the format gives only a count and a total per request: the time per call, tools unnamed
+        per_a = (ra["tool_s"] / ra["n_tool_calls"])[ra["n_tool_calls"] > 0].to_numpy(float)
+        per_b = (rb["tool_s"] / rb["n_tool_calls"])[rb["n_tool_calls"] > 0].to_numpy(float)
+        if len(per_a) >= MIN_CALLS and len(per_b) >= MIN_CALLS:
+            # one slow tool among several moves the mean, not the median: a permutation test on means
+            tests.append({"kind": "behavior.tool_latency", "subject": "tools", "a": float(per_a.mean()),
+                          "b": float(per_b.mean()), "p": permutation_pvalue(per_a, per_b, 1999),
+                          "calls": [len(per_a), len(per_b)]})
     if not tests:
         return []
     adjusted = benjamini_hochberg(np.array([t["p"] for t in tests]))
@@ -168,6 +179,11 @@ def _finding(test: dict, p_adj: float) -> Finding:
                  f"same arguments (baseline {100 * a:.0f}%)")
         severity = saturating(b - a, 0.10)
         next_check = f"read the looping requests: what does {subject} return that makes the agent call it again?"
+    elif subject == "tools":
+        title = (f"agent tool calls x{ratio:.2f} slower ({a:.3g} -> {b:.3g} s mean per call; the traces do not "
+                 "name the tools)")
+        severity = saturating(math.log2(max(ratio, 1.0)), 1.5)
+        next_check = "log each tool call's name and duration (OpenTelemetry execute_tool spans) to see which one"
     else:
         title = f"tool {subject} x{ratio:.2f} slower per call ({a:.3g} -> {b:.3g} s median)"
         severity = saturating(math.log2(max(ratio, 1.0)), 1.5)

@@ -84,7 +84,10 @@ def safety_findings(result: Comparison) -> list[Finding]:
             "diff", ascending=False)
         parts = rows[(rows["column"] != "all") & rows["significant"] & (rows["diff"] > 0)].sort_values(
             "diff", ascending=False)
-        if not overall_up and attacks.empty and parts.empty:
+        categories = parts[parts["column"] == "category"]
+        # the overall rate, an attack or a harm category must rise; the (attack, category) cells, many
+        # and small, only say where
+        if not overall_up and attacks.empty and categories.empty:
             continue
         out.append(_safety_finding(str(task), str(metric), overall, overall_up, attacks, parts, rows))
     return out
@@ -106,7 +109,8 @@ def _safety_finding(task: str, metric: str, overall, overall_up: bool, attacks: 
         top = parts.iloc[0]
         where = f"; largest rise {top['column']}={top['value']} {scale * top['diff']:+.1f}{unit}"
     chosen = [overall] if overall_up else []
-    chosen += [r for _, r in attacks.head(1).iterrows()] or [r for _, r in parts.head(1).iterrows()]
+    primary = parts[parts["column"].isin(("attack", "category"))]
+    chosen += [r for _, r in attacks.head(1).iterrows()] or [r for _, r in primary.head(1).iterrows()]
     biggest = max(chosen, key=lambda r: r["diff"])
     change = (f"{scale * overall['diff']:+.1f}{unit} ({rate(overall)}, 95% CI {scale * overall['ci_low']:.1f} to "
               f"{scale * overall['ci_high']:.1f})")

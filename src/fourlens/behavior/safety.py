@@ -186,7 +186,9 @@ def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None =
 
     One row per (task, metric, column, value), for each attack, each category and each (attack,
     category) cell ("attack+category" = "GCG/cybercrime"): n, score_a, score_b (attack success rates),
-    the difference with its CI and test, and BH-adjusted p-values across all rows. Units paired item by
+    the difference with its CI and test, and BH-adjusted p-values within each family of rows (the
+    overall rates, the attacks, the categories, the cells: a question about one attack is not diluted by
+    the dozens of exploratory cells beside it). Units paired item by
     item use the paired tests (exact McNemar for judged 0/1 success); units that cannot be paired
     (attack prompts optimised per checkpoint) use the unpaired ones (`fourlens.behavior.unpaired`).
     `result` is a `Comparison`; rows exist only for safety metrics."""
@@ -230,6 +232,8 @@ def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None =
     if not rows:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows)
-    table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
+    table["p_adjusted"] = 1.0
+    for _, family in table.groupby("column"):
+        table.loc[family.index, "p_adjusted"] = benjamini_hochberg(family["p_value"].to_numpy())
     table["significant"] = table["p_adjusted"] < alpha
     return table[columns]

@@ -31,14 +31,14 @@ LAYOUT = ("bytes", "newlines", "indented_lines", "latex_commands")
 LATEX_COMMAND = re.compile(r"\\[A-Za-z]{2,}")
 
 
-@lru_cache(maxsize=1 << 20)
-def _class_index(token: str, special: frozenset[str]) -> int:
-    return TOKEN_CLASSES.index(token_class(token, special))
-
-
-@lru_cache(maxsize=1 << 20)
-def _bin(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8")) % N_BINS
+@lru_cache(maxsize=4)
+def _id_features(tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """Per token id of an HF tokenizer: its class index and its hashed bin (once per tokenizer)."""
+    special = frozenset(tokenizer.identity.special_tokens)
+    names = tokenizer.tokens
+    classes = np.array([TOKEN_CLASSES.index(token_class(t, special)) for t in names], dtype=np.int64)
+    bins = np.array([zlib.crc32(t.encode("utf-8")) % N_BINS for t in names], dtype=np.int64)
+    return classes, bins
 
 
 def layout_counts(text: str) -> tuple[int, int, int, int]:
@@ -97,12 +97,22 @@ class GroupStats:
 
 
 class GroupAccumulator:
-    """Collects one shard's group statistics batch by batch (the map step)."""
+    """Collects one shard's group statistics batch by batch (the map step), and the shard's token
+    counts (`total`). Token counts per (group, domain) are kept as Counters (C-speed updates) and turned
+    into class and bin counts only when they hold `budget` entries or at the end, so each distinct token
+    of a group is classified once per drain rather than once per batch."""
 
-    def __init__(self, special: frozenset[str]) -> None:
+    def __init__(self, special: frozenset[str], budget: int = 2_000_000) -> None:
         self.special = special
         self.rows: dict[tuple[int, str], np.ndarray] = {}   # (group, domain) -> docs, tokens, classes..., layout...
         self.bins = np.zeros((N_GROUPS, N_BINS), np.int64)
+        self.total: Counter = Counter()
+        self.pending: dict[tuple[int, str], Counter] = {}
+        self.budget = budget
+        self.classes: dict[str, int] = {}
+        self.bin_of: dict[str, int] = {}
+        self.id_total: np.ndarray | None = None   # token counts by id (HF tokenizers), named at the end
+        self.tokenizer = None
 
     def add_document(self, group: int, domain: str, n_tokens: int, layout: tuple[int, ...]) -> None:
         row = self._row(group, domain)
@@ -110,11 +120,47 @@ class GroupAccumulator:
         row[1] += n_tokens
         row[2 + len(TOKEN_CLASSES):] += layout
 
-    def add_counts(self, group: int, domain: str, counts: Counter) -> None:
-        row = self._row(group, domain)
-        for token, count in counts.items():
-            row[2 + _class_index(token, self.special)] += count
-            self.bins[group, _bin(token)] += count
+    def add_ids(self, keys: list[tuple[int, str]], ids: list[list[int]], tokenizer) -> None:
+        """Token ids of a batch of documents (an HF tokenizer's), one key (group, domain) per document:
+        class, bin and total counts with bincounts over ids, no token strings per batch."""
+        classes, bins = _id_features(tokenizer)
+        lengths = [len(row) for row in ids]
+        flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=sum(lengths))
+        order = list(dict.fromkeys(keys))
+        index = {key: k for k, key in enumerate(order)}
+        key_of_token = np.repeat(np.array([index[key] for key in keys], dtype=np.int64), lengths)
+        n_classes = len(TOKEN_CLASSES)
+        per_key = np.bincount(key_of_token * n_classes + classes[flat],
+                              minlength=len(order) * n_classes).reshape(len(order), n_classes)
+        for key, counts in zip(order, per_key, strict=True):
+            self._row(*key)[2:2 + n_classes] += counts
+        group_of_token = np.repeat(np.array([key[0] for key in keys], dtype=np.int64), lengths)
+        self.bins += np.bincount(group_of_token * N_BINS + bins[flat],
+                                 minlength=N_GROUPS * N_BINS).reshape(N_GROUPS, N_BINS)
+        counts = np.bincount(flat, minlength=len(classes))
+        self.id_total = counts if self.id_total is None else self.id_total + counts
+        self.tokenizer = tokenizer
+
+    def counted(self) -> None:
+        """Call after token counts were added to `pending` (key (group, domain) -> Counter): drains when
+        the pending Counters hold `budget` entries."""
+        if sum(len(c) for c in self.pending.values()) >= self.budget:
+            self.drain()
+
+    def drain(self) -> None:
+        """Turn the pending token counts into class and bin counts, and add them to the shard's total."""
+        classes, bins = self.classes, self.bin_of
+        for (group, domain), counts in self.pending.items():
+            row = self._row(group, domain)
+            for token, count in counts.items():
+                c = classes.get(token)
+                if c is None:
+                    c = classes[token] = TOKEN_CLASSES.index(token_class(token, self.special))
+                    bins[token] = zlib.crc32(token.encode("utf-8")) % N_BINS
+                row[2 + c] += count
+                self.bins[group, bins[token]] += count
+            self.total.update(counts)
+        self.pending = {}
 
     def _row(self, group: int, domain: str) -> np.ndarray:
         key = (group, domain)
@@ -123,6 +169,11 @@ class GroupAccumulator:
         return self.rows[key]
 
     def stats(self) -> GroupStats:
+        self.drain()
+        if self.id_total is not None:
+            names = self.tokenizer.tokens
+            self.total.update({names[i]: int(self.id_total[i]) for i in np.flatnonzero(self.id_total)})
+            self.id_total = None
         domains = tuple(sorted({d for _, d in self.rows}))
         out = GroupStats.empty(domains)
         for (group, domain), row in self.rows.items():

@@ -356,7 +356,9 @@ def checkpoint_context(found: list[Anomaly], step: int, horizon: int | None = No
     else:
         state = "still going on when it was saved"
     return Finding(
-        lens="training", severity=0.8 if still_open else 0.2, confidence=anomaly.confidence,
+        # context for the anomaly, never more urgent than it: its severity, a quarter of it once recovered
+        lens="training", severity=severity(anomaly, max(1, step)) * (1.0 if still_open else 0.25),
+        confidence=anomaly.confidence,
         title=f"checkpoint at step {step:,} was saved {step - at:,} steps after a {anomaly.signal} {size}"
               f"{anomaly.kind} at step {at:,} {state} ({anomaly.detail})",
         evidence={"checkpoint_step": step, "anomaly": anomaly.to_dict(), "unresolved": still_open,

@@ -61,9 +61,12 @@ def stragglers(times: pd.DataFrame, min_excess: float = 0.2, z: float = 5.0, min
         smooth_z = pd.Series(zs[:, column]).rolling(5, center=True, min_periods=1).median().to_numpy()
         slow = np.nan_to_num(smooth_excess) >= min_excess
         slow &= np.nan_to_num(smooth_z) >= z
+        raw = np.nan_to_num(zs[:, column]) >= z / 2
         for a, b in runs_of(slow):
             if b - a + 1 < min_points:
                 continue
+            while a > 0 and raw[a - 1]:   # the running median starts late: walk back to the first slow step
+                a -= 1
             level = float(np.nanmedian(excess[a:b + 1, column]))
             stretch_z = float(np.nanmedian(zs[a:b + 1, column])) * np.sqrt(b - a + 1) / 1.2533
             confidence = 1.0 - min(1.0, n_tests * float(norm.sf(stretch_z)))
