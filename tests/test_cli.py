@@ -62,6 +62,7 @@ def test_triage_writes_reports(make_bundle, tmp_path):
     base = make_bundle("a", log=training_log(300), evals=eval_items({"t": 0.7}))
     cand = make_bundle("b", log=training_log(300, spike_at=200), evals=eval_items({"t": 0.7}))
     html, js = tmp_path / "out" / "r.html", tmp_path / "out" / "r.json"
+    html.parent.mkdir()
     result = runner.invoke(app, ["triage", str(base), str(cand), "--html", str(html), "--json", str(js)])
     assert result.exit_code == 0, result.output
     assert "loss spike" in result.output
@@ -86,3 +87,23 @@ def test_unknown_lens_is_named(make_bundle):
     cand = make_bundle("b", log=training_log(60))
     result = runner.invoke(app, ["triage", str(base), str(cand), "--lens", "astrology"])
     assert result.exit_code == 2 and "unknown lens astrology" in result.output
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_the_work(make_bundle, tmp_path):
+    base, cand = make_bundle("a", log=training_log(60)), make_bundle("b", log=training_log(60))
+    result = runner.invoke(app, ["triage", str(base), str(cand), "--html", str(tmp_path / "missing" / "r.html")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "missing").exists()
+
+
+def test_an_os_error_while_writing_is_one_line_and_exit_2(make_bundle, tmp_path, monkeypatch):
+    from fourlens.report import Report
+
+    def disk_full(self, path=None):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(Report, "to_html", disk_full)
+    base, cand = make_bundle("a", log=training_log(60)), make_bundle("b", log=training_log(60))
+    result = runner.invoke(app, ["triage", str(base), str(cand), "--html", str(tmp_path / "r.html")])
+    assert result.exit_code == 2 and "No space left on device" in result.output and "r.html" in result.output
+    assert "Traceback" not in result.output

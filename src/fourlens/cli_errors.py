@@ -29,8 +29,19 @@ def user_errors(command: Callable[..., None]) -> Callable[..., None]:
         except FourlensError as exc:
             if DEBUG["enabled"]:
                 raise
-            # soft_wrap: keep long paths on one line so they can be copied and grepped
-            err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
-            raise typer.Exit(code=2) from None
+            _fail(str(exc))
+        except OSError as exc:
+            if DEBUG["enabled"]:
+                raise
+            # Writing an output can still fail after the up-front checks (a full disk, a folder whose
+            # permissions changed mid-run): one line naming the file, not a traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}; check the path and its folder's permissions and free space")
 
     return wrapper
+
+
+def _fail(message: str) -> None:
+    # soft_wrap: keep long paths on one line so they can be copied and grepped
+    err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    raise typer.Exit(code=2) from None
