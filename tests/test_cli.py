@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from fourlens import __version__
@@ -53,9 +54,20 @@ def test_unreadable_manifest_exits_2(make_bundle):
     assert result.exit_code == 2 and "not valid TOML" in result.output and "fourlens.toml" in result.output
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    result = runner.invoke(app, ["--debug", "triage", str(tmp_path / "nope"), str(tmp_path)])
-    assert result.exit_code != 0 and result.exception is not None
+def test_debug_shows_the_traceback_anywhere_on_the_line_and_keeps_exit_2(tmp_path, capsys):
+    from fourlens.cli import main
+    from fourlens.cli_errors import DEBUG
+
+    for argv in (["--debug", "triage", str(tmp_path / "nope"), str(tmp_path)],
+                 ["triage", str(tmp_path / "nope"), str(tmp_path), "--debug"]):
+        try:
+            with pytest.raises(SystemExit) as exited:
+                main(argv)
+        finally:
+            DEBUG["enabled"] = False
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "does not exist" in err
 
 
 def test_triage_writes_reports(make_bundle, tmp_path):
@@ -107,3 +119,24 @@ def test_an_os_error_while_writing_is_one_line_and_exit_2(make_bundle, tmp_path,
     result = runner.invoke(app, ["triage", str(base), str(cand), "--html", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "No space left on device" in result.output and "r.html" in result.output
     assert "Traceback" not in result.output
+
+
+def test_triage_gates_for_ci(make_bundle, tmp_path):
+    base = make_bundle("a", log=training_log(300))
+    cand = make_bundle("b", log=training_log(300, spike_at=200))
+    js = tmp_path / "r.json"
+    result = runner.invoke(app, ["triage", str(base), str(cand), "--fail-on", "0.1", "--json", str(js)])
+    assert result.exit_code == 1 and "gate:" in result.output and "score >= 0.1" in result.output
+    assert js.exists()   # the reports are written before the gate trips
+    assert runner.invoke(app, ["triage", str(base), str(base), "--fail-on", "0.1"]).exit_code == 0
+    assert runner.invoke(app, ["triage", str(base), str(cand), "--fail-on", "2"]).exit_code == 2
+    assert runner.invoke(app, ["triage", str(base), str(cand), "--limit", "-1"]).exit_code == 2
+
+
+def test_gate_on_a_failed_lens():
+    from fourlens.cli import triage_gate
+    from fourlens.report import LensStatus, Report
+
+    report = Report(title="t", lenses=(LensStatus("behavior", "behavior", "failed", "cannot pair"),))
+    assert triage_gate(report, None, False) == ""
+    assert "lens(es) failed: behavior" in triage_gate(report, None, True)

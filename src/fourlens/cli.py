@@ -42,9 +42,16 @@ def triage_command(
     html: Path | None = typer.Option(None, "--html", help="Write the self-contained HTML report here."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the JSON report here."),
     lens: list[str] | None = typer.Option(None, "--lens", help="Run only these lenses (repeatable)."),
-    limit: int | None = typer.Option(None, "--limit", help="Print only the top N findings."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Print only the top N findings."),
+    fail_on: float | None = typer.Option(None, "--fail-on", min=0.0, max=1.0, metavar="SCORE",
+                                         help="Exit 1 when a ranked finding scores at least SCORE (for CI)."),
+    fail_on_lens_error: bool = typer.Option(False, "--fail-on-lens-error",
+                                            help="Exit 1 when a lens failed to read its evidence (for CI)."),
 ) -> None:
-    """Run every lens with evidence in both bundles and rank what they find."""
+    """Run every lens with evidence in both bundles and rank what they find.
+
+    Exit 0 when it ran; 2 on bad input; 1 when --fail-on or --fail-on-lens-error trips (after the
+    reports are written)."""
     from fourlens.triage import available_lenses, load_bundle, triage
 
     guard_report_outputs(html, json_path)
@@ -59,6 +66,24 @@ def triage_command(
                     raise_errors=DEBUG["enabled"], progress=sys.stderr.isatty())
     report.print(Console(), limit=limit)
     write_report_outputs(report, html, json_path)
+    gate = triage_gate(report, fail_on, fail_on_lens_error)
+    if gate:
+        typer.echo(gate, err=True)
+        raise typer.Exit(code=1)
+
+
+def triage_gate(report, fail_on: float | None, fail_on_lens_error: bool) -> str:
+    """Why a CI gate on this report fails ('' when it passes)."""
+    reasons = []
+    if fail_on is not None:
+        over = [f for f in report.findings if f.score >= fail_on]
+        if over:
+            reasons.append(f"{len(over)} finding(s) score >= {fail_on:g} (top: {over[0].title})")
+    if fail_on_lens_error:
+        failed = [status.name for status in report.lenses if status.state == "failed"]
+        if failed:
+            reasons.append(f"lens(es) failed: {', '.join(failed)}")
+    return "; ".join(f"gate: {reason}" for reason in reasons)
 
 
 @app.command("demo")
@@ -97,9 +122,12 @@ def serve_command(
     serve(Report.from_json(report), host=host, port=port)
 
 
-def main() -> None:
-    """Console entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. `--debug` is accepted anywhere on the line, not only before the command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args[1:]:
+        args = ["--debug"] + [arg for arg in args if arg != "--debug"]
+    app(args=args, prog_name="fourlens")
 
 
 if __name__ == "__main__":
