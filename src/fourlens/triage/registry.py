@@ -34,6 +34,7 @@ class Diagnosis:
 
     findings: Sequence[Finding] = ()
     figures: Sequence[Figure] = ()
+    notes: Sequence[str] = ()   # what the reader must know about the evidence (e.g. "no loss signal found")
 
 
 class NotApplicable(Exception):  # noqa: N818 - a signal, not an error
