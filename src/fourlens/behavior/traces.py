@@ -32,8 +32,11 @@ import numpy as np
 import pandas as pd
 
 from fourlens._io import expand_paths, read_jsonl
+from fourlens._sniff import head_keys
 from fourlens.errors import BadInputError
 
+TRACE_KEYS = {"trace_id", "span_id", "request_id", "ttft", "ttft_s", "ttft_ms", "time_to_first_token", "latency",
+              "latency_s", "latency_ms", "duration_ms", "traceid", "spanid", "resourcespans"}
 REQUEST_COLUMNS = ["request_id", "latency_s", "ttft_s", "output_tokens", "decode_s", "n_tool_calls", "tool_s",
                    "n_retries", "retry_s", "error"]
 LLM_OPERATIONS = {"chat", "text_completion", "generate", "generate_content"}
@@ -54,6 +57,16 @@ class Traces:
 
     def to_dict(self) -> dict:
         return {"source": [str(p) for p in self.source], "n_requests": int(len(self.requests))}
+
+
+def sniff(path: Path) -> bool:
+    """Whether the behavior lens reads this file as agent traces (bundle detection asks this): a
+    per-request table, OpenTelemetry spans (JSONL, OTLP JSON, the console exporter's printed spans,
+    a Jaeger export)."""
+    if not path.is_file() or path.suffix not in (".jsonl", ".json", ".csv"):
+        return False
+    keys = head_keys(path)
+    return keys is not None and bool({key.lower() for key in keys} & TRACE_KEYS)
 
 
 def load_traces(path: str | os.PathLike[str] | list | tuple) -> Traces:
