@@ -158,5 +158,8 @@ def read_any(paths: list[Path], fmt: str | None = None) -> EvalResults:
     items = pd.concat([part.items for part in parts], ignore_index=True)
     hashes = {task: h for part in parts for task, h in part.task_hashes.items()}
     sources = tuple(p for part in parts for p in part.source)
+    corpus = pd.concat([part.corpus for part in parts if len(part.corpus)] or [parts[0].corpus], ignore_index=True)
+    samples = pd.concat([part.corpus_samples for part in parts if len(part.corpus_samples)]
+                        or [parts[0].corpus_samples], ignore_index=True)
     return EvalResults(items=check_unique(items, list(sources)), source=sources, task_hashes=hashes,
-                       fmt="+".join(part.fmt for part in parts))
+                       fmt="+".join(part.fmt for part in parts), corpus=corpus, corpus_samples=samples)
