@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fourlens._sniff import head_keys
+from fourlens._sniff import head_keys, head_text
 from fourlens.errors import BadInputError, require
 
 STEP_COLUMNS = ("step", "global_step", "trainer/global_step", "train/global_step", "iteration", "iter", "_step",
@@ -36,8 +36,12 @@ def sniff_table(path: Path) -> bool:
     if keys is None:
         return False
     lowered = {key.lower() for key in keys}
-    if path.suffix == ".json" and lowered & set(HISTORY_KEYS):
-        return True
+    if path.suffix == ".json":
+        if lowered & set(HISTORY_KEYS):
+            return True
+        # a JSON table is a list of records; one object (W&B's wandb-summary.json) holds last values only
+        if not head_text(path).lstrip().startswith("["):
+            return False
     # `epoch` alone is too common a field to claim a file by; Keras' CSVLogger pairs it with a loss.
     return bool(lowered & set(STEP_COLUMNS[:-1])) or ("epoch" in lowered and any("loss" in k for k in lowered))
 
