@@ -21,6 +21,7 @@ from fourlens.triage import detect_kind
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL = FIXTURES / "real" / "lm-eval"
 OLD = FIXTURES / "tools" / "lm_eval_0.4.2"
+HARNESS_RUNS = [FIXTURES / "tools" / "lm_eval_0.4.2", FIXTURES / "tools" / "lm_eval_0.4.5"]
 
 
 def reported(folder: Path) -> dict:
@@ -38,8 +39,9 @@ def test_samples_without_metrics_or_filter_fields(run):
     assert results.items["prompt_hash"].notna().all() and results.corpus.empty
 
 
-def test_harness_0_4_2_json_arrays_and_two_filters_per_document():
-    results = load_evals(OLD / "a")
+@pytest.mark.parametrize("harness", HARNESS_RUNS, ids=lambda p: p.name)
+def test_records_without_filter_field_two_filters_per_document(harness):
+    results = load_evals(harness / "a")
     gsm = results.items[results.items["task"] == "toy_gsm"]
     counts = gsm.groupby("metric")["item_id"].nunique().to_dict()
     assert counts == {"exact_match,strict-match": 40, "exact_match,flexible-extract": 40}
@@ -52,8 +54,9 @@ def test_harness_0_4_2_json_arrays_and_two_filters_per_document():
     assert by_filter["flexible-extract"]["response"] == '["15."]' and by_filter["flexible-extract"]["score"] == 1.0
 
 
-def test_several_filters_are_one_eval_set_item_per_document():
-    table = load_eval_sets(OLD / "a")
+@pytest.mark.parametrize("harness", HARNESS_RUNS, ids=lambda p: p.name)
+def test_several_filters_are_one_eval_set_item_per_document(harness):
+    table = load_eval_sets(harness / "a")
     assert table.groupby("eval_set").size().to_dict() == {"toy_gsm": 40, "toy_yesno": 40}
     assert table.loc[table["eval_set"] == "toy_gsm", "text"].iloc[0].startswith("What is 1 plus 4?")
 
@@ -88,8 +91,9 @@ def test_our_bootstrap_matches_the_harness_stderr():
     assert boot.std() == pytest.approx(0.06761886320410825, rel=0.1)   # harness: 2,000 resamples
 
 
-def test_corpus_regression_becomes_a_finding_with_a_paired_bootstrap():
-    a, b = load_evals(OLD / "a"), load_evals(OLD / "b")
+@pytest.mark.parametrize("harness", HARNESS_RUNS, ids=lambda p: p.name)
+def test_corpus_regression_becomes_a_finding_with_a_paired_bootstrap(harness):
+    a, b = load_evals(harness / "a"), load_evals(harness / "b")
     result = compare_corpus(a, b, n_resamples=1000)
     table = result.table.set_index("metric")
     assert set(table["test"]) == {"paired bootstrap"}
