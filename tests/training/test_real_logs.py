@@ -3,6 +3,7 @@ layout, HF Trainer's TensorBoard and W&B callbacks, W&B run folders, MLflow stor
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -136,3 +137,20 @@ def test_real_mlflow_file_store_of_an_eval_script():
     run = load_run(REAL / "mlflow-file-store" / "mlruns")
     assert sorted(run.tags) == ["contains", "exact_match", "token_f1"]
     assert run.missing_loss_note() is not None and "exact_match" in run.missing_loss_note()
+
+
+def test_legacy_wandb_run_folder_with_history_jsonl(tmp_path):
+    """wandb < 0.10 wrote wandb-history.jsonl (one object per log call) beside wandb-events.jsonl
+    (system metrics) and wandb-summary.json: only the history is a scalar log."""
+    run_dir = tmp_path / "wandb" / "run-20200101_000000-abcd1234"
+    run_dir.mkdir(parents=True)
+    rows = [{"_step": k, "_runtime": k * 0.5, "_timestamp": 1.6e9 + k, "global_step": 50 * k, "loss": 2.0 - k / 10}
+            for k in range(10)]
+    (run_dir / "wandb-history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run_dir / "wandb-events.jsonl").write_text(json.dumps({"_runtime": 1, "_timestamp": 1.6e9, "system.cpu": 3})
+                                                 + "\n")
+    (run_dir / "wandb-summary.json").write_text(json.dumps(rows[-1]))
+    (run_dir / "config.yaml").write_text("lr:\n  value: 0.001\n")
+    run = load_run(tmp_path / "wandb")
+    assert run.signal("loss").index.tolist() == [50 * k for k in range(10)]
+    assert set(run.tags) == {"loss"} and [r.id for r in list_runs(tmp_path)] == ["abcd1234"]
