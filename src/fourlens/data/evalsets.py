@@ -89,6 +89,11 @@ def _read(file: Path, text_fields: Sequence[str] | None) -> list[dict]:
     return rows
 
 
+def is_lm_eval_samples(file: Path) -> bool:
+    """An lm-eval samples file of any harness version (by its name, or 0.4.0-0.4.2's JSON array)."""
+    return bool(LM_EVAL_SAMPLES.match(file.name)) or (file.suffix == ".jsonl" and _is_lm_eval_array(file))
+
+
 def _is_lm_eval_array(file: Path) -> bool:
     """lm-eval 0.4.0-0.4.2 wrote its samples as one JSON array of records with doc_id and doc."""
     from fourlens._sniff import head_text, visible_keys
