@@ -154,3 +154,11 @@ def test_legacy_wandb_run_folder_with_history_jsonl(tmp_path):
     run = load_run(tmp_path / "wandb")
     assert run.signal("loss").index.tolist() == [50 * k for k in range(10)]
     assert set(run.tags) == {"loss"} and [r.id for r in list_runs(tmp_path)] == ["abcd1234"]
+
+
+def test_mlflow_3_logged_models_are_not_runs():
+    store = TOOLS / "mlflow-logged-model" / "mlruns"
+    (info,) = list_runs(store)
+    assert (info.name, info.status) == ("trained", "finished")
+    run = load_run(store)
+    assert run.signal("loss").tolist() == pytest.approx([1.0, 0.5, 1 / 3, 0.25, 0.2])

@@ -260,11 +260,16 @@ def _corpus_metrics(task: str, summary: dict, items: pd.DataFrame, raw: pd.DataF
                    and abs(recomputed - value) <= 1e-6 * max(1.0, abs(value)))
         rows.append({"task": task, "metric": key, "value": float(value),
                      "stderr": float(stderr) if isinstance(stderr, (int, float)) else math.nan,
-                     "higher_is_better": bool(higher.get(name, name != "ter" and "perplexity" not in name)),
+                     "higher_is_better": bool(higher.get(name, not _lower_is_better(name))),
                      "n": int(reported.get("sample_count", {}).get(key) or len(values) or _effective(summary, task)),
                      "aggregation": found[0] if found else (aggregations.get(name) or "unknown"),
                      "recomputable": bool(matches)})
     return rows
+
+
+def _lower_is_better(metric: str) -> bool:
+    """For results files without `higher_is_better` (before 0.4.3): lm-eval's error-like metrics."""
+    return metric in {"ter", "bits_per_byte", "brier_score"} or "perplexity" in metric
 
 
 def _effective(summary: dict, task: str) -> int:

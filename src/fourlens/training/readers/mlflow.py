@@ -5,7 +5,8 @@ mlruns/<experiment_id>/<run_id>/meta.yaml (run_id, run_name, status as RunStatus
 2 SCHEDULED, 3 FINISHED, 4 FAILED, 5 KILLED; lifecycle_stage active/deleted) and metrics/<key>, one
 line per logged value, "<timestamp_ms> <value> <step>" (keys with "/" are nested directories; the
 run name is also the tag file tags/mlflow.runName in older versions). Deleted runs and experiments
-(lifecycle_stage deleted, or under .trash/) are left out.
+(lifecycle_stage deleted, or under .trash/) and MLflow 3's logged models (`models/<id>/`, a
+`model_id` in meta.yaml) are left out.
 SQL store: table `runs(run_uuid, name, status, lifecycle_stage, ...)` and `metrics(key, value,
 timestamp, run_uuid, step, is_nan)`; a NaN is stored as value 0 with is_nan true.
 
@@ -92,6 +93,8 @@ def _file_runs(root: Path) -> list[RunInfo]:
     runs = []
     for run_dir in run_dirs:
         meta = _meta(run_dir)
+        if "model_id" in meta and not ({"run_id", "run_uuid"} & set(meta)):
+            continue   # MLflow 3's logged models (<experiment>/models/<id>/) look like runs but are not
         experiment = _meta(run_dir.parent)
         if "deleted" in (meta.get("lifecycle_stage"), experiment.get("lifecycle_stage")):
             continue
@@ -122,9 +125,9 @@ def _read_run_dir(run_dir: Path) -> pd.DataFrame:
             raw = pd.read_csv(file, sep=" ", header=None, dtype=str, keep_default_na=False)
         except pd.errors.EmptyDataError:
             continue
-        if raw.shape[1] not in (2, 3):
+        if raw.shape[1] < 2:   # MLflow 3 may append the run id and dataset of a model metric
             raise BadInputError(f"{file}: expected lines '<timestamp_ms> <value> <step>' (MLflow file store)")
-        step = pd.to_numeric(raw[2], errors="coerce") if raw.shape[1] == 3 else pd.Series(0, index=raw.index)
+        step = pd.to_numeric(raw[2], errors="coerce") if raw.shape[1] >= 3 else pd.Series(0, index=raw.index)
         frames.append(pd.DataFrame({
             "step": step.fillna(0).astype("int64"),
             "wall_time": pd.to_numeric(raw[0], errors="coerce") / 1000.0,
