@@ -162,3 +162,29 @@ def test_mlflow_3_logged_models_are_not_runs():
     assert (info.name, info.status) == ("trained", "finished")
     run = load_run(store)
     assert run.signal("loss").tolist() == pytest.approx([1.0, 0.5, 1 / 3, 0.25, 0.2])
+
+
+def test_wandb_run_resumed_offline_is_one_run():
+    folder = TOOLS / "wandb-resumed" / "wandb"
+    assert [r.id for r in list_runs(folder)] == ["resume01", "resume01"]
+    run = load_run(folder)
+    assert run.signal("loss").index.tolist() == list(range(20))   # the logged global_step
+    np.testing.assert_allclose(run.signal("loss").to_numpy(), [1 / (1 + s) for s in range(20)])
+
+
+def test_wandb_resumed_parts_on_the_call_counter_do_not_collide(monkeypatch):
+    """Offline, the resumed part restarts _step at 0; without a logged step it is placed after part one."""
+    import dataclasses
+
+    from fourlens.training.readers import wandb_dir
+
+    scan = wandb_dir._cached_scan
+
+    def without_logged_step(path):
+        log = scan(path)
+        return dataclasses.replace(log, rows=[{k: v for k, v in row.items() if k != "global_step"} for row in log.rows])
+
+    monkeypatch.setattr(wandb_dir, "_cached_scan", without_logged_step)
+    run = load_run(TOOLS / "wandb-resumed" / "wandb")
+    assert run.signal("loss").index.tolist() == list(range(20))
+    np.testing.assert_allclose(run.signal("loss").to_numpy(), [1 / (1 + s) for s in range(20)])

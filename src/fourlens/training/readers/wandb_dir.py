@@ -79,7 +79,15 @@ def read_wandb_run(parts: list[RunInfo]) -> tuple[pd.DataFrame, tuple[ReadIssue,
         if location.suffix == ".jsonl":
             return read_table(location), ()
         log = _cached_scan(location)
-        rows.extend(log.rows)
+        # An offline run resumed offline restarts W&B's _step at 0 (a synced resume continues it):
+        # place the part after the previous one, so _step stays a counter of the whole run.
+        last = max((row["_step"] for row in rows if "_step" in row), default=None)
+        first = min((row["_step"] for row in log.rows if "_step" in row), default=None)
+        if last is not None and first is not None and first <= last:
+            offset = last + 1 - first
+            rows.extend({**row, "_step": row["_step"] + offset} if "_step" in row else row for row in log.rows)
+        else:
+            rows.extend(log.rows)
         step_metrics.update(log.step_metrics)
         globs.extend(g for g in log.step_globs if g not in globs)
         issues.extend(log.issues)
