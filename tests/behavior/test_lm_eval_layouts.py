@@ -122,3 +122,19 @@ def test_corpus_metric_without_stderr_or_inputs_is_reported_untested(tmp_path):
     samples.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     result = compare_corpus(a, load_evals(run))
     assert set(result.table["test"]) == {"none"} and corpus_findings(result) == []
+
+
+def test_cli_and_triage_report_corpus_level_metrics(tmp_path):
+    from typer.testing import CliRunner
+
+    from fourlens.cli import app
+    from fourlens.triage import triage
+
+    result = CliRunner().invoke(app, ["evals", "compare", str(OLD / "a"), str(OLD / "b")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "corpus-level metrics" in result.output and "paired bootstrap" in result.output
+    for name in ("a", "b"):
+        shutil.copytree(OLD / name, tmp_path / name / "evals")
+    report = triage(tmp_path / "a", tmp_path / "b")
+    corpus = [f for f in report.findings if "corpus-level" in f.title]
+    assert {f.title.split(" ")[1] for f in corpus} == {"f1", "mcc"}
+    assert all(f.evidence["test"] == "paired bootstrap" for f in corpus)
