@@ -98,3 +98,10 @@ def test_a_plugin_lens_brings_a_new_kind_of_evidence(tmp_path, monkeypatch):
     (tmp_path / "a" / "fourlens.toml").write_text('[evidence]\nnope = ["episode.rollout"]\n')
     with pytest.raises(BadInputError, match="unknown evidence kind 'nope'.*rollouts"):
         load_bundle(tmp_path / "a")
+
+
+def test_renamed_offline_wandb_folder_is_still_one_run(tmp_path):
+    source = next((TRAINING / "tools" / "wandb" / "wandb").glob("offline-run-*"))
+    shutil.copytree(source, tmp_path / "bundle" / "my-run")   # files/requirements.txt beside the log
+    bundle = load_bundle(tmp_path / "bundle")
+    assert [p.name for p in bundle.paths("training_logs")] == ["my-run"] and not bundle.has("data")

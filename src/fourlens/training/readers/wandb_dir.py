@@ -29,13 +29,16 @@ RUN_FILES = ("files/wandb-metadata.json", "files/wandb-summary.json", "wandb-sum
 
 
 def is_wandb_run_dir(path: Path) -> bool:
-    """A directory wandb wrote for one run (judged by its name and a few stat calls, never a listing)."""
+    """A directory wandb wrote for one run: by its name, wandb's files in it, or a run-<id>.wandb log
+    (a renamed run folder)."""
     if not path.is_dir() or path.is_symlink():
         return False
     match = RUN_DIR.match(path.name)
     if match and ((path / f"run-{match['id']}.wandb").is_file() or (path / "files").is_dir()):
         return True
-    return any((path / name).is_file() for name in RUN_FILES + LEGACY_HISTORY)
+    if any((path / name).is_file() for name in RUN_FILES + LEGACY_HISTORY):
+        return True
+    return (path / "files").is_dir() and any(p.is_file() for p in path.glob("run-*.wandb"))
 
 
 @lru_cache(maxsize=16)
