@@ -34,6 +34,7 @@ import pandas as pd
 
 from fourlens.errors import BadInputError
 from fourlens.training.readers.eventproto import ProtoError, _fields
+from fourlens.training.readers.tables import STEP_COLUMNS
 from fourlens.training.readers.tfrecord import ReadIssue
 
 MAGIC = b":W&B\xe1\xbe"
@@ -41,8 +42,9 @@ HEADER = 7
 BLOCK = 32 * 1024
 RECORD_HEADER = 7
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
-# Step columns a run may log itself, in order of preference; `_step` is W&B's call counter.
-LOGGED_STEP_KEYS = ("global_step", "step", "trainer/global_step", "train/global_step", "iteration", "iter")
+# Step columns a run may log itself, in the tables' order of preference, without W&B's own `_step` (the
+# fallback) and `epoch` (a coarser axis that batch-level metrics do not share).
+LOGGED_STEP_KEYS = tuple(column for column in STEP_COLUMNS if column not in ("_step", "epoch"))
 
 
 @dataclass
