@@ -105,3 +105,12 @@ def test_renamed_offline_wandb_folder_is_still_one_run(tmp_path):
     shutil.copytree(source, tmp_path / "bundle" / "my-run")   # files/requirements.txt beside the log
     bundle = load_bundle(tmp_path / "bundle")
     assert [p.name for p in bundle.paths("training_logs")] == ["my-run"] and not bundle.has("data")
+
+
+def test_triage_reads_wandb_run_folders(tmp_path):
+    runs = sorted((TRAINING / "real" / "wandb-run-dirs").iterdir())
+    for name, run in zip(("a", "b"), runs, strict=True):
+        shutil.copytree(run, tmp_path / name / "wandb" / run.name)
+    report = triage(tmp_path / "a", tmp_path / "b")
+    training = next(status for status in report.lenses if status.name == "training")
+    assert training.state == "ok" and not training.message

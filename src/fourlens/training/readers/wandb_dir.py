@@ -23,7 +23,8 @@ from fourlens.training.readers.tables import read_table
 from fourlens.training.readers.tfrecord import ReadIssue
 from fourlens.training.readers.wandb import WandbLog, history_table, is_wandb_file, scan_wandb_file
 
-RUN_DIR = re.compile(r"^(?:offline-)?run-\d{8}_\d{6}-(?P<id>[A-Za-z0-9]+)$")
+# run-<date>_<time>-<id> (online), offline-run-... (offline), dryrun-... (wandb < 0.10 offline)
+RUN_DIR = re.compile(r"^(?:offline-run|run|dryrun)-\d{8}_\d{6}-(?P<id>[A-Za-z0-9]+)$")
 LEGACY_HISTORY = ("wandb-history.jsonl", "files/wandb-history.jsonl")
 RUN_FILES = ("files/wandb-metadata.json", "files/wandb-summary.json", "wandb-summary.json", "wandb-metadata.json")
 
