@@ -138,3 +138,29 @@ def test_cli_and_triage_report_corpus_level_metrics(tmp_path):
     corpus = [f for f in report.findings if "corpus-level" in f.title]
     assert {f.title.split(" ")[1] for f in corpus} == {"f1", "mcc"}
     assert all(f.evidence["test"] == "paired bootstrap" for f in corpus)
+
+
+def _bleu_run(folder: Path, value: float, stderr: float, stamp: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / f"results_{stamp}.json").write_text(json.dumps({
+        "results": {"tr": {"alias": "tr", "bleu,none": value, "bleu_stderr,none": stderr}},
+        "higher_is_better": {"tr": {"bleu": True}}, "n-samples": {"tr": {"original": 3, "effective": 3}},
+        "configs": {"tr": {"metric_list": [{"metric": "bleu", "aggregation": "bleu", "higher_is_better": True}]}}}))
+    rows = [{"doc_id": i, "doc": {"src": f"s{i}"}, "target": f"ref {i}", "resps": [], "filtered_resps": [],
+             "filter": "none", "metrics": ["bleu"], "bleu": [f"ref {i}", f"hyp {i}"]} for i in range(3)]
+    (folder / f"samples_tr_{stamp}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_bleu_without_sacrebleu_is_tested_on_the_harness_stderr(tmp_path, monkeypatch):
+    from scipy import stats
+
+    monkeypatch.setitem(__import__("sys").modules, "sacrebleu", None)   # not installed: cannot recompute
+    a = load_evals(_bleu_run(tmp_path / "a", 30.0, 2.0, "2024-07-01T10-00-00.000001"))
+    b = load_evals(_bleu_run(tmp_path / "b", 24.0, 2.5, "2024-07-02T10-00-00.000001"))
+    assert a.items.empty and not a.corpus["recomputable"].any()
+    row = compare_corpus(a, b).table.iloc[0]
+    assert row["test"] == "z-test on the harness stderr"
+    z = -6.0 / np.hypot(2.0, 2.5)
+    assert row["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)))
+    assert row["ci_low"] == pytest.approx(-6.0 - 1.96 * np.hypot(2.0, 2.5))
