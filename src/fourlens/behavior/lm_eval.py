@@ -104,14 +104,16 @@ def read_lm_eval(paths: list[Path]) -> EvalResults:
         frames.append(frame)
         corpus_samples.append(raw)
         corpus_rows.extend(_corpus_metrics(task, summary, frame, raw))
-    items = normalise(pd.concat(frames, ignore_index=True)) if any(len(f) for f in frames) else None
-    if items is None:
-        items = normalise(pd.DataFrame(columns=["task", "metric", "item_id", "score"]))
+    scored = [frame for frame in frames if len(frame)]
+    items = normalise(pd.concat(scored, ignore_index=True) if scored
+                      else pd.DataFrame(columns=["task", "metric", "item_id", "score"]))
     corpus = pd.DataFrame(corpus_rows, columns=CORPUS_COLUMNS)
     if items.empty and corpus.empty:
         raise BadInputError(f"{', '.join(map(str, samples[:3]))}: no item-level scores and no corpus-level metrics")
     return EvalResults(items=check_unique(items, samples), source=tuple(samples + results), task_hashes=task_hashes,
-                       fmt="lm_eval", corpus=corpus, corpus_samples=pd.concat(corpus_samples, ignore_index=True))
+                       fmt="lm_eval", corpus=corpus,
+                       corpus_samples=pd.concat([raw for raw in corpus_samples if len(raw)] or corpus_samples[:1],
+                                                ignore_index=True))
 
 
 def _is_results(path: Path) -> bool:
