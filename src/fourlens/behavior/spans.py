@@ -85,8 +85,15 @@ def _seconds(value: object, unit: float) -> float | None:
     """A timestamp in seconds: numbers in `unit`s of a second, or an ISO 8601 string."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and not value.lstrip("-").isdigit():
-        stamp = pd.Timestamp(value)
+    if isinstance(value, str):
+        try:
+            return float(value) * unit   # OTLP JSON writes 64-bit nanoseconds as strings
+        except ValueError:
+            pass
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            raise BadInputError(f"span time {value!r} is neither a number nor an ISO 8601 timestamp") from None
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
         return stamp.value / 1e9
     return float(value) * unit
