@@ -82,3 +82,12 @@ def test_jaeger_export():
     generate = requests.loc["ea787ddc808fb1a015f454b9912c8916"]   # generate-tokens, 230892 us
     assert generate["latency_s"] == pytest.approx(0.230892) and generate["output_tokens"] == 14
     assert any("exported more than once" in note for note in traces.notes)
+
+
+def test_unreadable_span_time_names_the_file(tmp_path):
+    from fourlens.errors import BadInputError
+
+    write_jsonl(tmp_path / "spans.jsonl", [{"trace_id": "t", "span_id": "s", "name": "chat", "start_time": "soon",
+                                           "end_time": "later"}])
+    with pytest.raises(BadInputError, match=r"spans.jsonl: span time 'soon' is neither a number nor an ISO 8601"):
+        load_traces(tmp_path / "spans.jsonl")

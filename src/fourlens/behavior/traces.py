@@ -100,7 +100,10 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[str]]:
         values = list(json_values(path))
         if len(values) == 1 and isinstance(values[0], list):
             values = values[0]   # one JSON array of records or spans
-    spans = [spans_of(value) for value in values]
+    try:
+        spans = [spans_of(value) for value in values]
+    except BadInputError as exc:
+        raise BadInputError(f"{path}: {exc}") from None
     if any(found is not None for found in spans):
         return _from_spans(path, [span for found in spans if found for span in found])
     records = [r for r in values if isinstance(r, dict)]
