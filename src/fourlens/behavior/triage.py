@@ -35,9 +35,10 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
         if (note := untested_note(corpus)) is not None:
             notes.append(note)
     if baseline.has("agent_traces") and candidate.has("agent_traces"):
-        latency = compare_latency(load_traces(baseline.paths("agent_traces")),
-                                  load_traces(candidate.paths("agent_traces")),
-                                  alpha=float(options.get("alpha", 0.05)))
+        traces_a, traces_b = load_traces(baseline.paths("agent_traces")), load_traces(candidate.paths("agent_traces"))
+        notes.extend(f"{side} traces: {note}" for side, traces in (("baseline", traces_a), ("candidate", traces_b))
+                     for note in traces.notes)
+        latency = compare_latency(traces_a, traces_b, alpha=float(options.get("alpha", 0.05)))
         findings.extend(latency.findings())
         figures.extend(latency.figures())
     return Diagnosis(findings=findings, figures=figures, notes=notes)
