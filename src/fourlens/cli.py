@@ -116,9 +116,16 @@ def serve_command(
     port: int = typer.Option(8765, "--port"),
 ) -> None:
     """Serve one report as a local dashboard (binds to 127.0.0.1 unless told otherwise)."""
+    from fourlens.errors import BadInputError
     from fourlens.report import Report
     from fourlens.server import serve
 
+    if report.is_dir():
+        found = sorted(report.glob("*.json"))[:3]
+        hint = f" (JSON files there: {', '.join(p.name for p in found)})" if found else ""
+        raise BadInputError(f"{report} is a directory; fourlens serve takes one report JSON written by fourlens "
+                            "(fourlens triage BASE CAND --json report.json), e.g. fourlens serve "
+                            f"{report / 'report.json'}{hint}")
     serve(Report.from_json(report), host=host, port=port)
 
 
