@@ -118,6 +118,7 @@ def activation_patching(model: nn.Module, clean: str | torch.Tensor, corrupted: 
         span = clean_diff - corrupt_diff
         if abs(span) < 1e-6:
             raise BadInputError("the clean and corrupted prompts give the same logit difference; nothing to recover")
+        _check_above_rounding(model, span, float(torch.maximum(clean_logits.abs().max(), corrupt_logits.abs().max())))
 
         def recovered(registration: tuple, copies: int) -> torch.Tensor:
             with hooks([registration]):
@@ -143,6 +144,22 @@ def activation_patching(model: nn.Module, clean: str | torch.Tensor, corrupted: 
             else (str(a), str(b))
     return PatchingResult(tokens, residual, heads, clean_diff, corrupt_diff, *names, mlp=mlp,
                           block_names=arch.blocks, mlp_names=arch.mlp_outputs, head_layer_names=head_layers)
+
+
+# a recovered fraction is a ratio of logit differences; in half precision the model's own logits carry a
+# relative rounding error of about eps, so a span within ROUNDING_MARGIN x eps x |logit| is mostly noise
+ROUNDING_MARGIN = 20
+
+
+def _check_above_rounding(model: nn.Module, span: float, largest_logit: float) -> None:
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    if dtype not in (torch.bfloat16, torch.float16):
+        return
+    floor = ROUNDING_MARGIN * torch.finfo(dtype).eps * largest_logit
+    if abs(span) < floor:
+        raise BadInputError(f"the clean - corrupted logit difference ({span:.4f}) is within the {dtype} rounding of "
+                            f"the model's logits (about {floor:.4f} here), so recovered fractions would be noise; "
+                            "load the model in float32 (dtype='float32' / --dtype float32)")
 
 
 def _positions(modules: list[nn.Module], saved: dict[int, torch.Tensor], seq: int, batch_size: int,
