@@ -118,11 +118,16 @@ def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dt
     return model.eval(), tokenizer
 
 
-def run_checkpoints(spec: str) -> tuple[list[tuple[int, Any]], Any]:
+def run_checkpoints(spec: str, device: str = "cpu", dtype: str = "auto") -> tuple[list[tuple[int, Any]], Any]:
     """(step, loader) pairs of a training run, and its tokenizer, from a registered source that reads
     runs (the `fourlens` command's TinyLM: `tinylm` or a directory of `step-XXXXX.safetensors`)."""
     source = find_source(spec)
     if source is None or source.checkpoints is None:
         raise BadInputError(f"{spec!r} is not a training run fourlens can read (the demo's 'tinylm', or a directory "
                             "of step-XXXXX.safetensors checkpoints written by fourlens.demo.tinylm.train)")
-    return source.checkpoints(spec)
+    device, wanted = check_device(device), torch_dtype(dtype)
+    if device == "auto":
+        raise BadInputError("--device auto spreads Hugging Face models over GPUs; name one device for a training run")
+    steps, tokenizer = source.checkpoints(spec)
+    return [(step, lambda loader=loader: loader().to(device=device, dtype=wanted).eval()) for step, loader in steps], \
+        tokenizer
