@@ -88,7 +88,8 @@ def test_device_and_dtype_options(tmp_path, minilm_path):
     top = max(heads, key=lambda row: row["previous_token"])
     assert (top["layer"], top["head"]) == (0, 2)
     for verb in (["attention", "minilm", "hi"], ["heads", "minilm"], ["logit-lens", "minilm", "hi"],
-                 ["embeddings", "minilm", "a", "b", "c"], ["compare", "minilm", "minilm", "--probe", "a b", "--probe", "c d"]):
+                 ["embeddings", "minilm", "a", "b", "c"],
+                 ["compare", "minilm", "minilm", "--probe", "a b", "--probe", "c d"]):
         result = runner.invoke(app, ["transformer", *verb, "--dtype", "float8"])
         assert result.exit_code == 2 and "dtype must be" in result.output, (verb, result.output)
     if not __import__("torch").cuda.is_available():

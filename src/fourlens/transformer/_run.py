@@ -21,8 +21,9 @@ from fourlens.errors import BadInputError
 
 
 @contextlib.contextmanager
-def inspecting(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and eager attention for the duration; both restored afterwards, errors included."""
+def inspecting(model: nn.Module, grad: bool = False) -> Iterator[nn.Module]:
+    """Eval mode and eager attention for the duration; both restored afterwards, errors included.
+    Gradients are off unless `grad` (attribution takes gradients with respect to the embeddings only)."""
     if not isinstance(model, nn.Module):
         raise BadInputError(f"expected a torch nn.Module (e.g. a Hugging Face model); "
                             f"got {type(model).__name__}")
@@ -34,7 +35,7 @@ def inspecting(model: nn.Module) -> Iterator[nn.Module]:
         model.eval()
         if switched:
             _set_attention(model, "eager")
-        with torch.no_grad():
+        with torch.enable_grad() if grad else torch.no_grad():
             yield model
     finally:
         if switched:

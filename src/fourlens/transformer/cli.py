@@ -1,4 +1,4 @@
-"""`fourlens transformer attention|heads|logit-lens|embeddings|compare`. Parses, calls, renders; no analysis.
+"""`fourlens transformer attention|heads|logit-lens|embeddings|compare|attribute`. Parses, calls, renders; no analysis.
 
 MODEL everywhere: `minilm`, `tinylm[:STEP]`, a TinyLM .safetensors file or a local Hugging Face model
 directory (see `fourlens.transformer.load`). Heavy imports stay inside the commands.
@@ -262,3 +262,37 @@ def compare_command(
         console.print("no representation findings: the checkpoints look alike on these probes")
     if json_path is not None:
         _write(json_path, _json(result.to_dict()))
+
+
+@app.command("attribute")
+@user_errors
+def attribute_command(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    prompt: str = typer.Argument(..., help="The prompt."),
+    target: str = typer.Argument(..., help="The continuation to explain (teacher-forced after the prompt)."),
+    method: str = typer.Option("integrated_gradients", "--method",
+                               help="integrated_gradients, gradient_x_input or feature_ablation."),
+    steps: int = typer.Option(50, "--steps", help="Integrated-gradients quadrature points."),
+    baseline_token: int | None = typer.Option(None, "--baseline-token", help="Baseline token id (default: the "
+                                              "tokenizer's unknown/padding token, else 0)."),
+    html: Path = typer.Option(Path("attribution.html"), "--html", help="Where to write the token heat view."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the attributions as JSON here."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
+) -> None:
+    """Which prompt tokens drove a continuation: token attributions of its log-probability."""
+    from fourlens.transformer import token_attribution
+    from fourlens.transformer.load import load_model
+
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype)
+    result = token_attribution(loaded, tokenizer, prompt, target, method=method, steps=steps,  # type: ignore[arg-type]
+                               baseline_token=baseline_token)
+    view = Table(title=f"{method}: log p(continuation) = {float(result.target_log_probs.sum()):.3f}")
+    view.add_column("prompt token")
+    view.add_column("attribution", justify="right")
+    for token, value in zip(result.input_tokens, result.seq_attr.tolist(), strict=True):
+        view.add_row(repr(token), f"{value:+.4f}")
+    console.print(view)
+    _write(html, result.to_html(title=f"Token attribution: {prompt!r} -> {target!r}"))
+    if json_path is not None:
+        _write(json_path, _json({"attribution": result.to_dict()}))
