@@ -21,6 +21,7 @@ from torch import nn
 
 from fourlens.errors import BadInputError
 from fourlens.transformer._discover import AttentionSite, discover, linear_shape
+from fourlens.transformer.streaming import read_parameter
 
 # per-head weights in the row-vector convention of Elhage et al. 2021 / TransformerLens:
 # W_Q, W_K, W_V: (heads, d_model, d_head); W_O: (heads, d_head, d_model). With grouped-query attention
@@ -82,13 +83,13 @@ class Architecture:
         """(vocab, d_model)"""
         if self.embed is None:
             raise BadInputError(f"the {self.family} architecture names no token embedding")
-        return self.module(model, self.embed).weight.detach()
+        return read_parameter(model, self.embed)
 
     def unembedding_matrix(self, model: nn.Module) -> torch.Tensor:
         """(d_model, vocab); the transposed embedding for models whose unembedding is tied or absent."""
         if self.unembed is None:
             return self.embedding_matrix(model).T
-        return self.module(model, self.unembed).weight.detach().T
+        return read_parameter(model, self.unembed).T
 
     def mlp_units(self) -> list[tuple[str, str]]:
         """(module, "output" | "input") whose tensor holds each MLP's hidden units."""
@@ -104,10 +105,11 @@ class Architecture:
         return tuple(b for b, s in zip(self.blocks, self.stack_of_block, strict=True) if s == last)
 
 
-def weight_rows(module: nn.Module) -> torch.Tensor:
-    """A projection's weight as (out, in), whatever its storage (GPT-2's Conv1D keeps (in, out))."""
-    weight = module.weight.detach()
-    return weight if isinstance(module, nn.Linear) else weight.T
+def weight_rows(model: nn.Module, name: str, parameter: str = "weight") -> torch.Tensor:
+    """A projection's weight as (out, in), whatever its storage (GPT-2's Conv1D keeps (in, out)); read
+    from disk when the model streams its blocks. `parameter="bias"` gives the bias (1-D)."""
+    tensor = read_parameter(model, name, parameter)
+    return tensor if isinstance(model.get_submodule(name), nn.Linear) or tensor.dim() == 1 else tensor.T
 
 
 def _split_rows(weight: torch.Tensor, heads: int) -> torch.Tensor:
@@ -136,18 +138,18 @@ def _fused_rows(rows: torch.Tensor, site: AttentionSite, layout: str) -> tuple[t
 def _fused_layout(model: nn.Module, site: AttentionSite) -> str:
     """Which fused layout the model computes with: run one token (its attention is 1 on itself, so each
     head's output is exactly its value vector) and keep the layout whose value rows reproduce it."""
-    from fourlens.transformer._run import forward, hooks, inspecting
+    from fourlens.transformer._run import device_of, forward, hooks, inspecting
 
     fused = model.get_submodule(site.qkv)
     captured: dict[str, torch.Tensor] = {}
     with inspecting(model), hooks([(fused, "pre", lambda _m, a: captured.setdefault("x", a[0])),
                                    (model.get_submodule(site.head_input), "pre",
                                     lambda _m, a: captured.setdefault("z", a[0]))]):
-        ids = torch.ones(1, 1, dtype=torch.long, device=fused.weight.device)
+        ids = torch.ones(1, 1, dtype=torch.long, device=device_of(model))
         forward(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)})
     x, z = captured["x"].double().reshape(-1), captured["z"].double().reshape(-1)
-    rows = weight_rows(fused).double()
-    bias = getattr(fused, "bias", None)
+    rows = weight_rows(model, site.qkv).double()
+    bias = weight_rows(model, site.qkv, "bias") if getattr(fused, "bias", None) is not None else None
     layouts = ["blocked"] + (["per_head"] if site.n_kv_heads == site.n_heads else [])
     for layout in layouts:
         v_rows = _fused_rows(rows, site, layout)[2]
@@ -165,13 +167,13 @@ def _site_weights(site: AttentionSite, layouts: dict[str, str]) -> Callable[[nn.
         if site.qkv is not None:
             if site.qkv not in layouts:
                 layouts[site.qkv] = _fused_layout(model, site)
-            q, k, v = _fused_rows(weight_rows(model.get_submodule(site.qkv)), site, layouts[site.qkv])
+            q, k, v = _fused_rows(weight_rows(model, site.qkv), site, layouts[site.qkv])
         else:
-            q, k, v = (weight_rows(model.get_submodule(n)) for n in (site.q, site.k, site.v))
+            q, k, v = (weight_rows(model, n) for n in (site.q, site.k, site.v))
         group = h // kv
         w_k = _split_rows(k, kv).repeat_interleave(group, 0)  # (heads, d_model, d_head): query head h reads kv h//g
         w_v = _split_rows(v, kv).repeat_interleave(group, 0)
-        return _split_rows(q, h), w_k, w_v, _split_cols(weight_rows(model.get_submodule(site.head_input)), h)
+        return _split_rows(q, h), w_k, w_v, _split_cols(weight_rows(model, site.head_input), h)
     return weights
 
 

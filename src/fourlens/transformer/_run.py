@@ -125,7 +125,8 @@ def model_inputs(encoded: Encoded) -> dict[str, torch.Tensor]:
 
 def device_of(model: nn.Module) -> torch.device:
     for parameter in model.parameters():
-        return parameter.device
+        if not parameter.is_meta:  # a streamed model keeps its blocks' parameters on meta between uses
+            return parameter.device
     return torch.device("cpu")
 
 

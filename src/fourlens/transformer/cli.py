@@ -26,6 +26,8 @@ MODEL_HELP = "minilm, tinylm[:STEP], a TinyLM .safetensors file, or a local Hugg
 DEVICE_OPTION = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps, or auto (spread over GPUs; needs "
                                                      "accelerate).")
 DTYPE_OPTION = typer.Option("auto", "--dtype", help="auto (as stored), float32, bfloat16 or float16.")
+STREAM_OPTION = typer.Option(False, "--stream", help="Keep the blocks on disk and read one at a time (models "
+                                                     "larger than memory; Hugging Face folders).")
 
 
 def _write(path: Path, text: str) -> None:
@@ -100,6 +102,7 @@ def heads_command(
                                        "(MODEL: tinylm or a directory of step-*.safetensors) and draw the curves."),
     device: str = DEVICE_OPTION,
     dtype: str = DTYPE_OPTION,
+    stream: bool = STREAM_OPTION,
 ) -> None:
     """Previous-token, induction, duplicate-token, copying and entropy scores of every head."""
     from fourlens.report.plotting import to_plotly
@@ -112,7 +115,7 @@ def heads_command(
     if over_training:
         _over_training(model, sequences, seed, html, json_path, device, dtype)
         return
-    loaded, tokenizer = load_model(model, device=device, dtype=dtype)
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype, stream=stream)
     table = head_scores(loaded, tokenizer, n_sequences=sequences, seed=seed)
     view = Table(title=f"head scores of {model} on {sequences} repeated random sequences")
     for column in table.columns:
@@ -171,12 +174,13 @@ def logit_lens_command(
     top_k: int = typer.Option(5, "--top", help="Top tokens per layer."),
     device: str = DEVICE_OPTION,
     dtype: str = DTYPE_OPTION,
+    stream: bool = STREAM_OPTION,
 ) -> None:
     """Decode the residual stream after every layer through the final norm and unembedding."""
     from fourlens.transformer import logit_lens
     from fourlens.transformer.load import load_model
 
-    loaded, tokenizer = load_model(model, device=device, dtype=dtype)
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype, stream=stream)
     result = logit_lens(loaded, tokenizer, text, answer=answer, top_k=top_k)
     view = Table(title=f"logit lens at {result.tokens[result.position]!r}; answer {result.answer!r}")
     for column in ("layer", "p(answer)", "rank", "top tokens"):
@@ -229,6 +233,7 @@ def compare_command(
     json_path: Path | None = typer.Option(None, "--json", help="Write the comparison as JSON here."),
     device: str = DEVICE_OPTION,
     dtype: str = DTYPE_OPTION,
+    stream: bool = STREAM_OPTION,
 ) -> None:
     """Layer-by-layer CKA, attention entropy, head scores and activation statistics of two checkpoints."""
     from fourlens.transformer import compare_checkpoints
@@ -241,8 +246,8 @@ def compare_command(
         texts += [line for line in probe_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(texts) < 2:
         raise BadInputError("give at least 2 probe texts with --probe or --probe-file")
-    a, tokenizer = load_model(model_a, device=device, dtype=dtype)
-    b, _ = load_model(model_b, device=device, dtype=dtype)
+    a, tokenizer = load_model(model_a, device=device, dtype=dtype, stream=stream)
+    b, _ = load_model(model_b, device=device, dtype=dtype, stream=stream)
     result = compare_checkpoints(a, b, tokenizer, texts)
     view = Table(title="per layer")
     for column in ("layer", "cka", "norm_a", "norm_b", "massive_a", "massive_b"):

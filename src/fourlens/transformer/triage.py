@@ -5,7 +5,8 @@ A bundle's weights are a model fourlens can run when they are a local Hugging Fa
 (`fourlens.transformer.sources`; the `fourlens` command registers the demo's TinyLM). Other weights (a
 bare state dict of an unknown architecture) give no findings here; the `weights` lens still compares
 them tensor by tensor. `[options.transformer]` in fourlens.toml: `probe_texts` (else a fixed set of
-short English sentences), `device` ("cpu" by default, "cuda", "auto") and `dtype` ("auto": as stored).
+short English sentences), `device` ("cpu" by default, "cuda", "auto"), `dtype` ("auto": as stored)
+and `stream` (true: read the blocks from disk one at a time, for models larger than memory).
 
 Findings and their severity/confidence rules: `fourlens.transformer.findings`.
 """
@@ -64,8 +65,9 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     options = candidate.lens_options("transformer")
     probes = options.get("probe_texts") or list(DEFAULT_PROBES)
     device, dtype = str(options.get("device", "cpu")), str(options.get("dtype", "auto"))
-    model_a, tokenizer = load_model(spec_a, device=device, dtype=dtype)
-    model_b, _ = load_model(spec_b, device=device, dtype=dtype)
+    stream = bool(options.get("stream", False))
+    model_a, tokenizer = load_model(spec_a, device=device, dtype=dtype, stream=stream)
+    model_b, _ = load_model(spec_b, device=device, dtype=dtype, stream=stream)
     result = compare_checkpoints(model_a, model_b, tokenizer, probes)
     figures = [Figure("representation", "linear CKA between the checkpoints per layer", "bar",
                       {"x_label": "layer", "y_label": "linear CKA", "categories": result.layers.layer.tolist(),
