@@ -1,0 +1,194 @@
+"""Checkpoint comparison on models larger than memory: two random-init Llama checkpoints of 1.1B
+parameters (the TinyLlama-1.1B shape, bf16, 2.2 GB each on disk, 4.4 GB together) compared by
+`compare_checkpoints` with `stream=True` under an address-space cap (RLIMIT_AS, what `ulimit -v` sets)
+below their combined size; the same cap refuses loading one of them whole. Equality: a smaller pair
+(8 layers, 0.05B) compared streamed and in memory.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/transformer/bench_streaming.py [--cap-gib 3] [--keep]
+
+Checkpoints are written under $TMPDIR (default /tmp) and deleted afterwards unless --keep. Writes
+benchmarks/results/transformer_streaming.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+LARGE = {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+         "num_key_value_heads": 4, "vocab_size": 32000}  # TinyLlama-1.1B's shape
+SMALL = {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 8, "num_attention_heads": 8,
+         "num_key_value_heads": 2, "vocab_size": 32000}
+CHANGED_LAYER = {"large": 15, "small": 5}
+PROBES = ["The cat sat on the mat, and then the cat sat on the rug.",
+          "In 1905 Einstein published four papers that changed physics.",
+          "Water boils at 100 degrees Celsius at sea level.",
+          "She said that the meeting was moved to Thursday afternoon."]
+N_SEQUENCES = 8
+
+
+def write_checkpoint(folder: Path, shape: dict, perturb_layer: int | None, shard_bytes: int = 1 << 30) -> int:
+    """A sharded bf16 Llama checkpoint written tensor by tensor (never the whole model in memory);
+    the same tensors for every call, plus noise in `perturb_layer`. Returns the parameter count."""
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+
+    from fourlens.transformer.streaming import _parameters_on_meta
+    from tests.transformer.llama_folder import write_tokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = transformers.LlamaConfig(**shape, max_position_embeddings=2048, tie_word_embeddings=False,
+                                      bos_token_id=1, eos_token_id=2)
+    config.architectures = ["LlamaForCausalLM"]
+    config.dtype = "bfloat16"
+    with _parameters_on_meta():
+        skeleton = transformers.LlamaForCausalLM(config)
+    weight_map, shard, size, count, files = {}, {}, 0, 0, []
+
+    def flush() -> None:
+        nonlocal shard, size
+        name = f"model-{len(files) + 1:05d}.safetensors"
+        save_file(shard, str(folder / name), metadata={"format": "pt"})
+        files.append(name)
+        weight_map.update({k: name for k in shard})
+        shard, size = {}, 0
+
+    for index, (name, parameter) in enumerate(skeleton.named_parameters()):
+        generator = torch.Generator().manual_seed(index)
+        if name.endswith("norm.weight"):
+            tensor = torch.ones(parameter.shape)
+        else:
+            tensor = torch.randn(parameter.shape, generator=generator) * 0.02
+        if perturb_layer is not None and f"layers.{perturb_layer}." in name:
+            tensor += torch.randn(parameter.shape, generator=generator.manual_seed(10_000 + index)) * 0.05
+        shard[name] = tensor.to(torch.bfloat16)
+        size += shard[name].numel() * 2
+        count += parameter.numel()
+        if size >= shard_bytes:
+            flush()
+    if shard:
+        flush()
+    total = sum((folder / f).stat().st_size for f in files)
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total},
+                                                                     "weight_map": weight_map}))
+    config.save_pretrained(str(folder))
+    write_tokenizer(folder)
+    return count
+
+
+def _child(mode: str, a: str, b: str, cap: int) -> dict:
+    """Runs in a fresh process (so ru_maxrss is its own), under the cap when cap > 0."""
+    if cap:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    from fourlens.transformer import compare_checkpoints
+    from fourlens.transformer.load import load_model
+    from fourlens.transformer.streaming import streamer_of
+
+    started = time.perf_counter()
+    if mode == "whole-capped":
+        try:
+            load_model(a)
+        except (MemoryError, RuntimeError, OSError) as error:
+            return {"loaded": False, "error": f"{type(error).__name__}: {str(error)[:200]}"}
+        return {"loaded": True}
+    stream = mode != "whole"
+    model_a, tokenizer = load_model(a, stream=stream)
+    model_b, _ = load_model(b, stream=stream)
+    timings: list[float] = []
+    if stream:
+        from fourlens.transformer._arch import architecture
+
+        for model in (model_a, model_b):
+            for block in architecture(model).blocks:
+                module = model.get_submodule(block)
+                # prepended: the clock starts before the streaming hook reads the block's weights
+                module.register_forward_pre_hook(lambda _m, _a: timings.append(-time.perf_counter()), prepend=True)
+                module.register_forward_hook(lambda _m, _a, _o: timings.append(timings.pop() + time.perf_counter()))
+    loaded = time.perf_counter()
+    result = compare_checkpoints(model_a, model_b, tokenizer, PROBES, n_sequences=N_SEQUENCES)
+    done = time.perf_counter()
+    out = {"seconds_total": done - started, "seconds_compare": done - loaded,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "cka": result.layers.cka.round(6).tolist(), "layers": result.layers.layer.tolist(),
+           "heads": result.heads.drop(columns=["layer", "head"]).round(6).to_numpy().tolist(),
+           "findings": [f.title for f in result.findings()]}
+    if stream:
+        streamers = [streamer_of(model_a), streamer_of(model_b)]
+        out.update({"block_passes": len(timings), "seconds_per_block_pass": sum(timings) / len(timings),
+                    "seconds_reading": sum(s.seconds_reading for s in streamers),
+                    "blocks_read": sum(s.blocks_loaded for s in streamers)})
+    return out
+
+
+def _run(mode: str, a: Path, b: Path, cap: int) -> dict:
+    command = [sys.executable, __file__, "--child", mode, str(a), str(b), str(cap)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        return {"failed": True, "returncode": done.returncode, "stderr": done.stderr[-2000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cap-gib", type=float, default=3.0)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--child", nargs=4, metavar=("MODE", "A", "B", "CAP"))
+    args = parser.parse_args()
+    if args.child:
+        mode, a, b, cap = args.child
+        print(json.dumps(_child(mode, a, b, int(cap))))
+        return
+    import torch
+
+    root = Path(tempfile.mkdtemp(prefix="fourlens-stream-bench-"))
+    cap = int(args.cap_gib * (1 << 30))
+    record: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cap_bytes": cap,
+                    "load_average_start": os.getloadavg()[0]}
+    try:
+        for size, shape in (("small", SMALL), ("large", LARGE)):
+            started = time.perf_counter()
+            params = write_checkpoint(root / size / "a", shape, None)
+            write_checkpoint(root / size / "b", shape, CHANGED_LAYER[size])
+            disk = sum(f.stat().st_size for f in (root / size).rglob("*.safetensors"))
+            record[size] = {"parameters": params, "bytes_on_disk_both": disk, "layers": shape["num_hidden_layers"],
+                            "seconds_writing": time.perf_counter() - started}
+            print(f"{size}: {params / 1e9:.2f}B parameters x 2, {disk / 1e9:.2f} GB on disk", flush=True)
+        small_a, small_b = root / "small" / "a", root / "small" / "b"
+        streamed, whole = _run("stream", small_a, small_b, 0), _run("whole", small_a, small_b, 0)
+        record["small"].update({"streamed": streamed, "whole": whole})
+        if "cka" in streamed and "cka" in whole:
+            record["small"]["max_abs_difference"] = {
+                "cka": max(abs(x - y) for x, y in zip(streamed["cka"], whole["cka"], strict=True)),
+                "heads": max(abs(x - y) for r, s in zip(streamed["heads"], whole["heads"], strict=True)
+                             for x, y in zip(r, s, strict=True)),
+                "same_findings": streamed["findings"] == whole["findings"]}
+        large_a, large_b = root / "large" / "a", root / "large" / "b"
+        record["large"]["whole_under_cap"] = _run("whole-capped", large_a, large_b, cap)
+        record["large"]["streamed_under_cap"] = _run("stream", large_a, large_b, cap)
+        record["load_average_end"] = os.getloadavg()[0]
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    out = ROOT / "benchmarks" / "results" / "transformer_streaming.json"
+    out.write_text(json.dumps(record, indent=2))
+    print(json.dumps({k: v for k, v in record.items() if k not in ("small", "large")}, indent=2))
+    for size in ("small", "large"):
+        print(size, json.dumps({k: v for k, v in record[size].items() if k not in ("streamed", "whole")},
+                               indent=1)[:3000])
+
+
+if __name__ == "__main__":
+    main()
