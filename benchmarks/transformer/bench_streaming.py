@@ -1,10 +1,12 @@
 """Checkpoint comparison on models larger than memory: two random-init Llama checkpoints of 1.1B
 parameters (the TinyLlama-1.1B shape, bf16, 2.2 GB each on disk, 4.4 GB together) compared by
-`compare_checkpoints` with `stream=True` under an address-space cap (RLIMIT_AS, what `ulimit -v` sets)
-below their combined size; the same cap refuses loading one of them whole. Equality: a smaller pair
-(8 layers, 0.05B) compared streamed and in memory.
+`compare_checkpoints` with `stream=True` under a memory cap below their combined size: a cgroup (v1
+memory controller, memory.limit_in_bytes: resident memory and page cache) where the machine lets root
+create one, else an address-space limit (RLIMIT_AS, what `ulimit -v` sets). Loading one of them whole
+under the same cap is tried too. Equality: a smaller pair (8 layers, 0.05B) compared streamed and in
+memory. Peak memory is the child process's VmHWM (its own peak resident set).
 
-    PYTHONPATH=src .venv/bin/python benchmarks/transformer/bench_streaming.py [--cap-gib 3] [--keep]
+    PYTHONPATH=src .venv/bin/python benchmarks/transformer/bench_streaming.py [--cap-gib 2] [--keep]
 
 Checkpoints are written under $TMPDIR (default /tmp) and deleted afterwards unless --keep. Writes
 benchmarks/results/transformer_streaming.json.
@@ -88,8 +90,14 @@ def write_checkpoint(folder: Path, shape: dict, perturb_layer: int | None, shard
     return count
 
 
+def _peak_rss_mib() -> float:
+    # VmHWM belongs to this process's own address space (ru_maxrss keeps the parent's peak across exec)
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def _child(mode: str, a: str, b: str, cap: int) -> dict:
-    """Runs in a fresh process (so ru_maxrss is its own), under the cap when cap > 0."""
+    """Runs in a fresh process; under an address-space cap when cap > 0 (the cgroup is set from outside)."""
     if cap:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     from fourlens.transformer import compare_checkpoints
@@ -102,7 +110,7 @@ def _child(mode: str, a: str, b: str, cap: int) -> dict:
             load_model(a)
         except (MemoryError, RuntimeError, OSError) as error:
             return {"loaded": False, "error": f"{type(error).__name__}: {str(error)[:200]}"}
-        return {"loaded": True}
+        return {"loaded": True, "peak_rss_mib": _peak_rss_mib()}
     stream = mode != "whole"
     model_a, tokenizer = load_model(a, stream=stream)
     model_b, _ = load_model(b, stream=stream)
@@ -120,7 +128,7 @@ def _child(mode: str, a: str, b: str, cap: int) -> dict:
     result = compare_checkpoints(model_a, model_b, tokenizer, PROBES, n_sequences=N_SEQUENCES)
     done = time.perf_counter()
     out = {"seconds_total": done - started, "seconds_compare": done - loaded,
-           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "peak_rss_mib": _peak_rss_mib(),
            "cka": result.layers.cka.round(6).tolist(), "layers": result.layers.layer.tolist(),
            "heads": result.heads.drop(columns=["layer", "head"]).round(6).to_numpy().tolist(),
            "findings": [f.title for f in result.findings()]}
@@ -132,18 +140,48 @@ def _child(mode: str, a: str, b: str, cap: int) -> dict:
     return out
 
 
-def _run(mode: str, a: Path, b: Path, cap: int) -> dict:
-    command = [sys.executable, __file__, "--child", mode, str(a), str(b), str(cap)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
+
+
+def _cgroup(cap: int) -> Path | None:
+    """A fresh v1 memory cgroup limited to `cap` bytes, or None where one cannot be made."""
+    group = CGROUP_ROOT / f"fourlens-bench-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / "memory.limit_in_bytes").write_text(str(cap))
+        if (group / "memory.memsw.limit_in_bytes").exists():
+            (group / "memory.memsw.limit_in_bytes").write_text(str(cap))
+    except OSError:
+        return None
+    return group
+
+
+def _run(mode: str, a: Path, b: Path, cap: int = 0) -> dict:
+    """Run one measurement in a child process; with `cap`, inside a memory cgroup (or under RLIMIT_AS)."""
+    group = _cgroup(cap) if cap else None
+    limit = cap if cap and group is None else 0
+    command = [sys.executable, __file__, "--child", mode, str(a), str(b), str(limit)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "HF_HUB_OFFLINE": "1",
+           "MALLOC_ARENA_MAX": "2"}  # fewer malloc arenas: less address space reserved per thread
+    join = (lambda: (group / "cgroup.procs").write_text(str(os.getpid()))) if group is not None else None
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, preexec_fn=join)
+        cap_info = {"cap": "cgroup memory.limit_in_bytes" if group else "RLIMIT_AS" if cap else "none",
+                    "cap_bytes": cap}
+        if group is not None:
+            cap_info["cgroup_max_usage_bytes"] = int((group / "memory.max_usage_in_bytes").read_text())
+            cap_info["cgroup_failcnt"] = int((group / "memory.failcnt").read_text())
+    finally:
+        if group is not None:
+            group.rmdir()
     if done.returncode != 0:
-        return {"failed": True, "returncode": done.returncode, "stderr": done.stderr[-2000:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return {"failed": True, "returncode": done.returncode, "stderr": done.stderr[-1500:], **cap_info}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), **cap_info}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cap-gib", type=float, default=3.0)
+    parser.add_argument("--cap-gib", type=float, default=2.0)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--child", nargs=4, metavar=("MODE", "A", "B", "CAP"))
     args = parser.parse_args()
@@ -167,7 +205,7 @@ def main() -> None:
                             "seconds_writing": time.perf_counter() - started}
             print(f"{size}: {params / 1e9:.2f}B parameters x 2, {disk / 1e9:.2f} GB on disk", flush=True)
         small_a, small_b = root / "small" / "a", root / "small" / "b"
-        streamed, whole = _run("stream", small_a, small_b, 0), _run("whole", small_a, small_b, 0)
+        streamed, whole = _run("stream", small_a, small_b), _run("whole", small_a, small_b)
         record["small"].update({"streamed": streamed, "whole": whole})
         if "cka" in streamed and "cka" in whole:
             record["small"]["max_abs_difference"] = {
