@@ -8,14 +8,9 @@ from pathlib import Path
 
 import torch
 
-CORPUS = [
-    "The cat sat on the mat, and then the cat sat on the rug.",
-    "In 1905 Einstein published four papers that changed physics.",
-    "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
-    "The committee approved the budget after a long debate.",
-    "Water boils at 100 degrees Celsius at sea level.",
-    "She said that the meeting was moved to Thursday afternoon.",
-]
+from fourlens.transformer.triage import DEFAULT_PROBES
+
+CORPUS = list(DEFAULT_PROBES)  # the probe texts triage uses by default
 
 
 def write_tokenizer(folder: Path, vocab_size: int = 300, with_config: bool = True) -> int:

@@ -186,8 +186,11 @@ def _discovered(model: nn.Module) -> Architecture:
                             f"({sorted({s.n_heads for s in self_sites})}) are not supported")
     config = getattr(model, "config", None)
     encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
-    # an encoder-only model (BERT and its kin) is bidirectional; a decoder (or a seq2seq's decoder) is causal
-    causal = encoder_decoder or getattr(config, "model_type", "") not in ENCODER_TYPES
+    # a seq2seq's decoder is causal; otherwise the attention modules say it (Hugging Face's `is_causal`:
+    # False in BERT-style encoders); a model whose modules do not say is taken as a causal decoder
+    attention = model.get_submodule(self_sites[0].name)
+    flags = [m.is_causal for m in attention.modules() if isinstance(getattr(m, "is_causal", None), bool)]
+    causal = encoder_decoder or (flags[0] if flags else True)
     layouts = _LAYOUTS.setdefault(model, {})
     per_layer = [_site_weights(s, layouts) for s in self_sites]
     return Architecture(
@@ -203,8 +206,6 @@ def _discovered(model: nn.Module) -> Architecture:
 
 # fused q/k/v layouts found per model (one small forward each), kept while the model lives
 _LAYOUTS: weakref.WeakKeyDictionary[nn.Module, dict[str, str]] = weakref.WeakKeyDictionary()
-ENCODER_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "deberta", "deberta-v2",
-                 "mpnet", "albert", "ernie", "modernbert")
 
 
 def architecture(model: nn.Module, arch: Architecture | None = None) -> Architecture:
