@@ -9,7 +9,8 @@ import torch
 from fourlens.transformer import compare_checkpoints, composition_scores, head_scores, logit_lens
 from fourlens.transformer.load import load_model
 from fourlens.transformer.streaming import streamer_of
-from tests.transformer.llama_folder import CORPUS, write_llama_folder
+from tests.transformer.families import FAMILIES, build
+from tests.transformer.llama_folder import CORPUS, write_llama_folder, write_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,18 @@ def test_cli_compare_streams(pair):
                                       "--probe", CORPUS[1]])
     assert result.exit_code == 0, result.output
     assert "model.layers.2" in result.output
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_streams(family, tmp_path):
+    """Saved by save_pretrained (GPT-NeoX's checkpoint names its unembedding embed_out: renamed as
+    transformers renames it), streamed head scores equal the whole model's."""
+    model = build(family)
+    model.config.architectures = [type(model).__name__]
+    model.save_pretrained(str(tmp_path))
+    write_tokenizer(tmp_path)
+    streamed, _ = load_model(str(tmp_path), stream=True)
+    whole, _ = load_model(str(tmp_path))
+    a, b = head_scores(streamed, n_sequences=4, seq_len=32), head_scores(whole, n_sequences=4, seq_len=32)
+    assert a.drop(columns=["layer", "head"]).to_numpy() == pytest.approx(b.drop(columns=["layer", "head"]).to_numpy(),
+                                                                          abs=1e-6)

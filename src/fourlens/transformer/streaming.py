@@ -126,6 +126,31 @@ def read_parameter(model: nn.Module, module_name: str, parameter: str = "weight"
     return tensor.detach()
 
 
+def _renamed(index: dict[str, _Entry], model: nn.Module) -> dict[str, _Entry]:
+    """Checkpoint names under the names the model uses now, by transformers' own renaming rules
+    (e.g. GPT-NeoX checkpoints store `embed_out`, the class calls it `lm_head`). Only plain renamings:
+    a checkpoint whose tensors must be merged or split is reported as missing tensors."""
+    import re
+
+    try:
+        from transformers.conversion_mapping import get_model_conversion_mapping
+
+        transforms = get_model_conversion_mapping(model)
+    except Exception:  # noqa: BLE001 - an internal API of transformers; without it, names are taken as they are
+        return {}
+    rules = [(t._original_source_patterns[0], t._original_target_patterns[0]) for t in transforms
+             if type(t).__name__ == "WeightRenaming" and getattr(t, "scope_prefix", None) is None
+             and len(t._original_source_patterns) == len(t._original_target_patterns) == 1]
+    renamed = {}
+    for name, entry in index.items():
+        new = name
+        for source, target in rules:
+            new = re.sub(source, target, new)
+        if new != name and new not in index:
+            renamed[new] = entry
+    return renamed
+
+
 @contextlib.contextmanager
 def _parameters_on_meta() -> Iterator[None]:
     """Build a module with every parameter on meta (no memory, no initialisation) and its buffers real
@@ -162,6 +187,7 @@ def load_streaming(folder: str | Path, head_class: Any = None, device: str = "cp
     with _parameters_on_meta():
         model = cls.from_config(config, dtype=wanted)
     streamer = Streamer(folder, device, wanted)
+    streamer.index.update(_renamed(streamer.index, model))
     blocks = discover(model).blocks
     for name, module in model.named_modules():
         inside = any(name == b or name.startswith(b + ".") for b in blocks)
