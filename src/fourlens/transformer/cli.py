@@ -19,7 +19,7 @@ from fourlens.cli_errors import user_errors
 from fourlens.errors import BadInputError
 
 app = typer.Typer(no_args_is_help=True, help="Transformer representation: attention views, head scores, "
-                                              "logit lens, embeddings, checkpoint comparison.")
+                                              "logit lens, embeddings, checkpoint comparison, token attribution.")
 # piped output (logs, CI) gets a fixed width instead of rich's 80-column default
 console = Console() if sys.stdout.isatty() else Console(width=120)
 MODEL_HELP = "minilm, tinylm[:STEP], a TinyLM .safetensors file, or a local Hugging Face model directory."
