@@ -75,16 +75,16 @@ def test_minilm_saved_as_bf16_keeps_its_previous_token_head(minilm, tmp_path):
     tokenizer.save_pretrained(str(tmp_path))
     model, tokenizer = load_model(str(tmp_path))
     assert model.dtype == torch.bfloat16  # loaded as stored
-    scores = head_scores(model, tokenizer, n_sequences=16)
+    scores = head_scores(model, tokenizer, n_sequences=8)
     top = scores.loc[scores.previous_token.idxmax()]
     assert (int(top.layer), int(top["head"])) == (0, 2) and top.previous_token > 0.99
-    scores32 = head_scores(model32, tokenizer, n_sequences=16)
+    scores32 = head_scores(model32, tokenizer, n_sequences=8)
     assert (scores[ATTENTION_SCORES] - scores32[ATTENTION_SCORES]).abs().max().max() <= 2e-3
     assert (scores.copying - scores32.copying).abs().max() <= 2e-3
     assert (scores.entropy - scores32.entropy).abs().max() <= 0.05
     texts = ["The cat sat on the mat, and then the cat sat on the rug.",
              "In 1905 Einstein published four papers that changed physics.",
              "Water boils at 100 degrees Celsius at sea level."]
-    result = compare_checkpoints(model32, model, tokenizer, texts, n_sequences=8)
+    result = compare_checkpoints(model32, model, tokenizer, texts, n_sequences=4)
     assert result.layers.cka.min() > 0.9999
     assert result.findings() == []  # rounding to bf16 is not a finding
