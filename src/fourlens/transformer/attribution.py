@@ -27,6 +27,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from fourlens._quadrature import quadrature
 from fourlens.errors import BadInputError
 from fourlens.transformer._arch import architecture
 from fourlens.transformer._run import device_of, forward, hooks, inspecting, logits_of
@@ -163,8 +164,6 @@ def _gradients(model: nn.Module, embed: nn.Module, ids: torch.Tensor, n: int, ta
     if method == "gradient_x_input":
         alphas, weights, start = torch.ones(1), torch.ones(1), torch.zeros_like(actual)
     else:
-        from fourlens.vision.attribution.integrated_gradients import quadrature
-
         nodes, node_weights = quadrature("gausslegendre", steps)
         alphas, weights = torch.from_numpy(nodes), torch.from_numpy(node_weights)
     t = target.shape[0]
