@@ -7,6 +7,7 @@ them, so `inspecting` switches to eager for the call and back) or from any model
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from fourlens.errors import BadInputError
 from fourlens.transformer._arch import Architecture
 from fourlens.transformer._patterns import attention_patterns, cross_attentions
 from fourlens.transformer._run import device_of, encode, inspecting, model_inputs
+from fourlens.transformer.attention_html import render_attention_html
 
 DEFAULT_MAX_TOKENS = 512
 
@@ -71,13 +73,13 @@ class AttentionResult:
 
     def to_html(self, index: int = 0, title: str = "Attention") -> str:
         """One self-contained page (no network): head view and model view of text `index`."""
-        from fourlens.transformer.attention_html import render_attention_html
-
-        return render_attention_html(self, index=index, title=title)
+        if not 0 <= index < len(self.tokens):
+            raise BadInputError(f"text index {index} is out of range; the result holds {len(self.tokens)} text(s)")
+        n = len(self.tokens[index])
+        return render_attention_html(self.tokens[index], self.weights[:, index, :, :n, :n],
+                                     self.sentence_b_start[index], title=title)
 
     def _repr_html_(self) -> str:
-        import html
-
         page = self.to_html()
         return f'<iframe srcdoc="{html.escape(page)}" style="width:100%;height:720px;border:0"></iframe>'
 
