@@ -21,6 +21,7 @@ from torch import nn
 
 from fourlens.errors import BadInputError
 from fourlens.transformer._discover import AttentionSite, discover, linear_shape
+from fourlens.transformer._run import device_of, forward, hooks, inspecting
 from fourlens.transformer.streaming import read_parameter
 
 # per-head weights in the row-vector convention of Elhage et al. 2021 / TransformerLens:
@@ -138,8 +139,6 @@ def _fused_rows(rows: torch.Tensor, site: AttentionSite, layout: str) -> tuple[t
 def _fused_layout(model: nn.Module, site: AttentionSite) -> str:
     """Which fused layout the model computes with: run one token (its attention is 1 on itself, so each
     head's output is exactly its value vector) and keep the layout whose value rows reproduce it."""
-    from fourlens.transformer._run import device_of, forward, hooks, inspecting
-
     fused = model.get_submodule(site.qkv)
     captured: dict[str, torch.Tensor] = {}
     with inspecting(model), hooks([(fused, "pre", lambda _m, a: captured.setdefault("x", a[0])),

@@ -20,6 +20,7 @@ attribution of the whole continuation's log-probability).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from fourlens._quadrature import quadrature
 from fourlens.errors import BadInputError
 from fourlens.transformer._arch import architecture
 from fourlens.transformer._run import device_of, forward, hooks, inspecting, logits_of
+from fourlens.transformer.attribution_html import render_attribution_html
 
 METHODS = ("integrated_gradients", "gradient_x_input", "feature_ablation")
 Method = Literal["integrated_gradients", "gradient_x_input", "feature_ablation"]
@@ -55,13 +57,11 @@ class TokenAttribution:
                 "target_log_probs": self.target_log_probs.round(decimals=6).tolist()}
 
     def to_html(self, title: str = "Token attribution") -> str:
-        from fourlens.transformer.attribution_html import render_attribution_html
-
-        return render_attribution_html(self, title)
+        return render_attribution_html(method=self.method, input_tokens=self.input_tokens,
+                                       target_tokens=self.target_tokens, token_attr=self.token_attr,
+                                       seq_attr=self.seq_attr, target_log_probs=self.target_log_probs, title=title)
 
     def _repr_html_(self) -> str:
-        import html
-
         return f'<iframe srcdoc="{html.escape(self.to_html())}" style="width:100%;height:480px;border:0"></iframe>'
 
 

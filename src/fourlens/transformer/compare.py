@@ -15,6 +15,7 @@ Reads both models on the same probe texts and the same repeated random sequences
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from fourlens.transformer._patterns import attention_patterns
 from fourlens.transformer._residual import residual_names, residual_stream
 from fourlens.transformer._run import device_of, encode, hooks, inspecting, model_inputs
 from fourlens.transformer.cka import linear_cka
+from fourlens.transformer.findings import comparison_findings
 from fourlens.transformer.head_scores import default_probe, per_sequence_scores
 
 
@@ -52,13 +54,9 @@ class CheckpointComparison:
     samples: dict[str, Any]
 
     def findings(self) -> list:
-        from fourlens.transformer.findings import comparison_findings
-
         return comparison_findings(self)
 
     def _repr_html_(self) -> str:
-        import html
-
         findings = "".join(f"<li>{html.escape(f.title)} (score {f.score:.2f})</li>" for f in self.findings())
         return (self.layers.to_html(index=False, float_format="%.3f") + (f"<ul>{findings}</ul>" if findings else "")
                 + self.heads.to_html(index=False, float_format="%.3f"))

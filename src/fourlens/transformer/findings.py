@@ -31,7 +31,7 @@ from fourlens.report import Finding, saturating
 from fourlens.transformer.cka import linear_cka
 
 if TYPE_CHECKING:
-    from fourlens.transformer.compare import CheckpointComparison
+    from fourlens.transformer.comparison_view import CheckpointComparisonView as CheckpointComparison
 
 CKA_THRESHOLD = 0.9
 INDUCTION_PRESENT, INDUCTION_DROP = 0.3, 0.1

@@ -15,18 +15,18 @@ runs and in what precision.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from fourlens.errors import BadInputError, require
-from fourlens.transformer.sources import find_source
+from fourlens.transformer._hf_heads import Head, hf_head_class
+from fourlens.transformer.sources import find_source, registered_sources
+from fourlens.transformer.streaming import load_streaming
 
-Head = Literal["auto", "base", "causal-lm", "masked-lm", "seq2seq-lm"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -72,29 +72,9 @@ def load_model(spec: str, head: Head = "auto", trust_pickle: bool = False, devic
     path = Path(spec).expanduser()
     if path.is_dir():
         return _hf(path, head, trust_pickle, device, wanted, stream)
-    known = ", ".join(f"{s.name} ({s.help})" for s in _sources_help())
+    known = ", ".join(f"{s.name} ({s.help})" for s in registered_sources())
     raise BadInputError(f"model {spec!r} is neither 'minilm' nor a local Hugging Face model directory"
                         + (f" nor a {known} model" if known else "") + "; check the path")
-
-
-def _sources_help() -> list[Any]:
-    from fourlens.transformer.sources import registered_sources
-
-    return registered_sources()
-
-
-def _head_class(path: Path, head: Head, transformers: Any) -> Any:
-    if head == "auto":
-        names = json.loads((path / "config.json").read_text()).get("architectures") or []
-        name = names[0] if names else ""
-        head = "causal-lm" if "CausalLM" in name or "LMHead" in name else "masked-lm" if "MaskedLM" in name \
-            else "seq2seq-lm" if "ConditionalGeneration" in name or "Seq2SeqLM" in name else "base"
-    cls = {"base": transformers.AutoModel, "causal-lm": transformers.AutoModelForCausalLM,
-           "masked-lm": transformers.AutoModelForMaskedLM, "seq2seq-lm": transformers.AutoModelForSeq2SeqLM
-           }.get(head)
-    if cls is None:
-        raise BadInputError(f"head must be auto, base, causal-lm, masked-lm or seq2seq-lm; got {head!r}")
-    return cls
 
 
 def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dtype | None, stream: bool = False
@@ -107,10 +87,8 @@ def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dt
     if not has_safetensors and not trust_pickle:
         raise BadInputError(f"{path} holds no *.safetensors weights; loading pickled weights can run code. "
                             "Convert them to safetensors, or pass --trust-pickle if you trust the source")
-    cls = _head_class(path, head, transformers)
+    cls = hf_head_class(path, head, transformers)
     if stream:
-        from fourlens.transformer.streaming import load_streaming
-
         if not has_safetensors or device == "auto":
             raise BadInputError(f"streaming reads *.safetensors on one device; {path} with --device {device} cannot")
         try:

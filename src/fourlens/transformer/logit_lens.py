@@ -69,7 +69,7 @@ def logit_lens(model: nn.Module, tokenizer: Any, text: str, answer: str | None =
         states = torch.stack([h[0, pos] for h in stream])  # (points, d_model)
         logits = to_logits(states)
     probs = logits.float().softmax(-1)  # (layers + 1, vocab)
-    answer_id = int(probs[-1].argmax()) if answer is None else _token_id(tokenizer, answer)
+    answer_id = int(probs[-1].argmax()) if answer is None else token_id(tokenizer, answer)
     top = probs.topk(top_k, dim=-1)
     ranks = (probs > probs[:, answer_id:answer_id + 1]).sum(-1)
     rows = [{"layer": names[i], "top_tokens": tokenizer.convert_ids_to_tokens(top.indices[i].tolist()),
@@ -79,7 +79,7 @@ def logit_lens(model: nn.Module, tokenizer: Any, text: str, answer: str | None =
     return LogitLensResult(pd.DataFrame(rows), encoded.tokens[0], pos, answer_token)
 
 
-def _token_id(tokenizer: Any, token: str) -> int:
+def token_id(tokenizer: Any, token: str) -> int:
     ids = tokenizer.convert_tokens_to_ids([token]) if hasattr(tokenizer, "convert_tokens_to_ids") else None
     if ids and ids[0] is not None and ids[0] != getattr(tokenizer, "unk_token_id", -1):
         return int(ids[0])

@@ -26,6 +26,7 @@ from fourlens.errors import BadInputError
 from fourlens.transformer._arch import Architecture, architecture
 from fourlens.transformer._residual import first_output
 from fourlens.transformer._run import device_of, encode, forward, hooks, inspecting, logits_of, model_inputs
+from fourlens.transformer.logit_lens import token_id
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,7 @@ def _ids(model: nn.Module, tokenizer: Any, prompt: Any) -> dict[str, torch.Tenso
 def _token(tokenizer: Any, token: str | int) -> int:
     if isinstance(token, int):
         return token
-    from fourlens.transformer.logit_lens import _token_id
-
-    return _token_id(tokenizer, token)
+    return token_id(tokenizer, token)
 
 
 def _repeat(inputs: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import struct
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
+from fourlens.transformer._discover import discover
+from fourlens.transformer._hf_heads import hf_head_class
 
 _DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
            "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
@@ -76,8 +80,6 @@ class Streamer:
         entry = self.index.get(name)
         if entry is None:
             raise BadInputError(f"{self.folder}: the checkpoint has no tensor {name!r}")
-        import time
-
         started = time.perf_counter()
         buffer = bytearray(entry.stop - entry.start)
         with entry.file.open("rb") as handle:
@@ -130,8 +132,6 @@ def _renamed(index: dict[str, _Entry], model: nn.Module) -> dict[str, _Entry]:
     """Checkpoint names under the names the model uses now, by transformers' own renaming rules
     (e.g. GPT-NeoX checkpoints store `embed_out`, the class calls it `lm_head`). Only plain renamings:
     a checkpoint whose tensors must be merged or split is reported as missing tensors."""
-    import re
-
     try:
         from transformers.conversion_mapping import get_model_conversion_mapping
 
@@ -172,16 +172,13 @@ def _parameters_on_meta() -> Iterator[None]:
 def load_streaming(folder: str | Path, head_class: Any = None, device: str = "cpu", dtype: torch.dtype | None = None
                    ) -> nn.Module:
     """The model of a Hugging Face folder, its blocks read from disk as the forward pass reaches them."""
-    import transformers
-
-    from fourlens.transformer._discover import discover
-    from fourlens.transformer.load import _head_class
+    import transformers  # the transformer extra
 
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise BadInputError(f"{folder} has no config.json; point at a Hugging Face model directory")
     config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
-    cls = head_class or _head_class(folder, "auto", transformers)
+    cls = head_class or hf_head_class(folder, "auto", transformers)
     stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
     wanted = dtype or (getattr(torch, stored) if isinstance(stored, str) else stored) or torch.float32
     with _parameters_on_meta():

@@ -17,6 +17,9 @@ import json
 from pathlib import Path
 
 from fourlens.report import Figure
+from fourlens.transformer.compare import compare_checkpoints
+from fourlens.transformer.head_scores import heads_figure
+from fourlens.transformer.load import load_model
 from fourlens.transformer.sources import find_source
 from fourlens.triage.bundle import Bundle
 from fourlens.triage.registry import Diagnosis, NotApplicable
@@ -52,10 +55,6 @@ def _model_path(bundle: Bundle) -> str | None:
 
 
 def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
-    from fourlens.transformer.compare import compare_checkpoints
-    from fourlens.transformer.head_scores import heads_figure
-    from fourlens.transformer.load import load_model
-
     spec_a, spec_b = _model_path(baseline), _model_path(candidate)
     if spec_a is None or spec_b is None:
         sides = [name for name, spec in (("baseline", spec_a), ("candidate", spec_b)) if spec is None]

@@ -18,13 +18,16 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fourlens.report.jsonsafe import json_safe
 from fourlens.weights import fused
 from fourlens.weights.checkpoint import Checkpoint, PathLike, open_checkpoint
+from fourlens.weights.findings import comparison_findings
 from fourlens.weights.layers import aggregate_layers, layer_function
 from fourlens.weights.stats import ChunkEngine
 from fourlens.weights.tensor_info import TensorInfo
@@ -119,8 +122,6 @@ class WeightComparison:
 
     def findings(self, **thresholds: float) -> list:
         """The comparison as fourlens `Finding`s (lens "representation"); see `fourlens.weights.findings`."""
-        from fourlens.weights.findings import comparison_findings
-
         return comparison_findings(self, **thresholds)
 
     def top(self, n: int = 10) -> pd.DataFrame:
@@ -132,8 +133,6 @@ class WeightComparison:
         return pd.concat([ranked, paired[~finite]]).head(n)
 
     def to_dict(self) -> dict[str, Any]:
-        from fourlens.report.jsonsafe import json_safe
-
         tensors = self.table.assign(shape=self.table["shape"].map(_listify),
                                     shape_b=self.table["shape_b"].map(_listify))
         return json_safe({"summary": self.summary(), "metadata": self.metadata,
@@ -141,8 +140,6 @@ class WeightComparison:
                           "layers": self.layers.to_dict(orient="records")}, "WeightComparison")
 
     def _repr_html_(self) -> str:
-        from html import escape
-
         s = self.summary()
         head = (f"<p><b>{escape(self.a)}</b> vs <b>{escape(self.b)}</b>: {s['n_paired']} tensors compared, "
                 f"relative change {s['global_rel_change']:.4g}; {s['n_missing_in_b']} missing, "
