@@ -81,8 +81,8 @@ class LensSpec:
         return getattr(module, attribute)
 
 
-# Built-in lenses. A lens whose module is not in this installation (its issue has not landed) is
-# left out by `available_lenses`, so declaring it here costs nothing.
+# Built-in lenses. A lens whose module is not in this installation is left out by
+# `available_lenses`, so declaring it here costs nothing.
 BUILTIN_LENSES: tuple[LensSpec, ...] = (
     LensSpec("behavior", "behavior", ("evals", "agent_traces"), "fourlens.behavior.triage:diagnose",
              "paired item-level comparison of eval results; agent latency"),
