@@ -92,8 +92,8 @@ def cached_run(config: TinyLMConfig | None = None, train_config: TrainConfig | N
     if not done.is_file() or not all((root / f"step-{s:05d}.safetensors").is_file() for s in steps):
         if verbose:
             # training takes minutes: say so before the first progress line, whatever stdout is
-            print(f"training TinyLM on the CPU ({tc.steps:,} steps, once; about 2 min on an idle core, longer "
-                  f"on a busy machine), cached at {root}", file=sys.stderr, flush=True)
+            print(f"training TinyLM on the CPU ({tc.steps:,} steps, once: a few minutes), cached at {root}",
+                  file=sys.stderr, flush=True)
         started = time.perf_counter()
         with Bar(tc.steps, "training TinyLM", progress=verbose) as bar:
             # train() reports the absolute step; the bar counts increments

@@ -101,10 +101,9 @@ node('text', {x: x0 - 5, y: 12, 'text-anchor': 'end', class: 'colhead'}).textCon
 node('text', {x: x1 + 5, y: 12, 'text-anchor': 'start', class: 'colhead'}).textContent = 'key';
 const shade = node('g', {class: 'shade', 'pointer-events': 'none'});
 const lines = node('g', {class: 'lines', 'pointer-events': 'none'});
-if (D.b_start !== null) {  // where sentence B starts, in both columns
+if (D.b_start !== null) {  // where sentence B starts, across both columns
   const y = TOP + D.b_start * ROW;
-  for (const x of [0, x1]) node('line', {x1: x, y1: y, x2: x + labelW, y2: y, stroke: '#bbb',
-                                         'stroke-dasharray': '3,3', class: 'separator'});
+  node('line', {x1: 0, y1: y, x2: x1 + labelW, y2: y, stroke: '#bbb', 'stroke-dasharray': '3,3', class: 'separator'});
 }
 const labels = {q: [], k: []};
 D.tokens.forEach((tok, i) => {
