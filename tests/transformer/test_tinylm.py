@@ -102,7 +102,8 @@ def test_the_cli_says_tinylm_trains_when_stdout_is_not_a_terminal(tmp_path, monk
     # a 3-step run stands in for the 2,500-step default (the message is the same)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(cache, "TrainConfig", lambda: TrainConfig(steps=3, checkpoint_every=1))
-    result = CliRunner().invoke(app, ["transformer", "attention", "tinylm", "abcabc"])
+    result = CliRunner().invoke(app, ["transformer", "attention", "tinylm", "abcabc",
+                                      "--html", str(tmp_path / "attention.html")])
     assert result.exit_code == 0, result.output
     assert "training TinyLM on the CPU" in result.stderr and str(tmp_path / "cache") in result.stderr
     assert "training TinyLM" not in result.stdout
