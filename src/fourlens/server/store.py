@@ -7,6 +7,7 @@ runs directory). Objects that are not JSON (a loaded model, a comparison table) 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -82,10 +83,8 @@ class Store:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"))
         self._remember(self._memory, key, value)
         if self.directory is not None:
-            try:
+            with contextlib.suppress(OSError):   # a read-only cache folder costs speed after a restart only
                 write_atomic(self._path(key), text)
-            except OSError:   # a read-only cache folder costs speed after a restart, nothing else
-                pass
         return value
 
     def get_object(self, key: str) -> Any | None:
