@@ -26,6 +26,7 @@ import math
 import random
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -208,6 +209,21 @@ def build_runs(root: Path, n_checkpoints: int = 5, every: int = 1000, weights: b
         write_checkpoint(root, k * every, last=k == n_checkpoints, weights=weights, data=data)
     write_scaling_table(root / "scaling_runs.csv")
     return root
+
+
+def shared_runs(factory: Any) -> Path:
+    """The session's runs directory of 5 checkpoints (tests/server/runs_fixture.py), built on first use."""
+    root = factory.getbasetemp() / "dashboard-runs"
+    if not (root / "scaling_runs.csv").is_file():
+        build_runs(root)
+    return root
+
+
+def shared_store(factory: Any):
+    """One cache folder for the session: views computed by one test are reused by the others."""
+    from fourlens.server.store import Store
+
+    return Store(factory.getbasetemp() / "dashboard-cache")
 
 
 def _sha(text: str) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fastapi import Request  # imported with the serve extra only: this module loads when serving
+
 from fourlens.errors import BadInputError
 from fourlens.server.guards import ID_PATTERN, MAX_BODY_BYTES, MAX_UPLOAD_BYTES, checkpoint_id, parse_ids, read_body
 from fourlens.server.routes_views import pair_view, report_view, scaling_view, vision_view
@@ -56,7 +58,7 @@ def outcome_response(outcome: Outcome) -> Any:
 
 
 def add_api_routes(app: Any, dash: Dashboard, playground: Any) -> None:
-    from fastapi import Query, Request
+    from fastapi import Query
     from fastapi.responses import JSONResponse, Response
 
 

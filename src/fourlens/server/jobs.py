@@ -1,7 +1,8 @@
 """Long work in the background, one job at a time, with progress the pages poll (`/api/jobs/<id>`).
 
-One worker thread: the analyses already use the machine's cores, and two triage runs at once would only
-slow each other down. A job asked for again while it is queued or running is the same job (keyed by
+Two worker threads: one long job (fitting a scaling law, a first triage) does not hold up every other
+page, and more would only make the analyses, which use the machine's cores already, slow each other
+down. A job asked for again while it is queued or running is the same job (keyed by
 what it computes). A job that fails keeps its one-line message for the page; the traceback goes to
 the server's log only with --debug.
 """
@@ -21,6 +22,7 @@ from typing import Any
 from fourlens.errors import FourlensError
 
 MAX_KEPT = 200
+WORKERS = 2
 
 
 @dataclass
@@ -78,7 +80,7 @@ class Jobs:
         self._by_key: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._pool = None if inline else ThreadPoolExecutor(max_workers=1, thread_name_prefix="fourlens-job")
+        self._pool = None if inline else ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fourlens-job")
 
     def submit(self, key: str, description: str, work: Callable[[Progress], Any]) -> Job:
         """The job computing `key`: a queued or running one if there is, else a new one."""
