@@ -74,8 +74,9 @@ def lines_figure(title: str, x_title: str, y_title: str, series: Sequence[dict],
 
 def heatmap_figure(title: str, x: list, y: list, z: list[list], x_title: str, y_title: str,
                    colourbar: str = "") -> dict:
-    """A diverging heatmap centred on 0 (changes: red = worse is the caller's choice of sign)."""
-    return {"data": [{"type": "heatmap", "x": x, "y": y, "z": z, "colorscale": "RdBu", "reversescale": True,
+    """A diverging heatmap centred on 0: positive values red, negative blue (plotly.js's RdBu runs from
+    blue to red), so the caller orients its change to make red the worse direction."""
+    return {"data": [{"type": "heatmap", "x": x, "y": y, "z": z, "colorscale": "RdBu",
                       "zmid": 0, "colorbar": {"title": {"text": colourbar}},
                       "hovertemplate": "%{y} / %{x}: %{z:.3f}<extra></extra>"}],
             "layout": layout(title, x_title, y_title, height=max(260, 60 + 28 * len(y)))}

@@ -108,11 +108,12 @@ function behaviorPage() {
   const pair = {baseline: section.dataset.baseline, candidate: section.dataset.candidate};
   const onset = new URLSearchParams(location.search).get("onset");
   if (onset) $("#flip-onset").value = onset;
+  const PAGE = 15;
   let offset = 0;
   const tbody = $("#flip-table tbody");
   const load = async (append = false) => {
-    offset = append ? offset + 50 : 0;
-    const query = new URLSearchParams({...pair, offset, limit: 50});
+    offset = append ? offset + PAGE : 0;
+    const query = new URLSearchParams({...pair, offset, limit: PAGE});
     for (const [key, id] of [["task", "#flip-task"], ["direction", "#flip-direction"], ["onset", "#flip-onset"], ["q", "#flip-search"]]) {
       if ($(id).value) query.set(key, $(id).value);
     }
@@ -171,8 +172,8 @@ function transformerPage() {
     try {
       const {body} = await api(`/api/transformer/attention?checkpoint=${encodeURIComponent($("#attention-checkpoint").value)}`,
         {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({text: $("#attention-text").value})});
+      frame.hidden = false;   // shown first: the page inside sizes its drawing to the frame
       frame.srcdoc = body.html;
-      frame.hidden = false;
       status.textContent = `${body.tokens.length} tokens, ${body.layers} layers x ${body.heads} heads`;
     } catch (error) { status.textContent = error.message; }
   });
