@@ -60,8 +60,12 @@ def test_onsets_are_found_by_bisecting_from_a_chosen_baseline(client):
     assert flips["n"] == flips["right_to_wrong"] > 0
     assert [row["checkpoint"] for row in flips["by_checkpoint"]] == ["ckpt-3000", "ckpt-4000", "ckpt-5000"]
     assert sum(row["count"] for row in flips["by_checkpoint"]) == flips["n"]
-    marks = [a["text"] for a in body["timeline"]["loss"]["layout"]["annotations"]]
-    assert "baseline ckpt-1000" in marks and "began: ckpt-3000" in marks
+    marks = {panel: {a["text"]: a["x"] for a in figure["layout"]["annotations"]}
+             for panel, figure in body["timeline"].items()}
+    assert marks["capability"] == {"baseline ckpt-1000": 1000, "candidate ckpt-5000": 5000,
+                                   "code exact_match,none began": 3000}
+    assert marks["safety"]["safety attack success rate up began"] == 4000
+    assert marks["loss"]["lr schedule at step began"] == 3000
 
 
 def test_report_route_is_the_triage_report(client):

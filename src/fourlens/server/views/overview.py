@@ -3,6 +3,7 @@ and a timeline of every checkpoint's capability, safety, agent latency and loss 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from fourlens.errors import BadInputError
@@ -45,7 +46,7 @@ def build_overview(dash: Dashboard, base: Checkpoint, cand: Checkpoint, progress
         "inconclusive": [finding_view(f, base, cand) for f in aside["inconclusive"]],
         "shared": [finding_view(f, base, cand) for f in aside["shared"]],
         "lenses": [s.to_dict() for s in report.lenses],
-        "timeline": timeline_figures(loaded, points, base, cand, onsets),
+        "timeline": timeline_figures(loaded, points, base, cand, _panel_onsets(report, onsets)),
         "notes": [f"{cid}: {note}" for cid, _, metrics in points for note in metrics.get("notes", [])],
         "flips": flips,
     }
@@ -68,6 +69,31 @@ def _finding_onsets(dash: Dashboard, report, base: Checkpoint, cand: Checkpoint,
 
     found = finding_onsets(report.findings, bi, ci, lens_report)
     return {key: _where(loaded[index]) if index is not None else None for key, index in found.items()}
+
+
+def panel_of(finding) -> str | None:
+    """Which timeline panel shows what a finding is about: capability, safety, latency or loss."""
+    kind, title = finding.kind, finding.title.lower()
+    if finding.lens == "training":
+        return "loss"
+    if finding.lens != "behavior":
+        return None
+    if kind == "behavior.safety_regression" or (not kind and ("safety" in title or "attack" in title)):
+        return "safety"
+    if kind in ("behavior.latency", "behavior.tool_latency") or (not kind and "latency" in title):
+        return "latency"
+    return "capability" if kind in ("", "behavior.task_regression") else None
+
+
+def _panel_onsets(report, onsets: dict) -> dict[str, list[dict]]:
+    """Per panel, where its findings began: {"capability": [{"checkpoint", "label"}], ...}."""
+    panels: dict[str, list[dict]] = {}
+    for finding in report.findings:
+        where, panel = onsets.get(finding_key(finding)), panel_of(finding)
+        if where and panel and all(m["checkpoint"] != where["checkpoint"] for m in panels.get(panel, [])):
+            words = re.split(r"\s[-+]?\d", finding.title, maxsplit=1)[0][:40]   # the title before its numbers
+            panels.setdefault(panel, []).append({"checkpoint": where["checkpoint"], "label": f"{words} began"})
+    return panels
 
 
 def _where(checkpoint: Checkpoint) -> dict:
@@ -128,16 +154,20 @@ def flip_summary(dash: Dashboard, base: Checkpoint, cand: Checkpoint, progress: 
 
 
 def timeline_figures(loaded: tuple[Checkpoint, ...], points: list, base: Checkpoint, cand: Checkpoint,
-                     onsets: dict) -> dict:
-    """Capability per task, safety per attack, agent latency and loss over the checkpoints, with bands."""
+                     onsets: dict[str, list[dict]]) -> dict:
+    """Capability per task, safety per attack, agent latency and loss over the checkpoints, with bands;
+    the baseline, the candidate and where each panel's findings began are marked."""
     rows = timeline_rows(points)
     by_step = all(c.step is not None for c in loaded)
     x_of = {c.id: (c.step if by_step else c.id) for c in loaded}
     x_title = "step" if by_step else "checkpoint"
-    marks = [{"x": x_of[base.id], "label": f"baseline {base.id}", "colour": "#0072B2"},
-             {"x": x_of[cand.id], "label": f"candidate {cand.id}", "colour": "#D55E00"}]
-    for where in {o["checkpoint"] for o in onsets.values() if o} - {cand.id, base.id}:
-        marks.append({"x": x_of[where], "label": f"began: {where}", "colour": "#CC79A7", "dash": "dash"})
+    pair = [{"x": x_of[base.id], "label": f"baseline {base.id}", "colour": "#0072B2"},
+            {"x": x_of[cand.id], "label": f"candidate {cand.id}", "colour": "#D55E00"}]
+
+    def marks_for(panel: str) -> list[dict]:
+        began = [{"x": x_of[o["checkpoint"]], "label": o["label"], "colour": "#CC79A7", "dash": "dash"}
+                 for o in onsets.get(panel, []) if o["checkpoint"] not in (base.id, cand.id)]
+        return pair + began
 
     def grouped(table: list[dict], name_of, value: str = "score") -> list[dict]:
         series: dict[str, dict] = {}
@@ -155,14 +185,17 @@ def timeline_figures(loaded: tuple[Checkpoint, ...], points: list, base: Checkpo
             return row["task"] if row["metric"] in ("score", "acc") else f"{row['task']} ({row['metric']})"
 
         figures["capability"] = band_figure("Capability per task", "score", grouped(rows["capability"], task_name),
-                                            x_title, marks)
+                                            x_title, marks_for("capability"))
     if rows["safety"]:
         figures["safety"] = band_figure("Safety: attack success per attack", "attack success rate",
-                                        grouped(rows["safety"], lambda r: r["attack"]), x_title, marks)
+                                        grouped(rows["safety"], lambda r: r["attack"]), x_title,
+                                        marks_for("safety"))
     if rows["latency"]:
         figures["latency"] = band_figure("Agent latency (mean per request)", "seconds",
-                                         grouped(rows["latency"], lambda r: "mean latency", "mean_s"), x_title, marks)
+                                         grouped(rows["latency"], lambda r: "mean latency", "mean_s"), x_title,
+                                         marks_for("latency"))
     if rows["loss"]:
         figures["loss"] = band_figure("Training loss at each checkpoint (last 5% of its log)", "loss",
-                                      grouped(rows["loss"], lambda r: "loss", "value"), x_title, marks)
+                                      grouped(rows["loss"], lambda r: "loss", "value"), x_title,
+                                      marks_for("loss"))
     return figures
