@@ -42,7 +42,7 @@ def test_overview_defaults_to_the_latest_against_the_previous(client):
     assert capability["data"][1]["fill"] == "tonexty"
     code = capability["data"][2]["y"]
     assert code[0] == code[1] > code[2] > code[3] > code[4]    # planted: hard code items fail from step 3,000
-    contamination = by_title(body["causes"], "found in the training data")
+    contamination = by_title(body["causes"], "of 120 items")
     assert contamination["lens"] == "data" and contamination["onset"]["checkpoint"] == "ckpt-5000"
     assert contamination["href"].startswith("/data?baseline=ckpt-4000&candidate=ckpt-5000")
 
@@ -52,10 +52,10 @@ def test_onsets_are_found_by_bisecting_from_a_chosen_baseline(client):
     assert body["status"] == "ready" and body["baseline"]["id"] == "ckpt-1000"
     onset = {words: by_title(body["causes"], words)["onset"]["checkpoint"]
              for words in ("code exact_match", "lr schedule at step 2,500", "safety attack success",
-                           "domain 'code' fell", "found in the training data", "agent p95 latency")}
+                           "domain 'code' fell", "of 120 items", "agent p95 latency")}
     assert onset == {"code exact_match": "ckpt-3000", "lr schedule at step 2,500": "ckpt-3000",
                      "safety attack success": "ckpt-4000", "domain 'code' fell": "ckpt-3000",
-                     "found in the training data": "ckpt-5000", "agent p95 latency": "ckpt-4000"}
+                     "of 120 items": "ckpt-5000", "agent p95 latency": "ckpt-4000"}
     flips = body["flips"]
     assert flips["n"] == flips["right_to_wrong"] > 0
     assert [row["checkpoint"] for row in flips["by_checkpoint"]] == ["ckpt-3000", "ckpt-4000", "ckpt-5000"]
@@ -64,7 +64,7 @@ def test_onsets_are_found_by_bisecting_from_a_chosen_baseline(client):
              for panel, figure in body["timeline"].items()}
     assert marks["capability"] == {"baseline ckpt-1000": 1000, "candidate ckpt-5000": 5000,
                                    "code exact_match,none began": 3000}
-    assert marks["safety"]["safety attack success rate up began"] == 4000
+    assert [x for text, x in marks["safety"].items() if text.startswith("safety attack success")] == [4000]
     assert marks["loss"]["lr schedule at step began"] == 3000
 
 

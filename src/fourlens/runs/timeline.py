@@ -94,11 +94,8 @@ def bootstrap_mean_interval(values: np.ndarray, level: float = 0.95, seed: int =
 def _loss(bundle: Bundle) -> dict | None:
     from scipy import stats
 
-    from fourlens.training import load_run
-
-    options = bundle.lens_options("training")
-    run = load_run(bundle.paths("training_logs"), aliases=options.get("aliases"), run=options.get("run"))
-    if not run.has("loss"):
+    run = training_run(bundle)
+    if run is None or not run.has("loss"):
         return None
     series = run.signal("loss")
     series = series[np.isfinite(series.to_numpy())]
@@ -118,6 +115,18 @@ def _loss(bundle: Bundle) -> dict | None:
         half = math.inf
     return {"value": mean, "ci_low": mean - half, "ci_high": mean + half, "start_step": int(start),
             "end_step": int(last), "tag": run.tag_for("loss"), "interval": "t on 10 batch means"}
+
+
+def training_run(bundle: Bundle):
+    """The bundle's training `Run` as the training lens reads it (its [options.training] aliases and run
+    choice), or None when the bundle has no training logs."""
+    if not bundle.has("training_logs"):
+        return None
+    from fourlens.training import load_run
+
+    options = bundle.lens_options("training")
+    chosen = {"run": options["run"]} if options.get("run") else {}
+    return load_run(bundle.paths("training_logs"), aliases=options.get("aliases"), **chosen)
 
 
 def _records(table) -> list[dict]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fourlens.errors import BadInputError
-from fourlens.runs import Checkpoint
+from fourlens.runs import Checkpoint, training_run
 from fourlens.server.jobs import Progress
 from fourlens.server.plots import add_marks, figure_json, lines_figure
 from fourlens.server.state import Dashboard
@@ -23,11 +23,7 @@ def run_of(dash: Dashboard, checkpoint: Checkpoint):
     """The checkpoint's training `Run` (memory cache), or None when it has no training logs."""
     if not checkpoint.bundle.has("training_logs"):
         return None
-    from fourlens.training import load_run
-
-    options = checkpoint.bundle.lens_options("training")
-    return dash.cached_object(("run", checkpoint.fingerprint), lambda: load_run(
-        checkpoint.bundle.paths("training_logs"), aliases=options.get("aliases"), run=options.get("run")))
+    return dash.cached_object(("run", checkpoint.fingerprint), lambda: training_run(checkpoint.bundle))
 
 
 def signals_of(dash: Dashboard, checkpoint: Checkpoint) -> list[str]:
