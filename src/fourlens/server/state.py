@@ -7,8 +7,10 @@ it read; a page asks for a `view`, which is either ready (cached) or a job to wa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,17 @@ class Dashboard:
         self.store = store or Store.default()
         self.jobs = jobs or Jobs()
         self.pinned = pinned
+        self._flights: dict[str, threading.Lock] = {}
+        self._flights_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _once(self, key: str) -> Iterator[None]:
+        """One computation per key at a time: a second job wanting the same piece (two pages needing the
+        same report) waits for the first and then reads its result from the cache."""
+        with self._flights_lock:
+            lock = self._flights.setdefault(key, threading.Lock())
+        with lock:
+            yield
 
     # --- which checkpoints -------------------------------------------------------------------------
     def checkpoints(self) -> tuple[Checkpoint, ...]:
@@ -112,10 +125,11 @@ class Dashboard:
     def metrics(self, checkpoint: Checkpoint) -> dict:
         """`fourlens.runs.checkpoint_metrics` of one checkpoint, cached per bundle content."""
         key = cache_key("metrics", checkpoint.fingerprint, checkpoint.step)
-        cached = self.store.get(key)
-        if cached is not None:
-            return cached
-        return self.store.put(key, checkpoint_metrics(checkpoint.bundle, float(checkpoint.step or 0)))
+        with self._once(key):
+            cached = self.store.get(key)
+            if cached is not None:
+                return cached
+            return self.store.put(key, checkpoint_metrics(checkpoint.bundle, float(checkpoint.step or 0)))
 
     def has_metrics(self, checkpoint: Checkpoint) -> bool:
         return self.store.get(cache_key("metrics", checkpoint.fingerprint, checkpoint.step)) is not None
@@ -124,15 +138,16 @@ class Dashboard:
                lens: str | None = None) -> Report:
         """`fourlens.triage.triage` of two checkpoints (every lens, or those of one DESIGN.md lens)."""
         key = cache_key("report", base.fingerprint, cand.fingerprint, lens)
-        cached = self.store.get(key)
-        if cached is not None:
-            return Report.from_dict(cached)
-        from fourlens.triage import available_lenses, triage
+        with self._once(key):
+            cached = self.store.get(key)
+            if cached is not None:
+                return Report.from_dict(cached)
+            from fourlens.triage import available_lenses, triage
 
-        specs = [spec for spec in available_lenses() if lens is None or spec.lens == lens]
-        report = triage(base.bundle, cand.bundle, lenses=_tracked(specs, base, cand, progress))
-        self.store.put(key, report.to_dict())
-        return report
+            specs = [spec for spec in available_lenses() if lens is None or spec.lens == lens]
+            report = triage(base.bundle, cand.bundle, lenses=_tracked(specs, base, cand, progress))
+            self.store.put(key, report.to_dict())
+            return report
 
     def has_report(self, base: Checkpoint, cand: Checkpoint, lens: str | None = None) -> bool:
         return self.store.get(cache_key("report", base.fingerprint, cand.fingerprint, lens)) is not None
@@ -141,36 +156,30 @@ class Dashboard:
         """The checkpoint's `EvalResults` (memory cache), or None when it has no eval results."""
         if not checkpoint.bundle.has("evals"):
             return None
-        key = cache_key("evals", checkpoint.fingerprint)
-        found = self.store.get_object(key)
-        if found is None:
-            from fourlens.behavior import load_evals
+        from fourlens.behavior import load_evals
 
-            found = self.store.put_object(key, load_evals(checkpoint.bundle.paths("evals")))
-        return found
+        paths = checkpoint.bundle.paths("evals")
+        return self.cached_object(("evals", checkpoint.fingerprint), lambda: load_evals(paths))
 
     def comparison(self, base: Checkpoint, cand: Checkpoint) -> Any:
         """`fourlens.behavior.compare` of the two checkpoints' eval items, with the candidate's
         [options.behavior] (as triage uses them); None without eval results on both sides."""
-        key = cache_key("comparison", base.fingerprint, cand.fingerprint)
-        found = self.store.get_object(key)
-        if found is None:
-            evals_a, evals_b = self.evals(base), self.evals(cand)
-            if evals_a is None or evals_b is None:
-                return None
-            from fourlens.behavior import compare
+        evals_a, evals_b = self.evals(base), self.evals(cand)
+        if evals_a is None or evals_b is None:
+            return None
+        from fourlens.behavior import compare
 
-            options = cand.bundle.lens_options("behavior")
-            found = self.store.put_object(key, compare(
-                evals_a, evals_b, alpha=float(options.get("alpha", 0.05)),
-                common_items=bool(options.get("common_items", False)), test=str(options.get("test", "permutation"))))
-        return found
+        options = cand.bundle.lens_options("behavior")
+        return self.cached_object(("comparison", base.fingerprint, cand.fingerprint), lambda: compare(
+            evals_a, evals_b, alpha=float(options.get("alpha", 0.05)),
+            common_items=bool(options.get("common_items", False)), test=str(options.get("test", "permutation"))))
 
     def cached_object(self, parts: tuple, build: Callable[[], Any]) -> Any:
         """Any in-memory object (a loaded model, a trace table) keyed by `parts`."""
         key = cache_key("object", *parts)
-        found = self.store.get_object(key)
-        return found if found is not None else self.store.put_object(key, build())
+        with self._once(key):
+            found = self.store.get_object(key)
+            return found if found is not None else self.store.put_object(key, build())
 
 
 def _tracked(specs: list, base: Checkpoint, cand: Checkpoint, progress: Progress | None) -> list:
