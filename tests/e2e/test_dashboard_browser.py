@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.offline import guarded_page
 from tests.server.runs_fixture import shared_runs, shared_store
 
 pytestmark = pytest.mark.e2e
@@ -53,23 +54,11 @@ def dashboard(tmp_path_factory):
 @pytest.fixture
 def page(browser, dashboard):
     """A page whose requests may go to the dashboard only; what else it tried is checked at the end."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    refused, errors = [], []
-
-    def guard(route):
-        if route.request.url.startswith((dashboard + "/", "data:", "blob:", "about:")):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    tab = context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
-    assert refused == [], f"requests left the dashboard: {refused}"
-    assert errors == [], f"script errors: {errors}"
+    guarded = guarded_page(browser, (dashboard + "/", "data:", "blob:", "about:"))
+    yield guarded.page
+    guarded.context.close()
+    assert guarded.refused == [], f"requests left the dashboard: {guarded.refused}"
+    assert guarded.errors == [], f"script errors: {guarded.errors}"
 
 
 def ready(page, selector: str) -> None:
