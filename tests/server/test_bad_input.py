@@ -90,3 +90,18 @@ def test_a_failed_view_is_one_message(tmp_path):
     overview = client.get("/api/overview").json()
     assert "cannot be paired" in overview["flips"]["error"]
     assert "Traceback" not in client.get("/behavior").text
+
+
+def test_pin_and_scaling_without_what_they_need(tmp_path):
+    write_items(tmp_path / "ckpt-1" / "evals" / "items.jsonl", 0.9)
+    write_items(tmp_path / "ckpt-2" / "evals" / "items.jsonl", 0.9, seed=4)
+    client = app_over(tmp_path)
+    missing = client.post("/api/pin?checkpoint=ckpt-7")
+    assert missing.status_code == 404 and "no checkpoint 'ckpt-7'" in missing.json()["error"]
+    scaling = client.get("/api/training/scaling").json()
+    assert scaling["figure"] is None and "put scaling_runs.csv" in scaling["message"]
+    training = client.get("/api/training").json()
+    assert training["with_logs"] == [] and training["signals"] == []
+    assert "No checkpoint has training logs" in client.get("/training").text
+    attention = client.post("/api/transformer/attention", json={"text": "hello"})
+    assert attention.status_code == 404 and "not a model the transformer lens can run" in attention.json()["error"]
