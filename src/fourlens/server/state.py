@@ -90,8 +90,8 @@ class Dashboard:
         cand = self.checkpoint(candidate) if candidate else loaded[-1]
         if baseline:
             base = self.checkpoint(baseline)
-        elif self.pinned and self.runs.get(self.pinned) is not None and self.pinned != cand.id:
-            base = self.checkpoint(self.pinned)
+        elif self.pinned and getattr(self.runs.get(self.pinned), "ok", False) and self.pinned != cand.id:
+            base = self.checkpoint(self.pinned)   # a pinned checkpoint that stopped loading is passed over
         else:
             position = loaded.index(cand)
             base = loaded[position - 1] if position > 0 else loaded[1]
@@ -100,7 +100,11 @@ class Dashboard:
         return base, cand
 
     def index(self, checkpoint: Checkpoint) -> int:
-        return next(i for i, c in enumerate(self.loaded()) if c.id == checkpoint.id)
+        """The checkpoint's position among the loaded ones (it may have gone since the request began)."""
+        for i, found in enumerate(self.loaded()):
+            if found.id == checkpoint.id:
+                return i
+        raise ConflictError(f"checkpoint {checkpoint.id!r} is no longer in the runs directory; reload the page")
 
     # --- views ---------------------------------------------------------------------------------------
     def view(self, name: str, parts: tuple, build: Callable[[Progress], Any], description: str = "") -> Outcome:
