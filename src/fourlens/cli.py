@@ -13,6 +13,7 @@ from fourlens.cli_errors import DEBUG, user_errors
 from fourlens.cli_groups import PLANNED, lens_group
 from fourlens.cli_output import guard_report_outputs, write_report_outputs
 from fourlens.errors import BadInputError
+from fourlens.transformer.sources import register_source
 
 app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False,
                   help="What's going on inside my model? Four lenses on two checkpoints, ranked.")
@@ -32,6 +33,8 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     DEBUG["enabled"] = debug
+    # the demo's TinyLM is a model source of this application, not of the transformer lens (imported on use)
+    register_source("fourlens.demo.tinylm:MODEL_SOURCE")
 
 
 @app.command("triage")

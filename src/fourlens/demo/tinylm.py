@@ -1,6 +1,6 @@
 """A tiny attention-only decoder that forms induction heads on CPU in a few minutes.
 
-Recipe (issue 5; measured here): 2 layers x 4 heads, d_model 64, no LayerNorm and no MLPs, vocab
+Recipe (measured here): 2 layers x 4 heads, d_model 64, no LayerNorm and no MLPs, vocab
 128, context 64, batch 64, AdamW at 3e-3 without weight decay, 2,500 steps (10M tokens). Every training
 sequence is uniform random tokens with one span of random length (8-32) copied from a random offset to
 a later random offset, so the only learnable structure beyond unigram statistics is "what followed
@@ -39,6 +39,7 @@ from fourlens._io import write_atomic
 from fourlens._progress import Bar
 from fourlens._torch import torch_threads
 from fourlens.errors import BadInputError
+from fourlens.transformer.sources import ModelSource
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,13 @@ class TinyLM(nn.Module):
         self.unembed = nn.Linear(c.d_model, c.vocab_size, bias=False)
         nn.init.normal_(self.embed.weight, std=0.1)
         nn.init.normal_(self.pos_embed.weight, std=0.1)
+
+    # the accessors Hugging Face models have, so any tool (the transformer lens included) finds the tables
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.unembed
 
     def forward(self, input_ids: torch.Tensor, output_attentions: bool = False,
                 output_hidden_states: bool = False, **_: object) -> TinyLMOutput:
@@ -358,3 +366,53 @@ class AsciiTokenizer:
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
         return "".join(self.convert_ids_to_tokens(ids))
+
+
+def _is_tinylm_spec(spec: str) -> bool:
+    """`tinylm`, `tinylm:STEP`, a checkpoint written by `train` (config.json beside it with its "model" and
+    "train" sections), or a directory of such checkpoints."""
+    if spec == "tinylm" or spec.startswith("tinylm:"):
+        return True
+    path = Path(spec).expanduser()
+    folder = path if path.is_dir() else path.parent
+    if path.is_file() and not path.name.endswith(".safetensors"):
+        return False
+    try:
+        meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "model" in meta and "train" in meta and (
+        path.is_file() or any(folder.glob("step-*.safetensors")))
+
+
+def _load_spec(spec: str) -> tuple[TinyLM, AsciiTokenizer]:
+    if spec == "tinylm" or spec.startswith("tinylm:"):
+        step = spec.partition(":")[2]
+        if step and not step.isdigit():
+            raise BadInputError(f"tinylm:STEP needs a step number; got {spec!r}")
+        return cached_run(verbose=True).model(int(step) if step else None), AsciiTokenizer()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        steps = _run_spec(spec)[0]
+        return steps[-1][1](), AsciiTokenizer()
+    return load(path), AsciiTokenizer()
+
+
+def _run_spec(spec: str) -> tuple[list[tuple[int, Callable[[], TinyLM]]], AsciiTokenizer]:
+    import re
+
+    if spec == "tinylm":
+        run = cached_run(verbose=True)
+        return [(step, lambda step=step: run.model(step)) for step in run.steps], AsciiTokenizer()
+    folder = Path(spec).expanduser()
+    files = sorted(folder.glob("step-*.safetensors")) if folder.is_dir() else []
+    steps = [(int(m.group(1)), f) for f in files if (m := re.fullmatch(r"step-(\d+)\.safetensors", f.name))]
+    if not steps:
+        raise BadInputError(f"{spec!r} is not 'tinylm' or a directory of step-XXXXX.safetensors checkpoints "
+                            "written by fourlens.demo.tinylm.train")
+    return [(step, lambda path=path: load(path)) for step, path in sorted(steps)], AsciiTokenizer()
+
+
+# what the `fourlens` command registers with the transformer lens (fourlens.transformer.sources)
+MODEL_SOURCE = ModelSource("tinylm", _is_tinylm_spec, _load_spec, _run_spec,
+                           help="tinylm[:STEP], a TinyLM .safetensors file or a run directory")

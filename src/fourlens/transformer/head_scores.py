@@ -76,6 +76,7 @@ def _slice(probe: RepeatProbe, start: int, stop: int) -> RepeatProbe:
 
 
 def _scores(pattern: torch.Tensor, probe: RepeatProbe) -> torch.Tensor:
+    pattern = pattern.float()  # half-precision models: average and take logs in float32
     batch, _, _, seq, _ = pattern.shape
     device = pattern.device
     q = torch.arange(1, seq, device=device)
