@@ -201,9 +201,18 @@ def write_checkpoint(root: Path, step: int, last: bool, weights: bool = True, da
     return bundle
 
 
+def register_tinylm() -> None:
+    """Let the transformer lens run the TinyLM checkpoints, as the `fourlens` command does at start-up
+    (the library leaves registering model sources to the application)."""
+    from fourlens.transformer.sources import register_source
+
+    register_source("fourlens.demo.tinylm:MODEL_SOURCE")
+
+
 def build_runs(root: Path, n_checkpoints: int = 5, every: int = 1000, weights: bool = True,
                data: bool = True) -> Path:
     """`root` filled with `n_checkpoints` bundles (steps every, 2*every, ...) and a scaling-runs table."""
+    register_tinylm()
     root.mkdir(parents=True, exist_ok=True)
     for k in range(1, n_checkpoints + 1):
         write_checkpoint(root, k * every, last=k == n_checkpoints, weights=weights, data=data)
@@ -214,6 +223,7 @@ def build_runs(root: Path, n_checkpoints: int = 5, every: int = 1000, weights: b
 def shared_runs(factory: Any) -> Path:
     """The session's runs directory of 5 checkpoints (tests/server/runs_fixture.py), built on first use."""
     root = factory.getbasetemp() / "dashboard-runs"
+    register_tinylm()
     if not (root / "scaling_runs.csv").is_file():
         build_runs(root)
     return root
