@@ -5,6 +5,7 @@ happen. Screenshots go to $FOURLENS_ARTIFACTS/dashboard (default: .test-artifact
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -29,14 +30,10 @@ def artifacts() -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    """The dashboard over the session's runs directory, on a free loopback port, background jobs on."""
+@contextlib.contextmanager
+def serving(app):
+    """`app` on a free loopback port, in a thread; yields its base URL."""
     uvicorn = pytest.importorskip("uvicorn")
-    from fourlens.server import create_runs_app
-
-    app = create_runs_app(shared_runs(tmp_path_factory), store=shared_store(tmp_path_factory),
-                          allowed_hosts=["127.0.0.1"])
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
@@ -46,9 +43,22 @@ def dashboard(tmp_path_factory):
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """The dashboard over the session's runs directory, background jobs on."""
+    from fourlens.server import create_runs_app
+
+    app = create_runs_app(shared_runs(tmp_path_factory), store=shared_store(tmp_path_factory),
+                          allowed_hosts=["127.0.0.1"])
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -156,3 +166,26 @@ def test_upload_an_image_to_the_vision_playground(page, dashboard, artifacts, tm
                            timeout=60_000)
     assert page.locator("#top-nine").evaluate("img => img.naturalWidth") > 100
     page.screenshot(path=str(artifacts / "vision-upload.png"), full_page=False)
+
+
+def test_a_checkpoint_that_arrives_is_announced(browser, tmp_path):
+    from fourlens.server import create_runs_app
+    from fourlens.server.store import Store
+    from tests.server.conftest import write_items
+
+    for k, accuracy in ((1, 0.9), (2, 0.5)):
+        write_items(tmp_path / "runs" / f"ckpt-{k}" / "evals" / "items.jsonl", accuracy, seed=k)
+    with serving(create_runs_app(tmp_path / "runs", store=Store(None), reload_s=0.0)) as url:
+        guarded = guarded_page(browser, (url + "/", "data:"))
+        page = guarded.page
+        page.goto(url + "/")
+        ready(page, "#causes")
+        assert page.locator("#new-checkpoints").is_hidden()
+        write_items(tmp_path / "runs" / "ckpt-3" / "evals" / "items.jsonl", 0.4, seed=3)
+        page.wait_for_selector("#new-checkpoints", state="visible", timeout=30_000)
+        with page.expect_navigation():
+            page.click("#new-checkpoints a")
+        ready(page, "#causes")
+        assert "ckpt-3" in page.locator("#headline").inner_text()
+        guarded.context.close()
+        assert guarded.refused == [] and guarded.errors == []

@@ -230,7 +230,21 @@ function visionPage() {
   });
 }
 
+// Bundles that arrive while the page is open: say so (the server picks them up on its own).
+function watchCheckpoints() {
+  const shown = document.body.dataset.state;
+  if (shown === undefined || document.body.dataset.page === "error") return;
+  setInterval(async () => {
+    try {
+      const {body} = await api("/api/checkpoints");
+      const now = body.checkpoints.map((c) => `${c.id}:${c.fingerprint}`).join(",");
+      $("#new-checkpoints").hidden = now === shown;
+    } catch (error) { /* the server may be restarting: try again later */ }
+  }, 10_000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  watchCheckpoints();
   drawFigures();
   followJobs();
   pairControls();
