@@ -167,3 +167,18 @@ def test_pinned_baseline_is_the_default(client):
     finally:
         assert client.delete("/api/pin").json() == {"pinned": None}
     assert client.get("/api/overview").json()["baseline"]["id"] == "ckpt-4000"
+
+
+def test_a_symptom_that_began_before_its_cause_is_shown(client):
+    body = client.get("/api/overview?baseline=ckpt-1000").json()
+    order = {f"ckpt-{k}000": k for k in range(1, 6)}
+    by_id = {c["id"]: c for c in body["causes"]} | {s["id"]: s for c in body["causes"] for s in c["chain"]}
+    for cause in body["causes"]:
+        for symptom in cause["chain"]:
+            parent = by_id.get(symptom["explained_by"])
+            expected = bool(symptom["onset"] and parent and parent["onset"]
+                            and order[symptom["onset"]["checkpoint"]] < order[parent["onset"]["checkpoint"]])
+            assert symptom["before_cause"] == expected
+    page = client.get("/?baseline=ckpt-1000").text
+    flagged = sum(s["before_cause"] for c in body["causes"] for s in c["chain"])
+    assert page.count("began before the finding ranked as its cause") == flagged

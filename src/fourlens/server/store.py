@@ -20,7 +20,7 @@ from fourlens import __version__
 from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
 
-CACHE_FORMAT = 1   # bump when a cached payload's layout changes
+CACHE_FORMAT = 2   # bump when a cached payload's layout changes
 
 
 def cache_key(*parts: object) -> str:

@@ -36,10 +36,18 @@ def build_overview(dash: Dashboard, base: Checkpoint, cand: Checkpoint, progress
     flips = flip_summary(dash, base, cand, progress)
     aside = set_aside(report)
     causes = []
+    order = {c.id: i for i, c in enumerate(loaded)}
+    began = {f.id: onsets.get(finding_key(f)) for f in report.findings if getattr(f, "id", "")}
     for cause, chain in causes_with_chains(report):
-        causes.append({**finding_view(cause, base, cand, onsets.get(finding_key(cause))),
-                       "chain": [{"depth": depth, **finding_view(f, base, cand, onsets.get(finding_key(f)))}
-                                 for depth, f in chain]})
+        symptoms = []
+        for depth, f in chain:
+            view = {"depth": depth, **finding_view(f, base, cand, onsets.get(finding_key(f)))}
+            # shown, not judged: a finding that began before the one ranked as its cause
+            parent = began.get(view["explained_by"] or "")
+            view["before_cause"] = bool(view["onset"] and parent and
+                                        order[view["onset"]["checkpoint"]] < order[parent["checkpoint"]])
+            symptoms.append(view)
+        causes.append({**finding_view(cause, base, cand, onsets.get(finding_key(cause))), "chain": symptoms})
     return {
         "baseline": base.to_dict(), "candidate": cand.to_dict(), "title": report.title,
         "n_findings": len(report.findings), "causes": causes,
