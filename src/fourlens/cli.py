@@ -114,7 +114,7 @@ def demo_command(
 @app.command("serve")
 @user_errors
 def serve_command(
-    source: Path = typer.Argument(..., metavar="RUNS_DIR|REPORT", help="A runs directory (one bundle per "
+    source: Path = typer.Argument(..., metavar="PATH", help="A runs directory (one bundle per "
                                   "checkpoint; a workspace written by fourlens demo is one), or a report JSON "
                                   "written by fourlens triage --json."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 / localhost "
