@@ -96,3 +96,15 @@ def test_fingerprint_follows_content_not_location(tmp_path):
     assert fingerprint(a) == before
     (a / "evals" / "more.jsonl").write_text("{}\n")
     assert fingerprint(a) != before
+
+
+def test_folders_without_a_manifest_beside_bundles_with_one_are_not_checkpoints(tmp_path):
+    bundle(tmp_path, "baseline", 'name = "demo-baseline"\n')
+    bundle(tmp_path, "candidate", 'name = "demo-candidate"\n')
+    bundle(tmp_path, "eval-tasks")   # eval items beside the bundles, as a demo workspace has
+    runs = RunsDirectory(tmp_path)
+    assert [c.id for c in runs.checkpoints()] == ["baseline", "candidate"]
+    assert runs.ignored() == ("eval-tasks",)
+    # a lone manifest (one bundle's options) does not make its siblings something else
+    (tmp_path / "baseline" / "fourlens.toml").unlink()
+    assert [c.id for c in RunsDirectory(tmp_path).checkpoints()] == ["baseline", "candidate", "eval-tasks"]

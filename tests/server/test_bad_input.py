@@ -54,6 +54,7 @@ def test_one_broken_bundle_is_shown_as_such_and_the_others_served(tmp_path):
     assert (body["baseline"]["id"], body["candidate"]["id"]) == ("ckpt-1", "ckpt-3")
     page = client.get("/")
     assert "could not be loaded: " in page.text and "not valid TOML" in page.text
+    assert client.get("/api/checkpoints").json()["ignored"] == []
     broken = client.get("/api/overview?candidate=ckpt-2")
     assert broken.status_code == 409 and "could not be loaded" in broken.json()["error"]
 

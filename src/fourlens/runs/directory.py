@@ -3,8 +3,10 @@
 Layout: `RUNS_DIR/<checkpoint>/` is a bundle (see `fourlens.triage.bundle`); files at the top level
 (a report, a README, a scaling-runs table) are not checkpoints. A checkpoint's step is, in order:
 `[options.training] checkpoint_step` in its fourlens.toml, else the last number in its name
-(`ckpt-41200` -> 41200); checkpoints without a step sort after the others, by name. A workspace
-written by `fourlens demo` (`baseline/`, `candidate/`) is a runs directory too.
+(`ckpt-41200` -> 41200); checkpoints without a step sort after the others, by name. Where most
+sub-directories have a fourlens.toml, those without one are not checkpoints (listed as ignored). A
+workspace written by `fourlens demo` (`baseline/`, `candidate/` beside its eval task folder) is a runs
+directory too.
 
 A bundle is identified by a content fingerprint (each file's relative path, size and modification
 time), so anything computed from it can be cached until one of its files changes. A sub-directory
@@ -108,6 +110,7 @@ class RunsDirectory:
         self._loaded: dict[tuple[str, str], Checkpoint] = {}   # (directory name, fingerprint) -> checkpoint
         self._checkpoints: tuple[Checkpoint, ...] = ()
         self._scanned_at = -float("inf")
+        self._ignored: tuple[str, ...] = ()
 
     def checkpoints(self, refresh: bool = False) -> tuple[Checkpoint, ...]:
         """Every checkpoint (loaded or failed), in step order."""
@@ -116,6 +119,11 @@ class RunsDirectory:
                 self._checkpoints = self._scan()
                 self._scanned_at = time.monotonic()
             return self._checkpoints
+
+    def ignored(self) -> tuple[str, ...]:
+        """Sub-directories that are not checkpoints: without a fourlens.toml where other bundles have one."""
+        self.checkpoints()
+        return self._ignored
 
     def loaded(self) -> tuple[Checkpoint, ...]:
         """The checkpoints whose bundle loaded, in step order."""
@@ -144,6 +152,14 @@ class RunsDirectory:
         if len(entries) > MAX_CHECKPOINTS:
             raise BadInputError(f"{self.root} has more than {MAX_CHECKPOINTS:,} sub-directories; serve a smaller "
                                 "runs directory")
+        # Where most sub-directories carry a fourlens.toml, a folder without one is not a checkpoint (eval
+        # task definitions beside the bundles, as a demo workspace has); a lone manifest changes nothing.
+        with_manifest = [d for d in entries if (d / MANIFEST_NAME).is_file()]
+        if 2 * len(with_manifest) > len(entries):
+            self._ignored = tuple(d.name for d in entries if d not in with_manifest)
+            entries = with_manifest
+        else:
+            self._ignored = ()
         found, ids = [], set()
         for directory in entries:
             key = (directory.name, fingerprint(directory))

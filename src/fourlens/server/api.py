@@ -69,7 +69,7 @@ def add_api_routes(app: Any, dash: Dashboard, playground: Any) -> None:
     @app.get("/api/checkpoints")
     def checkpoints() -> Any:
         return {"root": dash.runs.root.name, "problem": dash.runs.problem(), "pinned": dash.pinned,
-                "checkpoints": [c.to_dict() for c in dash.checkpoints()]}
+                "checkpoints": [c.to_dict() for c in dash.checkpoints()], "ignored": list(dash.runs.ignored())}
 
     @app.post("/api/pin")
     def pin(checkpoint: str = Query(..., pattern=ID_PATTERN)) -> Any:

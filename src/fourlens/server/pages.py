@@ -66,7 +66,7 @@ def add_page_routes(app: Any, dash: Dashboard, playground: Any) -> None:
         checkpoints = dash.checkpoints()
         context = {"page": name, "checkpoints": checkpoints, "pinned": dash.pinned, "root": dash.runs.root.name,
                    "label": checkpoint_label, "base": None, "cand": None, "query": "", "outcome": None,
-                   "problem": None}
+                   "problem": None, "ignored": dash.runs.ignored()}
         try:
             base, cand = dash.pair(baseline, candidate)
         except ConflictError as exc:   # nothing to compare yet: the page says why and refreshes
