@@ -114,22 +114,32 @@ def demo_command(
 @app.command("serve")
 @user_errors
 def serve_command(
-    report: Path = typer.Argument(..., help="A report JSON written by fourlens (triage --json)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes it to your network."),
-    port: int = typer.Option(8765, "--port"),
+    source: Path = typer.Argument(..., metavar="PATH", help="A runs directory (one bundle per "
+                                  "checkpoint; a workspace written by fourlens demo is one), or a report JSON "
+                                  "written by fourlens triage --json."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 / localhost "
+                             "exposes the dashboard to your network (a warning is printed)."),
+    port: int = typer.Option(8765, "--port", help="TCP port to listen on; a port in use is an error."),
+    baseline: str | None = typer.Option(None, "--baseline", help="A checkpoint id to pin as the default baseline "
+                                        "(default: each candidate's previous checkpoint)."),
+    reload_interval: float = typer.Option(2.0, "--reload-interval", min=0.0, help="Seconds between looks at the "
+                                          "runs directory for new or changed bundles."),
 ) -> None:
-    """Serve one report as a local dashboard (binds to 127.0.0.1 unless told otherwise)."""
-    from fourlens.errors import BadInputError
+    """Serve a local dashboard: a runs directory of checkpoints (overview, timeline, per-lens pages, JSON
+    API), or one report. Binds to 127.0.0.1 unless told otherwise."""
     from fourlens.report import Report
-    from fourlens.server import serve
+    from fourlens.server import serve, serve_runs
 
-    if report.is_dir():
-        found = sorted(report.glob("*.json"))[:3]
-        hint = f" (JSON files there: {', '.join(p.name for p in found)})" if found else ""
-        raise BadInputError(f"{report} is a directory; fourlens serve takes one report JSON written by fourlens "
-                            "(fourlens triage BASE CAND --json report.json), e.g. fourlens serve "
-                            f"{report / 'report.json'}{hint}")
-    serve(Report.from_json(report), host=host, port=port)
+    if source.is_dir():
+        serve_runs(source, host=host, port=port, pinned=baseline, reload_s=reload_interval, debug=DEBUG["enabled"])
+        return
+    if baseline is not None:
+        raise BadInputError("--baseline picks a checkpoint of a runs directory; a report JSON already names its "
+                            "baseline")
+    if not source.exists():
+        raise BadInputError(f"{source} does not exist; pass a runs directory (one bundle per checkpoint) or a report "
+                            "JSON written by fourlens triage --json")
+    serve(Report.from_json(source), host=host, port=port)
 
 
 def main(argv: list[str] | None = None) -> None:

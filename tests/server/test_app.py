@@ -14,15 +14,3 @@ def test_serves_only_the_report(sample_report):
     assert client.get("/api/report").json()["title"] == sample_report.title
     for path in ("/etc/passwd", "/../pyproject.toml", "/docs", "/openapi.json", "/static/x"):
         assert client.get(path).status_code == 404
-
-
-def test_serve_a_directory_is_one_clear_error(tmp_path):
-    from typer.testing import CliRunner
-
-    from fourlens.cli import app
-
-    (tmp_path / "report.json").write_text("{}")
-    result = CliRunner().invoke(app, ["serve", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "is a directory" in result.output and "report.json" in result.output
-    assert "Traceback" not in result.output and "IsADirectoryError" not in result.output
