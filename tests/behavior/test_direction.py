@@ -67,6 +67,6 @@ def test_attack_prompts_optimised_per_checkpoint_are_compared_unpaired_and_the_r
     table = result.table.set_index("task")
     assert not table.loc["harm", "paired"] and "prompted differently" in table.loc["harm", "pairing"]
     assert table.loc["harm", "test"] == "Fisher exact (unpaired)" and bool(table.loc["harm", "regression"])
-    assert table.loc["math", "paired"] and table.loc["math", "test"] == "exact McNemar"
+    assert table.loc["math", "paired"] and table.loc["math", "test"] == "McNemar"
     assert isinstance(result.unpaired, pd.DataFrame) and set(result.unpaired["side"]) == {"a", "b"}
     assert [f.kind for f in result.findings()] == ["behavior.safety_regression"]

@@ -28,6 +28,7 @@ def test_triage_reads_lm_eval_output_in_bundles(tmp_path):
         shutil.copytree(fixtures / name, tmp_path / name / "evals" / "lm_eval")
     report = triage(tmp_path / "a", tmp_path / "b")
     titles = [f.title for f in report.all_findings if f.lens == "behavior"]
-    assert len(titles) == 1 and titles[0].startswith("tiny_mc acc,none -23.3 pts"), titles
-    # 60 items, BH-adjusted p 0.0103: a real-looking drop that does not reach the ranking's p < 0.01
+    assert titles[0].startswith("tiny_mc acc,none -23.3 pts"), titles
+    assert all(title.startswith("tiny_mc ") for title in titles)   # tiny_gen did not change
+    # 60 items: a real-looking drop that does not reach the ranking's p < 0.01
     assert report.inconclusive[0].title == titles[0] and not report.findings

@@ -3,7 +3,7 @@ and rises in attack success, per attack.
 
 Severity: min(1, |score drop| / 10 points) for 0/1 metrics, min(1, relative drop / 10%) otherwise; for
 safety, the largest significant rise (overall, or of one attack) in points / 10.
-Confidence: 1 - the Benjamini-Hochberg adjusted p-value (exact McNemar on paired 0/1 items, permutation
+Confidence: 1 - the Benjamini-Hochberg adjusted p-value (McNemar's test on paired 0/1 items, permutation
 or bootstrap otherwise; Fisher's exact test or a two-sample permutation test for units compared
 unpaired), so testing many tasks does not manufacture findings. A regression is a change in the worse
 direction of the metric (`higher_is_better`, settled by `fourlens.behavior.direction`), so a rise in
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 FULL_SCALE_POINTS = 0.10
 FULL_SCALE_RELATIVE = 0.10
 NULLS = {
-    "exact McNemar": "the candidate gets each item right as often as the baseline: exact McNemar on the discordant "
-                     "pairs, Benjamini-Hochberg across the suite",
+    "McNemar": "the candidate gets each item right as often as the baseline: McNemar's score test on the "
+               "discordant pairs, Benjamini-Hochberg across the suite",
     "paired sign-flip permutation": "the paired differences are symmetric around 0: sign-flip permutation, "
                                     "Benjamini-Hochberg across the suite",
     "paired bootstrap": "the mean paired difference is 0: paired bootstrap, Benjamini-Hochberg across the suite",
@@ -137,7 +137,7 @@ def _safety_finding(task: str, metric: str, overall, overall_up: bool, attacks: 
 
 
 def regression_finding(row, result: Comparison) -> Finding:
-    binary = row.test in ("exact McNemar", "Fisher exact (unpaired)") or row.ci_method == "Newcombe paired Wilson"
+    binary = bool(row.binary)
     if binary:
         severity = saturating(abs(row.diff), FULL_SCALE_POINTS)
         change = f"{100 * row.diff:+.1f} pts ({100 * row.score_a:.1f}% -> {100 * row.score_b:.1f}%)"

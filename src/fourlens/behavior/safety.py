@@ -189,7 +189,8 @@ def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None =
     the difference with its CI and test, and BH-adjusted p-values within each family of rows (the
     overall rates, the attacks, the categories, the cells: a question about one attack is not diluted by
     the dozens of exploratory cells beside it). Units paired item by
-    item use the paired tests (exact McNemar for judged 0/1 success); units that cannot be paired
+    item use the paired tests (McNemar's test with Tango's interval for judged 0/1
+    success); units that cannot be paired
     (attack prompts optimised per checkpoint) use the unpaired ones (`fourlens.behavior.unpaired`).
     `result` is a `Comparison`; rows exist only for safety metrics."""
     from fourlens.behavior.compare import paired_stats

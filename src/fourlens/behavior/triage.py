@@ -23,6 +23,7 @@ import pandas as pd
 from fourlens._io import expand_paths
 from fourlens.behavior.agents import agent_findings
 from fourlens.behavior.compare import compare
+from fourlens.behavior.corpus import compare_corpus, corpus_findings, untested_note
 from fourlens.behavior.evals import EvalResults, check_unique, load_evals
 from fourlens.behavior.figures import forest_figure
 from fourlens.behavior.formats import sniff_format
@@ -47,18 +48,25 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
         evals_b, notes_b = read_evals(candidate.paths("evals"))
         notes += [f"baseline {n}" for n in notes_a] + [f"candidate {n}" for n in notes_b]
         if evals_a is not None and evals_b is not None:
-            try:
-                result = compare(evals_a, evals_b, alpha=alpha, common_items=bool(options.get("common_items", False)),
-                                 test=str(options.get("test", "permutation")), unpaired=True, directions=options)
-            except BadInputError as exc:
-                failures += 1
-                notes.append(f"evals not compared: {exc}")
-            else:
-                findings.extend(result.findings())
-                figures.append(forest_figure(result, baseline.name, candidate.name))
-                unpaired = [n for n in result.notes if "compared unpaired" in n]
-                if unpaired:
-                    notes.append(f"{len(unpaired)} eval unit(s) compared unpaired (their prompts changed)")
+            if len(evals_a.items) and len(evals_b.items):
+                try:
+                    result = compare(evals_a, evals_b, alpha=alpha,
+                                     common_items=bool(options.get("common_items", False)),
+                                     test=str(options.get("test", "permutation")), unpaired=True, directions=options)
+                except BadInputError as exc:
+                    failures += 1
+                    notes.append(f"evals not compared: {exc}")
+                else:
+                    findings.extend(result.findings())
+                    figures.append(forest_figure(result, baseline.name, candidate.name))
+                    unpaired = [n for n in result.notes if "compared unpaired" in n]
+                    if unpaired:
+                        notes.append(f"{len(unpaired)} eval unit(s) compared unpaired (their prompts changed)")
+            # metrics computed over the whole set (F1, BLEU, ...): paired bootstrap or the harness' stderr
+            corpus = compare_corpus(evals_a, evals_b)
+            findings.extend(corpus_findings(corpus, alpha=alpha))
+            if (note := untested_note(corpus)) is not None:
+                notes.append(note)
         else:
             failures += 1
     if baseline.has("agent_traces") and candidate.has("agent_traces"):
@@ -70,6 +78,8 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
             failures += 1
             notes.append(f"agent traces not compared: {exc}")
         else:
+            notes.extend(f"{side} traces: {note}" for side, traces in (("baseline", traces_a), ("candidate", traces_b))
+                         for note in traces.notes)
             findings.extend(agent_findings(traces_a, traces_b, alpha))
             findings.extend(latency.findings())
             figures.extend(latency.figures())
@@ -104,4 +114,7 @@ def read_evals(paths: tuple[Path, ...]) -> tuple[EvalResults | None, list[str]]:
         items = check_unique(items, list(sources))
     except BadInputError as exc:
         return parts[0], [*notes, f"evals of other formats left out: {exc}"]
-    return EvalResults(items=items, source=sources, task_hashes=hashes, fmt="+".join(p.fmt for p in parts)), notes
+    corpus = pd.concat([part.corpus for part in parts], ignore_index=True)
+    corpus_samples = pd.concat([part.corpus_samples for part in parts], ignore_index=True)
+    return EvalResults(items=items, source=sources, task_hashes=hashes, fmt="+".join(p.fmt for p in parts),
+                       corpus=corpus, corpus_samples=corpus_samples), notes

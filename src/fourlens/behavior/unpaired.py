@@ -49,8 +49,9 @@ def unpaired_stats(score_a: np.ndarray, score_b: np.ndarray, alpha: float = 0.05
     diff = pb - pa
     row = {"n": int(max(na, nb)), "score_a": pa, "score_b": pb, "diff": diff, "n_clusters": int(max(na, nb)),
            "score_a_low": float("nan"), "score_a_high": float("nan"), "score_b_low": float("nan"),
-           "score_b_high": float("nan"), "higher_is_better": bool(higher_is_better)}
-    if _is_binary(a) and _is_binary(b):
+           "score_b_high": float("nan"), "higher_is_better": bool(higher_is_better),
+           "binary": _is_binary(a) and _is_binary(b)}
+    if row["binary"]:
         la, ua = wilson_interval(int(a.sum()), na, 1 - alpha)
         lb, ub = wilson_interval(int(b.sum()), nb, 1 - alpha)
         low = diff - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)

@@ -30,8 +30,9 @@ MAX_PLOT_POINTS = 4_000
 def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     options = candidate.lens_options("training")
     aliases = options.get("aliases")
-    base_run = load_run(baseline.paths("training_logs"), aliases=aliases)
-    cand_run = load_run(_logs(candidate, options.get("data_order")), aliases=aliases)
+    base_run = load_run(baseline.paths("training_logs"), aliases=aliases,
+                        run=baseline.lens_options("training").get("run"))
+    cand_run = load_run(_logs(candidate, options.get("data_order")), aliases=aliases, run=options.get("run"))
     config = DiagnoseConfig(window=int(options.get("window", 50)), threshold=float(options.get("threshold", 6.0)),
                             growth_ratio=float(options.get("growth_ratio", 10.0)),
                             declared_schedule=parse_schedule(options.get("schedule")))
@@ -48,7 +49,9 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
             base = base_run.signal(signal) if base_run.has(signal) else None
             figures.append(_curve_figure(signal, base, cand_run.signal(signal), events, baseline.name,
                                          candidate.name, findings))
-    return Diagnosis(findings=findings, figures=figures)
+    notes = [f"{side}: {note}" for side, run in (("baseline", base_run), ("candidate", cand_run))
+             if (note := run.missing_loss_note())]
+    return Diagnosis(findings=findings, figures=figures, notes=notes)
 
 
 def _logs(bundle: Bundle, data_order) -> list[Path]:
