@@ -7,7 +7,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".attribution": ("METHODS", "Attribution", "cam", "deconvnet", "grad_cam", "grad_cam_plus_plus",
         "guided_backprop", "integrated_gradients", "occlusion", "saliency", "smoothgrad"),
     ".conformance": ("check_attribution_method",),
-    ".deconv": ("DeconvExample", "lecture_example_1d", "zero_insertion_conv_transpose"),
+    ".transposed_conv": ("TransposedConvExample", "transposed_conv_example_1d", "zero_insertion_conv_transpose"),
     ".deconvnet_reconstruction": ("deconvnet_reconstruction",),
     ".deep_dream": ("Dream", "deep_dream"),
     ".fourier": ("high_frequency_share",),

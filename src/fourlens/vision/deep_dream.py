@@ -25,10 +25,10 @@ from torch.nn import functional as F
 
 from fourlens._progress import steps_bar
 from fourlens.errors import BadInputError
+from fourlens.vision._trace import check_channel, layer_output
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
-from fourlens.vision.visualize import _check_channel, _layer_output
 
 OBJECTIVES = ("l2", "mean")
 DREAM_LR = {"pixel": 0.01, "fourier": 0.01}
@@ -127,9 +127,9 @@ def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, oc
             raise BadInputError(f"clip must be 'input', None or (low, high); got {clip!r}") from None
 
     def score(x: torch.Tensor) -> torch.Tensor:
-        a = _layer_output(model, module, name, x)
+        a = layer_output(model, module, name, x)
         if channel is not None:
-            _check_channel(a, channel, name)
+            check_channel(a, channel, name)
             a = a[:, channel]
         return a.pow(2).mean() if objective == "l2" else a.mean()
 

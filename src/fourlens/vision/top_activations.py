@@ -1,6 +1,6 @@
 """`top_activations`: for every channel of every requested layer, the k images that excite it most.
 
-The lecture's "top-9 per filter" grids (Zeiler & Fergus 2014, Fig. 2): run a dataset through the model
+The "top-9 per filter" grids (Zeiler & Fergus 2014, Fig. 2): run a dataset through the model
 once and keep, per channel, the k images whose strongest spatial response is largest (one hit per image,
 at its arg-max position). `ActivationIndex.crops` then cuts out the input patch each hit's unit can see,
 using `receptive_field`: the deeper the layer, the larger the patch.

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from fourlens._progress import shown
-from fourlens.vision.attribution._common import check_logits, chunks, forward
+from fourlens.vision.attribution._common import check_logits, chunks
+from fourlens.vision.attribution.layout import forward
 
 # apply(images (B, C, H, W), sample index (B,), perturbation index (B,)) -> perturbed images (B, C, H, W)
 Perturb = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
