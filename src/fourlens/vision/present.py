@@ -17,8 +17,8 @@ from torch.nn import functional as F
 REDUCTIONS = {
     "saliency": "abs_max", "smoothgrad": "abs_max", "guided_backprop": "abs_max", "deconvnet": "abs_max",
     "integrated_gradients": "abs_sum", "occlusion": "relu_mean",
-    "cam": "relu", "grad_cam": "relu", "grad_cam_plus_plus": "relu",
-}
+    "guided_grad_cam": "abs_max",
+}  # maps at a layer's or the image's resolution without channels (every CAM, FullGrad) are rectified
 
 
 def reduce_channels(values: torch.Tensor, method: str, multi_target: bool = False) -> torch.Tensor:

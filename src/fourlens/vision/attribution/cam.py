@@ -15,7 +15,7 @@ from torch import nn
 
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import check_inputs, require_eager, resolve_layer
-from fourlens.vision.attribution.cam_base import class_activation_map, probe
+from fourlens.vision.attribution.cam_base import CamBatch, class_activation_map, probe, weighted_sum
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target
@@ -59,7 +59,7 @@ def cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: st
     layer_name, classifier = find_gap_head(model, x, layer)
     weight = classifier.weight.detach()  # (classes, K)
 
-    def classifier_weights(acts: torch.Tensor, grads: torch.Tensor | None, classes: torch.Tensor) -> torch.Tensor:
-        return weight[classes]  # (B, T, K)
+    def classifier_weights(batch: CamBatch) -> torch.Tensor:
+        return weighted_sum(weight[batch.classes], batch.acts)  # weights (B, T, K): the classifier rows
 
     return class_activation_map(model, x, target, targets, layer_name, batch_size, "cam", classifier_weights, False)
