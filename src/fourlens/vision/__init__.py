@@ -5,9 +5,9 @@ from fourlens._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".attribution": ("METHODS", "Attribution", "ablation_cam", "cam", "channels_last_batches", "deconvnet",
-        "eigen_cam", "eigen_grad_cam", "fullgrad", "grad_cam", "grad_cam_plus_plus", "guided_backprop",
-        "guided_grad_cam", "hirescam", "integrated_gradients", "layer_cam", "occlusion", "saliency", "score_cam",
-        "smoothgrad", "xgrad_cam"),
+        "deeplift", "eigen_cam", "eigen_grad_cam", "fullgrad", "grad_cam", "grad_cam_plus_plus", "gradient_shap",
+        "guided_backprop", "guided_grad_cam", "hirescam", "input_x_gradient", "integrated_gradients", "layer_cam",
+        "lrp", "occlusion", "saliency", "score_cam", "smoothgrad", "xgrad_cam"),
     ".conformance": ("check_attribution_method",),
     ".transposed_conv": ("TransposedConvExample", "transposed_conv_example_1d", "zero_insertion_conv_transpose"),
     ".deconvnet_reconstruction": ("deconvnet_reconstruction",),

@@ -16,7 +16,8 @@ from torch.nn import functional as F
 # (Zeiler & Fergus): where covering the region lowers the score, i.e. positive score drop.
 REDUCTIONS = {
     "saliency": "abs_max", "smoothgrad": "abs_max", "guided_backprop": "abs_max", "deconvnet": "abs_max",
-    "integrated_gradients": "abs_sum", "occlusion": "relu_mean",
+    "integrated_gradients": "abs_sum", "occlusion": "relu_mean", "input_x_gradient": "abs_sum",
+    "deeplift": "abs_sum", "gradient_shap": "abs_sum", "lrp": "abs_sum",
     "guided_grad_cam": "abs_max",
 }  # maps at a layer's or the image's resolution without channels (every CAM, FullGrad) are rectified
 

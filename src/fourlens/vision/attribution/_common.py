@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
-from fourlens.vision.attribution.layout import forward
+from fourlens.vision.attribution.layout import forward, logits_of
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -82,7 +82,9 @@ def class_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Te
     return torch.cat(outs)
 
 
-def check_logits(out: torch.Tensor) -> torch.Tensor:
+def check_logits(out: object) -> torch.Tensor:
+    """The model's logits (n, classes): a tensor, or a Hugging Face output's `.logits`; else a clear error."""
+    out = logits_of(out)
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise BadInputError(f"the model must return class logits of shape (n, classes); it returned {shape}")

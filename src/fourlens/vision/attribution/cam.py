@@ -17,6 +17,7 @@ from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import check_inputs, require_eager, resolve_layer
 from fourlens.vision.attribution.cam_base import CamBatch, class_activation_map, probe, weighted_sum
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.layout import logits_of
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target
 
@@ -27,7 +28,7 @@ def find_gap_head(model: nn.Module, x: torch.Tensor, layer: str | nn.Module | No
     outputs: list[torch.Tensor] = []
     with untouched(model):
         # the logits come from the probing forward itself (a hook on the model), not a second forward
-        handle = model.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        handle = model.register_forward_hook(lambda _m, _i, out: outputs.append(logits_of(out)))
         try:
             records = probe(model, x[:1])
         finally:

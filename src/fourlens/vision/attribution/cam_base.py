@@ -131,7 +131,9 @@ def default_layer(model: nn.Module, x: torch.Tensor) -> str:
     """The later (in call order) of: the last feature map larger than 1x1, and on a transformer the first
     norm of its last block (`tokens.default_token_layer`)."""
     records = probe(model, x[:1])
-    maps = [i for i, (_n, _m, out, _i) in enumerate(records) if out.ndim == 4 and out.shape[-2:].numel() > 1]
+    # a feature map is computed from a tensor input (not a position bias a module makes from nothing)
+    maps = [i for i, (_n, _m, out, first) in enumerate(records)
+            if out.ndim == 4 and out.shape[-2:].numel() > 1 and first is not None]
     token_layer = default_token_layer(model, records, tuple(x.shape[-2:]))
     if token_layer is not None and (not maps or token_layer[0] > maps[-1]):
         return token_layer[1]

@@ -51,6 +51,14 @@ def forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return model(inputs)
 
 
+def logits_of(output: object) -> object:
+    """The logits tensor of a model's output: the output itself, or its `.logits` (Hugging Face models
+    return a ModelOutput); anything else is returned as is, for the caller's check to name."""
+    if not isinstance(output, torch.Tensor) and isinstance(getattr(output, "logits", None), torch.Tensor):
+        return output.logits
+    return output
+
+
 def takes_channels_last(model: nn.Module) -> bool | None:
     """What the first check found for `model`: True, False, or None when it has not run yet."""
     if model in _CHANNELS_LAST_OK:
@@ -62,10 +70,10 @@ def _same_logits_channels_last(model: nn.Module, inputs: torch.Tensor) -> bool:
     sample = inputs[:2].detach()
     with torch.no_grad():
         try:
-            fast = model(sample.contiguous(memory_format=torch.channels_last))
+            fast = logits_of(model(sample.contiguous(memory_format=torch.channels_last)))
         except RuntimeError:  # e.g. .view on a channels-last feature map
             return False
-        plain = model(sample.contiguous())
+        plain = logits_of(model(sample.contiguous()))
     if not (isinstance(fast, torch.Tensor) and isinstance(plain, torch.Tensor)) or fast.shape != plain.shape:
         return False
     scale = plain.abs().max().item() if plain.numel() else 0.0
