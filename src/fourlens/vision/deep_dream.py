@@ -78,7 +78,7 @@ class Dream:
 def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, octaves: int = 3,
                octave_scale: float = 1.4, steps_per_octave: int = 20, lr: float | None = None, jitter: int = 4,
                channel: int | None = None, objective: str = "l2", clip: tuple[float, float] | None | str = "input",
-               seed: int = 0, parameterization: str = "pixel", progress: bool = False) -> Dream:
+               seed: int = 0, parameterization: str = "pixel", progress: bool = True) -> Dream:
     """Dream on `image` ((C, H, W) or (1, C, H, W), on the model's device) at `layer` (a
     `named_modules()` name or the module): gradient ascent on mean(a^2) ("l2") or mean(a) ("mean") of
     the layer's output `a`, or of its channel `channel`, over `octaves` scales `octave_scale` apart,

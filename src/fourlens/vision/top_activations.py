@@ -268,7 +268,7 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
 
 def top_activations(model: nn.Module, images: torch.Tensor | str | Path | Iterable, layers: str | nn.Module |
                     Sequence[str | nn.Module], k: int = 9, batch_size: int = 64,
-                    progress: bool = False) -> ActivationIndex:
+                    progress: bool = True) -> ActivationIndex:
     """One pass over `images`, keeping for every channel of every layer the k images it responds to most.
 
     `images`: a tensor (N, C, H, W), a folder (a path, or an `ImageFolder` to resize and normalize;

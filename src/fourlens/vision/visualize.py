@@ -201,7 +201,7 @@ def class_model_visualization(model: nn.Module, target: int, steps: int = 200, l
                               l2: float = 0.001, jitter: int = 2, blur_every: int = 4, blur_sigma: float = 0.5,
                               clip_pixel_norm: float = 0.0, clip_contribution: float = 0.0,
                               input_shape: tuple[int, ...] | None = None, seed: int = 0,
-                              parameterization: str = "pixel", progress: bool = False) -> Visualization:
+                              parameterization: str = "pixel", progress: bool = True) -> Visualization:
     """The class model image: argmax_x s_c(x) - l2 ||x||^2 by gradient ascent (Simonyan et al. 2014).
 
     `s_c` is the model's pre-softmax output for `target`; regularizers (Yosinski et al. 2015): `jitter`
@@ -242,7 +242,7 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
                          l2: float = 0.001, jitter: int = 2, blur_every: int = 4, blur_sigma: float = 0.5,
                          clip_pixel_norm: float = 0.0, clip_contribution: float = 0.0,
                          input_shape: tuple[int, ...] | None = None, seed: int = 0,
-                         parameterization: str = "pixel", progress: bool = False) -> Visualization:
+                         parameterization: str = "pixel", progress: bool = True) -> Visualization:
     """The input maximizing one neuron a_j^[l](x) - l2 ||x||^2: channel `channel` of `layer`'s output,
     averaged over space, or the single unit at `position=(y, x)`; for a (n, features) output, the
     feature itself. The forward pass stops at `layer` (later layers never run). Same regularizers as

@@ -53,7 +53,8 @@ def find_gap_head(model: nn.Module, x: torch.Tensor, layer: str | nn.Module | No
 
 
 def cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: str | nn.Module | None = None,
-        targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+        targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+        progress: bool = True) -> Attribution:
     """Class activation maps (n[, T], h, w) at the GAP head's feature layer, signed (bias excluded)."""
     x = check_inputs(model, x, batch_size)
     require_eager(model, "cam")
@@ -63,4 +64,5 @@ def cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: st
     def classifier_weights(batch: CamBatch) -> torch.Tensor:
         return weighted_sum(weight[batch.classes], batch.acts)  # weights (B, T, K): the classifier rows
 
-    return class_activation_map(model, x, target, targets, layer_name, batch_size, "cam", classifier_weights, False)
+    return class_activation_map(model, x, target, targets, layer_name, batch_size, "cam", classifier_weights, False,
+                                progress=progress)

@@ -146,10 +146,11 @@ def default_layer(model: nn.Module, x: torch.Tensor) -> str:
 
 def class_activation_map(model: nn.Module, x: torch.Tensor, target: Target, targets: Sequence[int] | None,
                          layer: str | nn.Module | None, batch_size: int, method: str, rule: CamRule,
-                         with_grad: bool, *, params: dict | None = None, progress: bool = False,
+                         with_grad: bool, *, params: dict | None = None, progress: bool = True,
                          per_channel: bool = False) -> Attribution:
-    """Run `rule` on `batch_size` images at a time. `per_channel`: the rule evaluates the model once per
-    image and channel (Score-CAM, Ablation-CAM), which the progress bar counts."""
+    """Run `rule` on `batch_size` images at a time. `progress`: a bar on a terminal when the run lasts
+    more than a few seconds, over the images, or over the model evaluations when `per_channel` (the rule
+    evaluates the model once per image and channel: Score-CAM, Ablation-CAM)."""
     require_eager(model, method)
     n = x.shape[0]
     with untouched(model):
@@ -157,7 +158,7 @@ def class_activation_map(model: nn.Module, x: torch.Tensor, target: Target, targ
         fixed = None if needs_logits(target, targets) else resolve_targets(target, targets, n, None, x.device)
         maps, classes_all = [], []
         with layer_leaf(module, with_grad, tuple(x.shape[-2:])) as store, \
-                Bar(None, method, progress and per_channel) as bar:
+                Bar(n, method, progress) as bar:
             for part in chunks(n, batch_size):
                 with torch.set_grad_enabled(with_grad):
                     logits = check_logits(forward(model, x[part]))
@@ -176,12 +177,15 @@ def class_activation_map(model: nn.Module, x: torch.Tensor, target: Target, targ
                         per_target.append(grad if grid is None else grid.to_grid(grad))
                     grads = torch.stack(per_target, dim=1)  # (B, T, K, h, w)
                 acts = leaf.detach() if grid is None else grid.to_grid(leaf.detach())
-                bar.total = n * acts.shape[1]  # one evaluation per image and channel, where the rule makes them
+                if per_channel:
+                    bar.total = n * acts.shape[1]  # one evaluation per image and channel, made by the rule
                 batch = CamBatch(acts, grads, classes, logits.detach(), x[part], model, module, grid,
                                  None if grid is None else leaf.detach(), batch_size, bar)
                 store["paused"] = True
                 maps.append(rule(batch))
                 store["paused"] = False
                 classes_all.append(classes)
+                if not per_channel:
+                    bar.advance(part.stop - part.start)
     values, classes = torch.cat(maps), torch.cat(classes_all)
     return finish(values, classes, targets, method, layer=layer_name, params={"layer": layer_name, **(params or {})})

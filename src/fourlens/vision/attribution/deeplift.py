@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from fourlens._progress import Bar
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import (
     check_classes,
@@ -144,12 +145,13 @@ def _baseline(baseline: torch.Tensor | float | None, x: torch.Tensor) -> torch.T
 
 def deeplift(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
              baseline: torch.Tensor | float | None = None, targets: Sequence[int] | torch.Tensor | None = None,
-             batch_size: int = 64) -> Attribution:
+             batch_size: int = 64, progress: bool = True) -> Attribution:
     """DeepLIFT-Rescale attributions (x - x') * m; `values` has x's shape (n[, T], C, H, W), signed;
     `delta` (n[, T]) = sum(values) - (f(x) - f(x')), the summation-to-delta error (Captum's convention).
 
     `baseline` x' is a tensor broadcastable to x, a number, or None (black). `batch_size` images go
-    through the model per pass together with their baselines (2 x batch_size rows).
+    through the model per pass together with their baselines (2 x batch_size rows). `progress`: a bar
+    over the images on a terminal when the run lasts more than a few seconds.
     """
     x = check_inputs(model, x, batch_size)
     require_eager(model, "deeplift")
@@ -162,6 +164,7 @@ def deeplift(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
         else:
             classes = resolve_targets(target, targets, n, None, x.device)
         values, rises = [], []
+        bar = Bar(n, "deeplift", progress)
         for part in chunks(n, batch_size):
             size = part.stop - part.start
             both = torch.cat([x[part], reference[part]]).requires_grad_(True)  # (2B, C, H, W)
@@ -177,6 +180,8 @@ def deeplift(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
             values.append(torch.stack(per_target, dim=1))  # (B, T, C, H, W)
             picked = out.detach().gather(1, chosen)
             rises.append(picked[:size] - picked[size:])  # f(x) - f(x'): (B, T)
+            bar.advance(size)
+        bar.close()
     result = torch.cat(values)
     delta = result.flatten(2).sum(2) - torch.cat(rises)
     return finish(result, classes, targets, "deeplift", delta=delta, params={"rule": "rescale"})

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fourlens._progress import Bar
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import check_classes, check_inputs, check_logits, chunks, class_logits
 from fourlens.vision.attribution.gradients import finish
@@ -56,9 +57,11 @@ def _scaled_channel_sum(maps: torch.Tensor) -> torch.Tensor:
 
 
 def fullgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
-             targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+             targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+             progress: bool = True) -> Attribution:
     """FullGrad saliency (n[, T], H, W) at the image's resolution, non-negative, before the final scaling
-    (`heatmap()` scales it). Uses every Conv2d-with-bias and BatchNorm2d layer (`bias_layers`)."""
+    (`heatmap()` scales it). Uses every Conv2d-with-bias and BatchNorm2d layer (`bias_layers`).
+    `progress`: a bar over the images on a terminal when the run lasts more than a few seconds."""
     x = check_inputs(model, x, batch_size)
     n, size = x.shape[0], tuple(x.shape[-2:])
     with untouched(model):
@@ -78,6 +81,7 @@ def fullgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
             return hook
 
         out = []
+        bar = Bar(n, "fullgrad", progress)
         try:
             for name, module, _bias in layers:
                 handles.append(module.register_forward_hook(tap(name)))
@@ -94,7 +98,9 @@ def fullgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
                                                         retain_graph=t < chosen.shape[1] - 1)
                         per_target.append(_saliency(inputs.detach(), grad_x, layers, grads, size))
                 out.append(torch.stack(per_target, dim=1))  # (B, T, H, W)
+                bar.advance(part.stop - part.start)
         finally:
+            bar.close()
             for handle in handles:
                 handle.remove()
     return finish(torch.cat(out), classes, targets, "fullgrad",

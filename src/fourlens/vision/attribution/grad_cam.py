@@ -18,8 +18,10 @@ def _mean_gradient(batch: CamBatch) -> torch.Tensor:
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: str | nn.Module | None = None,
-             targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+             targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+             progress: bool = True) -> Attribution:
     """sum_k alpha_k^c A_k at `layer` (default: the last feature-map layer); values (n[, T], h, w), before
     the paper's ReLU (applied by `heatmap()`), as Captum's LayerGradCam with relu_attributions=False."""
     x = check_inputs(model, x, batch_size)
-    return class_activation_map(model, x, target, targets, layer, batch_size, "grad_cam", _mean_gradient, True)
+    return class_activation_map(model, x, target, targets, layer, batch_size, "grad_cam", _mean_gradient, True,
+                                progress=progress)

@@ -29,8 +29,10 @@ def _plus_plus(batch: CamBatch) -> torch.Tensor:
 
 def grad_cam_plus_plus(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
                        layer: str | nn.Module | None = None, targets: Sequence[int] | torch.Tensor | None = None,
-                       batch_size: int = 64) -> Attribution:
+                       batch_size: int = 64,
+                       progress: bool = True) -> Attribution:
     """Grad-CAM++ maps (n[, T], h, w) at `layer` (default: the last feature-map layer), before ReLU."""
     x = check_inputs(model, x, batch_size)
     return class_activation_map(model, x, target, targets, layer, batch_size, "grad_cam_plus_plus",
-                                _plus_plus, True)
+                                _plus_plus, True,
+                                progress=progress)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from fourlens._progress import Bar
 from fourlens.vision.attribution._common import chunks, class_logits
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
@@ -17,8 +18,9 @@ def gradient_attribution(model: nn.Module, x: torch.Tensor, target: Target, targ
                          batch_size: int, method: str,
                          grad_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor,
                                                                                          torch.Tensor]],
-                         params: dict | None = None) -> Attribution:
-    """Batches of `grad_fn(model, inputs (B, C, H, W), targets (B, T)) -> (B, T, C, H, W), logits`."""
+                         params: dict | None = None, progress: bool = True) -> Attribution:
+    """Batches of `grad_fn(model, inputs (B, C, H, W), targets (B, T)) -> (B, T, C, H, W), logits`;
+    `progress`: a bar over the images on a terminal when the run lasts more than a few seconds."""
     n = x.shape[0]
     with untouched(model):
         if needs_logits(target, targets):
@@ -28,9 +30,11 @@ def gradient_attribution(model: nn.Module, x: torch.Tensor, target: Target, targ
         else:
             classes = resolve_targets(target, targets, n, None, x.device)
         out = []
-        for part in chunks(n, batch_size):
-            grads, logits = grad_fn(model, x[part], classes[part])
-            out.append(grads)
+        with Bar(n, method, progress) as bar:
+            for part in chunks(n, batch_size):
+                grads, logits = grad_fn(model, x[part], classes[part])
+                out.append(grads)
+                bar.advance(part.stop - part.start)
     values = torch.cat(out)  # (n, T, C, H, W)
     return finish(values, classes, targets, method, params=params)
 

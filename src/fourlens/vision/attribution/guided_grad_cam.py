@@ -21,16 +21,16 @@ MODES = ("bilinear", "nearest", "bicubic", "area")
 
 def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
                     layer: str | nn.Module | None = None, targets: Sequence[int] | torch.Tensor | None = None,
-                    batch_size: int = 64, interpolation: str = "bilinear") -> Attribution:
+                    batch_size: int = 64, interpolation: str = "bilinear", progress: bool = True) -> Attribution:
     """guided_backprop * upsample(relu(grad_cam)); values have x's shape (n[, T], C, H, W), signed.
 
     `interpolation` upsamples the Grad-CAM map (the paper: bilinear; Captum's default: nearest)."""
     if interpolation not in MODES:
         raise ValueError(f"interpolation must be one of {', '.join(MODES)}; got {interpolation!r}")
     x = check_inputs(model, x, batch_size)
-    cam = grad_cam(model, x, target, layer=layer, targets=targets, batch_size=batch_size)
-    guided = guided_backprop(model, x, cam.target, batch_size=batch_size) if targets is None else \
-        guided_backprop(model, x, targets=targets, batch_size=batch_size)
+    cam = grad_cam(model, x, target, layer=layer, targets=targets, batch_size=batch_size, progress=progress)
+    guided = guided_backprop(model, x, cam.target, batch_size=batch_size, progress=progress) if targets is None \
+        else guided_backprop(model, x, targets=targets, batch_size=batch_size, progress=progress)
     maps = cam.values.clamp(min=0)
     lead = maps.shape[:-2]
     maps = maps.reshape(-1, 1, *maps.shape[-2:])  # (n*T, 1, h, w)

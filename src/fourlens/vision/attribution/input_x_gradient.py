@@ -21,7 +21,9 @@ def _times_input(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor):
 
 
 def input_x_gradient(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
-                     targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+                     targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+                     progress: bool = True) -> Attribution:
     """x * d s_c / d x; `values` has x's shape (n[, T], C, H, W), signed (Captum's InputXGradient)."""
     x = check_inputs(model, x, batch_size)
-    return gradient_attribution(model, x, target, targets, batch_size, "input_x_gradient", _times_input)
+    return gradient_attribution(model, x, target, targets, batch_size, "input_x_gradient", _times_input,
+                                progress=progress)

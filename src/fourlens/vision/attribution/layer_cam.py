@@ -20,8 +20,10 @@ def _positive_gradient(batch: CamBatch) -> torch.Tensor:
 
 
 def layer_cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: str | nn.Module | None = None,
-              targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+              targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+              progress: bool = True) -> Attribution:
     """sum_k relu(d s_c / d A_k) * A_k at `layer` (default: the last feature map or transformer block's
     norm); values (n[, T], h, w), before the paper's final ReLU."""
     x = check_inputs(model, x, batch_size)
-    return class_activation_map(model, x, target, targets, layer, batch_size, "layer_cam", _positive_gradient, True)
+    return class_activation_map(model, x, target, targets, layer, batch_size, "layer_cam", _positive_gradient, True,
+                                progress=progress)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from fourlens._progress import Bar
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import (
     check_classes,
@@ -160,10 +161,12 @@ def relevance_hooks(model: nn.Module, rules: dict[nn.Module, Rule], merge_batchn
 def lrp(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, composite: str = "epsilon_plus",
         epsilon: float = 1e-6, gamma: float = 0.25, low: float | torch.Tensor = 0.0,
         high: float | torch.Tensor = 1.0, stabilizer: float = 1e-6, merge_batchnorm: bool = True,
-        targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+        targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64, progress: bool = True
+        ) -> Attribution:
     """LRP relevance at the input, `values` of x's shape (n[, T], C, H, W), signed; `delta` (n[, T]) =
     sum(values) - s_c. `composite` and its settings as in the module docs (`epsilon` for the epsilon rule,
-    `stabilizer` for the others, as Zennit's); BatchNorm is merged with its running statistics."""
+    `stabilizer` for the others, as Zennit's); BatchNorm is merged with its running statistics.
+    `progress`: a bar over the images on a terminal when the run lasts more than a few seconds."""
     x = check_inputs(model, x, batch_size)
     require_eager(model, "lrp")
     rules = composite_rules(model, composite, epsilon=epsilon, gamma=gamma, low=low, high=high, stabilizer=stabilizer)
@@ -178,7 +181,7 @@ def lrp(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, composite
         else:
             classes = resolve_targets(target, targets, n, None, x.device)
         values, scores = [], []
-        with relevance_hooks(model, rules, merge_batchnorm):
+        with relevance_hooks(model, rules, merge_batchnorm), Bar(n, "lrp", progress) as bar:
             for part in chunks(n, batch_size):
                 inputs = x[part].detach().requires_grad_(True)
                 with torch.enable_grad():
@@ -194,6 +197,7 @@ def lrp(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, composite
                     per_target.append(relevance)
                 values.append(torch.stack(per_target, dim=1))  # (B, T, C, H, W)
                 scores.append(out.detach().gather(1, chosen))
+                bar.advance(part.stop - part.start)
     result = torch.cat(values)
     delta = result.flatten(2).sum(2) - torch.cat(scores)
     return finish(result, classes, targets, "lrp", delta=delta,

@@ -23,9 +23,10 @@ def _activation_weighted(batch: CamBatch) -> torch.Tensor:
 
 
 def xgrad_cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: str | nn.Module | None = None,
-              targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+              targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+              progress: bool = True) -> Attribution:
     """XGrad-CAM maps (n[, T], h, w) at `layer` (default: the last feature map or transformer block's
     norm), before ReLU."""
     x = check_inputs(model, x, batch_size)
     return class_activation_map(model, x, target, targets, layer, batch_size, "xgrad_cam", _activation_weighted,
-                                True)
+                                True, progress=progress)

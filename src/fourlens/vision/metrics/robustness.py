@@ -29,6 +29,7 @@ from fourlens.vision.attribution.perturb import perturb_and_evaluate
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target, resolve_targets
 from fourlens.vision.metrics._maps import input_space
+from fourlens.vision.metrics.randomization import quiet
 
 
 def perturbation(shape: tuple[int, ...], seed: int, image: int, draw: int, kind: str, scale: float,
@@ -108,6 +109,7 @@ def max_sensitivity(method: Callable[..., Attribution], model: nn.Module, x: tor
     with untouched(model):
         logits = class_logits(model, x, batch_size)
     classes = resolve_targets(target, None, n, logits.shape[1], x.device, logits=logits)[:, 0]
+    method_kwargs = quiet(method, method_kwargs)
     reference = input_space(method(model, x, classes, batch_size=batch_size, **method_kwargs), x).flatten(1)
     norm = reference.norm(dim=1)
     norm = torch.where(norm == 0, torch.ones_like(norm), norm)  # an all-zero explanation: absolute change
