@@ -4,8 +4,9 @@ A vision transformer's block outputs tokens (n, N, D): maybe a few leading extra
 a distillation token, register tokens) and then one token per image patch in raster order. Dropping the
 leading tokens and reshaping the rest to the patch grid gives a feature map (n, D, h, w) with D channels,
 which is what Grad-CAM and its family read (as pytorch-grad-cam's `reshape_transform` does for ViT and
-Swin). The grid is found from the token count and the image's aspect ratio: the fewest leading tokens
-(up to `MAX_EXTRA`) whose removal leaves h x w tokens with h / w = H / W.
+Swin). The grid is found from the token count and the image's size: the fewest leading tokens (up to
+`MAX_EXTRA`, and fewer than the patches) whose removal leaves h x w tokens with h / w = H / W and a
+whole number of pixels per patch.
 
 The default layer on such a model is the first norm of its last transformer block (a module holding two
 or more LayerNorms: ViT's `layernorm_before` / timm's `norm1`). Its patch tokens feed the last attention,
@@ -50,8 +51,11 @@ def token_grid(n_tokens: int, image_size: tuple[int, int]) -> TokenGrid | None:
     for extra in range(min(MAX_EXTRA, n_tokens - 1) + 1):
         patches = n_tokens - extra
         rows = round(math.sqrt(patches * height / width))
-        if rows >= 1 and patches % rows == 0 and (patches // rows) * height == rows * width:
-            return TokenGrid(extra, rows, patches // rows)
+        if rows < 1 or patches % rows or extra >= patches:
+            continue
+        cols = patches // rows
+        if cols * height == rows * width and height % rows == 0 and width % cols == 0:
+            return TokenGrid(extra, rows, cols)
     return None
 
 
