@@ -126,6 +126,18 @@ def worker(kind: str, name: str, folder: Path, threads: int, methods: list[str])
         print(time.perf_counter() - start, flush=True)
 
 
+def read_seconds(proc: subprocess.Popen) -> float:
+    """The worker's answer; pytorch-grad-cam prints warnings on stdout (FullGrad's on every call): skip them."""
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("a worker stopped before answering")
+        try:
+            return float(line)
+        except ValueError:
+            continue
+
+
 def compare(maps: dict, names: list[str], methods: list[str]) -> dict:
     import torch
 
@@ -180,7 +192,10 @@ def drive(args: argparse.Namespace) -> None:
             [python, str(Path(__file__).resolve()), "--worker", kind, "--name", name, "--folder", str(folder),
              "--threads", str(args.threads), "--methods", ",".join(methods)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ | extra)
-        versions[name] = procs[name].stdout.readline().split()[-1]  # waits for "ready <torch version>"
+        line = procs[name].stdout.readline()
+        while not line.startswith("ready"):  # waits for "ready <torch version>", past printed warnings
+            line = procs[name].stdout.readline()
+        versions[name] = line.split()[-1]
     load_start = os.getloadavg()
     times: dict[str, dict[str, list[float]]] = {m: {name: [] for name in procs} for m in methods}
     try:
@@ -191,7 +206,7 @@ def drive(args: argparse.Namespace) -> None:
                 for name, proc in procs.items():
                     proc.stdin.write(f"run {method}\n")
                     proc.stdin.flush()
-                    times[method][name].append(float(proc.stdout.readline()))
+                    times[method][name].append(read_seconds(proc))
             print(f"round {round_ + 1} done", flush=True)
     finally:
         for proc in procs.values():

@@ -8,13 +8,10 @@ final norm; the mean of the patch tokens goes to the classifier. Trained for the
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from fourlens.demo.zoo import CLASSES, make_zoo
+from fourlens.demo.zoo import CLASSES, fit_on_zoo
 
 
 class Block(nn.Module):
@@ -51,28 +48,9 @@ class ZooViT(nn.Module):
 
 def train_zoo_vit(n: int = 2000, epochs: int = 4, batch_size: int = 50, lr: float = 3e-3, seed: int = 0
                   ) -> tuple[ZooViT, float]:
-    """(model in eval mode, accuracy on 400 held-out images)."""
-    data, held_out = make_zoo(n, seed=seed), make_zoo(400, seed=seed + 10_000)
+    """(model in eval mode, accuracy on 400 held-out images), trained as the zoo CNN is (`fit_on_zoo`)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = ZooViT()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * math.ceil(n / batch_size),
-                                                   pct_start=0.2)
-    g = torch.Generator().manual_seed(seed + 1)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=g)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            flip = torch.rand(len(idx), generator=g) < 0.5
-            images = torch.where(flip.view(-1, 1, 1, 1), data.images[idx].flip(-1), data.images[idx])
-            loss = F.cross_entropy(model(images), data.labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(held_out.images).argmax(1) == held_out.labels).float().mean().item()
-    return model, accuracy
+    return fit_on_zoo(model, optimizer, seed, n, epochs, batch_size, lr)

@@ -150,12 +150,20 @@ def weights_path(seed: int = 0, directory: str | os.PathLike[str] | None = None)
 def train_zoo_model(seed: int = 0, n_train: int = 2000, epochs: int = 3, batch_size: int = 50,
                     lr: float = 5e-3, progress: bool = False) -> tuple[ZooNet, float]:
     """Train ZooNet on freshly generated images; returns (model in eval mode, held-out accuracy)."""
-    data = make_zoo(n_train, seed=seed)
-    held_out = make_zoo(400, seed=seed + 10_000)
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
         torch.manual_seed(seed)
         model = ZooNet()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    return fit_on_zoo(model, torch.optim.Adam(model.parameters(), lr=lr), seed, n_train, epochs, batch_size, lr,
+                      progress)
+
+
+def fit_on_zoo(model: nn.Module, optimizer: torch.optim.Optimizer, seed: int = 0, n_train: int = 2000,
+               epochs: int = 3, batch_size: int = 50, lr: float = 5e-3, progress: bool = False
+               ) -> tuple[nn.Module, float]:
+    """Train any classifier of zoo images with `optimizer` (one-cycle schedule peaking at `lr`, random
+    horizontal flips); returns (model in eval mode, accuracy on 400 held-out images)."""
+    data = make_zoo(n_train, seed=seed)
+    held_out = make_zoo(400, seed=seed + 10_000)
     steps = epochs * math.ceil(n_train / batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
     g = torch.Generator().manual_seed(seed + 1)

@@ -136,3 +136,14 @@ def accumulate_gradients(model: nn.Module, total: int, batch_size: int,
         inputs, targets = make_inputs(part)
         grads, logits = input_gradients(model, inputs, targets)
         on_batch(part, grads, logits)
+
+
+def target_classes(model: nn.Module, x: torch.Tensor, target: object, targets: object, batch_size: int
+                   ) -> torch.Tensor:
+    """The (n, T) classes to explain; "top1" costs one no-grad forward, so gradient passes stay one pass each."""
+    from fourlens.vision.attribution.targets import needs_logits, resolve_targets
+
+    if needs_logits(target, targets):
+        logits = class_logits(model, x, batch_size)
+        return resolve_targets(target, targets, x.shape[0], logits.shape[1], x.device, logits=logits)
+    return resolve_targets(target, targets, x.shape[0], None, x.device)

@@ -31,14 +31,14 @@ from fourlens.vision.attribution._common import (
     check_inputs,
     check_logits,
     chunks,
-    class_logits,
     require_eager,
+    target_classes,
 )
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 EPS = 1e-10  # below this |z - z'| the rule falls back to the derivative (Captum's threshold)
 
@@ -158,11 +158,7 @@ def deeplift(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
     reference = _baseline(baseline, x)
     n = x.shape[0]
     with untouched(model):
-        if needs_logits(target, targets):
-            logits = class_logits(model, x, batch_size)
-            classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
-        else:
-            classes = resolve_targets(target, targets, n, None, x.device)
+        classes = target_classes(model, x, target, targets, batch_size)
         values, rises = [], []
         bar = Bar(n, "deeplift", progress)
         for part in chunks(n, batch_size):

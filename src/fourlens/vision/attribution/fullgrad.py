@@ -23,12 +23,18 @@ from torch.nn import functional as F
 
 from fourlens._progress import Bar
 from fourlens.errors import BadInputError
-from fourlens.vision.attribution._common import check_classes, check_inputs, check_logits, chunks, class_logits
+from fourlens.vision.attribution._common import (
+    check_classes,
+    check_inputs,
+    check_logits,
+    chunks,
+    target_classes,
+)
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 EPS = 1e-7  # in (m - min) / (max - min + eps), as pytorch-grad-cam's scale_cam_image
 
@@ -66,11 +72,7 @@ def fullgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
     n, size = x.shape[0], tuple(x.shape[-2:])
     with untouched(model):
         layers = bias_layers(model)
-        if needs_logits(target, targets):
-            logits = class_logits(model, x, batch_size)
-            classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
-        else:
-            classes = resolve_targets(target, targets, n, None, x.device)
+        classes = target_classes(model, x, target, targets, batch_size)
         grads: dict[str, torch.Tensor] = {}
         handles = []
 

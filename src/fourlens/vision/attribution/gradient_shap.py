@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
-from fourlens.vision.attribution._common import accumulate_gradients, check_inputs, class_logits
+from fourlens.vision.attribution._common import accumulate_gradients, check_inputs, target_classes
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 
 def _baselines(baselines: torch.Tensor | float | None, x: torch.Tensor) -> torch.Tensor:
@@ -56,9 +56,7 @@ def gradient_shap(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
     count = x.shape[0]
     generator = torch.Generator(device=x.device).manual_seed(seed)
     with untouched(model):
-        logits = class_logits(model, x, batch_size) if needs_logits(target, targets) else None
-        classes = resolve_targets(target, targets, count, None if logits is None else logits.shape[1], x.device,
-                                  logits=logits)
+        classes = target_classes(model, x, target, targets, batch_size)
         total = torch.zeros(count, classes.shape[1], *x.shape[1:], device=x.device, dtype=x.dtype)
         virtual = n_samples * count
         sample_of = torch.arange(virtual, device=x.device) % count  # virtual input i -> image i % count

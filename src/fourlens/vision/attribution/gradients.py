@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from fourlens._progress import Bar
-from fourlens.vision.attribution._common import chunks, class_logits
+from fourlens.vision.attribution._common import chunks, target_classes
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 
 def gradient_attribution(model: nn.Module, x: torch.Tensor, target: Target, targets: Sequence[int] | None,
@@ -23,12 +23,7 @@ def gradient_attribution(model: nn.Module, x: torch.Tensor, target: Target, targ
     `progress`: a bar over the images on a terminal when the run lasts more than a few seconds."""
     n = x.shape[0]
     with untouched(model):
-        if needs_logits(target, targets):
-            # "top1" is the prediction; one extra no-grad forward so the gradient pass stays one pass.
-            logits = class_logits(model, x, batch_size)
-            classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
-        else:
-            classes = resolve_targets(target, targets, n, None, x.device)
+        classes = target_classes(model, x, target, targets, batch_size)
         out = []
         with Bar(n, method, progress) as bar:
             for part in chunks(n, batch_size):

@@ -41,15 +41,15 @@ from fourlens.vision.attribution._common import (
     check_inputs,
     check_logits,
     chunks,
-    class_logits,
     require_eager,
+    target_classes,
 )
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.lrp_rules import Rule, relevance_in
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 COMPOSITES = ("epsilon", "epsilon_plus", "epsilon_alpha2_beta1", "epsilon_gamma_box")
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -175,11 +175,7 @@ def lrp(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, composite
                             "relevance through nn.Module layers")
     n = x.shape[0]
     with untouched(model):
-        if needs_logits(target, targets):
-            logits = class_logits(model, x, batch_size)
-            classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
-        else:
-            classes = resolve_targets(target, targets, n, None, x.device)
+        classes = target_classes(model, x, target, targets, batch_size)
         values, scores = [], []
         with relevance_hooks(model, rules, merge_batchnorm), Bar(n, "lrp", progress) as bar:
             for part in chunks(n, batch_size):
