@@ -152,14 +152,20 @@ def test_explain_checks_every_target_before_writing_anything(tmp_path, zoo_env):
 
 def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, zoo_env, monkeypatch):
     import os
+    import tempfile
 
     images = tmp_path / "zoo"
     assert runner.invoke(app, ["vision", "zoo", "--out", str(images), "--n", "2"]).exit_code == 0
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_access = os.access
-    # the process may be root, which ignores permission bits: ask the same question the check asks
-    monkeypatch.setattr(os, "access", lambda path, mode: real_access(path, mode) and Path(path) != locked)
+    real = tempfile.TemporaryFile
+
+    def refuse(*args, dir=None, **kwargs):  # what an unwritable folder does (root ignores chmod, so simulate)
+        if dir is not None and os.fspath(dir) == os.fspath(locked):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
     calls = []
     import fourlens.vision.outputs.explain as explain_module
 
@@ -168,9 +174,9 @@ def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, zoo_env, 
                  ["visualize-class", "--steps", "2"], ["deconv", "--image", str(images), "--layer", "features.2",
                                                        "--channel", "0"]):
         result = runner.invoke(app, ["vision", *verb, "--out", str(locked / "sub")])
-        _one_line_error(result, "permission denied")
+        _one_line_error(result, "Permission denied")
     result = runner.invoke(app, ["vision", "zoo-clip", "--out", str(locked / "clip.gif")])
-    _one_line_error(result, "permission denied")
+    _one_line_error(result, "Permission denied")
     assert calls == [] and list(locked.iterdir()) == []
     # a folder below a file cannot be created at all
     _one_line_error(runner.invoke(app, ["vision", "zoo", "--out", str(images / "000_zebra.png" / "x")]),

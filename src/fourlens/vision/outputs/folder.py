@@ -11,10 +11,10 @@ bytes. Videos from ffmpeg carry no such mark near their start, so an existing .m
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from fourlens._io import check_writable_folder as check_folder_is_writable
 from fourlens._io import guard_output, write_atomic
 from fourlens.errors import BadInputError
 
@@ -35,7 +35,7 @@ def png_bytes(picture) -> bytes:
 
 def guard(path: Path) -> None:
     """Refuse to replace a file fourlens did not write (see module docs)."""
-    guard_output(path, *MARKERS)
+    guard_output(path, *MARKERS, create_folder=True)  # the folder is made when the first file is written
 
 
 def check_writable_folder(path: Path, option: str = "--out") -> None:
@@ -50,9 +50,7 @@ def check_writable_folder(path: Path, option: str = "--out") -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise BadInputError(f"{option} {path}: {existing} is a file, so the folder cannot be created there")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise BadInputError(f"{option} {path}: cannot write to {existing} (permission denied); choose a folder "
-                            "you can write to")
+    check_folder_is_writable(existing, f"{option} {path}")
 
 
 class OutputFolder:
