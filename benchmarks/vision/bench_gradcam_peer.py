@@ -8,7 +8,8 @@ fourlens's venv, so it runs in its own environment, built once outside the repos
 
 Run:  .venv/bin/python benchmarks/vision/bench_gradcam_peer.py [--peer-python /tmp/gradcam-env/bin/python]
       [--methods grad_cam,score_cam] [--check-only]
-Writes benchmarks/results/vision_gradcam_peer.json (with --check-only: vision_gradcam_peer_check.json).
+Writes benchmarks/results/vision_gradcam_peer.json (with --check-only: vision_gradcam_peer_check.json;
+`--out NAME` writes benchmarks/results/NAME instead).
 
 The driver saves the ResNet-18-shaped net (benchmarks/vision/resnet.py, seed 0) and the input batch
 (224 px) as safetensors and starts one long-lived worker per contender: fourlens in this venv,
@@ -230,7 +231,7 @@ def drive(args: argparse.Namespace) -> None:
                 "images": count, "best_s": best, "all_s": times[method],
                 "maps_per_s": {name: count / seconds for name, seconds in best.items()},
                 "ratio_over_pytorch_grad_cam": {name: s / best["pytorch_grad_cam"] for name, s in best.items()}}
-    path = RESULTS / ("vision_gradcam_peer_check.json" if args.check_only else "vision_gradcam_peer.json")
+    path = RESULTS / (args.out or ("vision_gradcam_peer_check.json" if args.check_only else "vision_gradcam_peer.json"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     for key, rows in result["maps"].items():
@@ -252,6 +253,7 @@ def main() -> None:
     parser.add_argument("--slow-rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--check-only", action="store_true", help="compare the maps, time nothing")
+    parser.add_argument("--out", help="results file name under benchmarks/results (default by mode)")
     parser.add_argument("--worker", choices=["fourlens", "peer"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--name", help=argparse.SUPPRESS)
