@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from resnet import resnet18  # noqa: E402
 
 from fourlens.vision import grad_cam, integrated_gradients, occlusion  # noqa: E402
-from fourlens.vision.attribution import _common  # noqa: E402
 from fourlens.vision.attribution.hooks import untouched  # noqa: E402
+from fourlens.vision.attribution.layout import channels_last_batches  # noqa: E402
 
 CL = torch.channels_last
 
@@ -50,11 +50,8 @@ def race(configs: dict, rounds: int) -> dict:
 def contiguous(fn):
     """fn with fourlens's channels-last batches switched off (what it did before, the inputs' layout)."""
     def run():
-        _common.CHANNELS_LAST = False
-        try:
+        with channels_last_batches(False):
             return fn()
-        finally:
-            _common.CHANNELS_LAST = True
     return run
 
 

@@ -10,8 +10,12 @@ from torch import nn
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
+    """`downsample_last`: compute the shortcut after the main branch, as torchvision does (same result;
+    the order only matters to tools that pair layers with gradients by the order hooks fire)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, downsample_last: bool = False) -> None:
         super().__init__()
+        self.downsample_last = downsample_last
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
@@ -22,14 +26,17 @@ class BasicBlock(nn.Module):
             self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
+        if not self.downsample_last:
+            identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if self.downsample_last:
+            identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
 
 class ResNet18(nn.Module):
-    def __init__(self, n_classes: int = 1000) -> None:
+    def __init__(self, n_classes: int = 1000, downsample_last: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -37,7 +44,8 @@ class ResNet18(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         widths, cin, layers = (64, 128, 256, 512), 64, []
         for i, width in enumerate(widths):
-            layers.append(nn.Sequential(BasicBlock(cin, width, 1 if i == 0 else 2), BasicBlock(width, width, 1)))
+            layers.append(nn.Sequential(BasicBlock(cin, width, 1 if i == 0 else 2, downsample_last),
+                                        BasicBlock(width, width, 1, downsample_last)))
             cin = width
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.avgpool = nn.AdaptiveAvgPool2d(1)

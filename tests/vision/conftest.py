@@ -63,3 +63,13 @@ def zoo_model(zoo_cache) -> nn.Module:
 @pytest.fixture(scope="session")
 def zoo_batch() -> zoo.ZooBatch:
     return zoo.make_zoo(24, seed=777)
+
+
+@pytest.fixture(scope="session")
+def zoo_vit() -> nn.Module:
+    """A small ViT trained on the zoo task (once per session; see tests/vision/zoo_vit.py)."""
+    from tests.vision.zoo_vit import train_zoo_vit
+
+    model, accuracy = train_zoo_vit()
+    assert accuracy > 0.6, f"the zoo ViT did not learn the task (held-out accuracy {accuracy:.2f})"
+    return model

@@ -114,3 +114,97 @@ def test_pickled_weights_are_refused_by_default(tmp_path, monkeypatch):
                                  str(tmp_path / "w.pt"), "--image", str(tmp_path / "a.png"), "--out",
                                  str(tmp_path / "o")])
     assert result.exit_code == 2 and "--trust-pickle" in result.output
+
+
+def _one_line_error(result, message: str) -> None:
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
+
+
+def test_option_values_are_checked_at_the_command_line(tmp_path, zoo_env):
+    _one_line_error(runner.invoke(app, ["vision", "zoo", "--out", str(tmp_path / "z"), "--n", "0"]), "--n must be at "
+                    "least 1; got 0")
+    images = tmp_path / "zoo"
+    assert runner.invoke(app, ["vision", "zoo", "--out", str(images), "--n", "2"]).exit_code == 0
+    for args, message in [(["--batch-size", "0"], "--batch-size must be at least 1"),
+                          (["--size", "-5"], "--size must be at least 1; got -5"),
+                          (["--mean", "0.5", "--std", "0"], "--std must not hold zeros")]:
+        _one_line_error(runner.invoke(app, ["vision", "explain", "--image", str(images), "--out",
+                                            str(tmp_path / "o"), *args]), message)
+    assert not (tmp_path / "o").exists()
+    # --out naming an existing file: one line, nothing written, the file untouched
+    _one_line_error(runner.invoke(app, ["vision", "zoo", "--out", str(images / "000_zebra.png"), "--n", "2"]),
+                    "is a file; give a folder")
+
+
+def test_explain_checks_every_target_before_writing_anything(tmp_path, zoo_env):
+    images, out = tmp_path / "zoo", tmp_path / "maps"
+    assert runner.invoke(app, ["vision", "zoo", "--out", str(images), "--n", "2"]).exit_code == 0
+    out.mkdir()
+    (out / "grid.png").write_bytes(b"the user's grid")
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out), "--method",
+                                 "saliency,grad_cam"])
+    _one_line_error(result, "not written by fourlens")
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png"]  # no overlay was written before the refusal
+    assert (out / "grid.png").read_bytes() == b"the user's grid"
+
+
+def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, zoo_env, monkeypatch):
+    import os
+    import tempfile
+
+    images = tmp_path / "zoo"
+    assert runner.invoke(app, ["vision", "zoo", "--out", str(images), "--n", "2"]).exit_code == 0
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = tempfile.TemporaryFile
+
+    def refuse(*args, dir=None, **kwargs):  # what an unwritable folder does (root ignores chmod, so simulate)
+        if dir is not None and os.fspath(dir) == os.fspath(locked):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    calls = []
+    import fourlens.vision.outputs.explain as explain_module
+
+    monkeypatch.setattr(explain_module, "class_logits", lambda *a, **k: calls.append(a))
+    for verb in (["zoo", "--n", "2"], ["explain", "--image", str(images)],
+                 ["visualize-class", "--steps", "2"], ["deconv", "--image", str(images), "--layer", "features.2",
+                                                       "--channel", "0"]):
+        result = runner.invoke(app, ["vision", *verb, "--out", str(locked / "sub")])
+        _one_line_error(result, "Permission denied")
+    result = runner.invoke(app, ["vision", "zoo-clip", "--out", str(locked / "clip.gif")])
+    _one_line_error(result, "Permission denied")
+    assert calls == [] and list(locked.iterdir()) == []
+    # a folder below a file cannot be created at all
+    _one_line_error(runner.invoke(app, ["vision", "zoo", "--out", str(images / "000_zebra.png" / "x")]),
+                    "is a file, so the folder cannot be created")
+
+
+def test_readme_sequence_zoo_then_search_with_the_default_k(tmp_path, zoo_env, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["vision", "zoo", "--out", "zoo-images", "--n", "4"]).exit_code == 0
+    result = runner.invoke(app, ["vision", "search", "--model", "zoo", "--images", "zoo-images", "--layers",
+                                 "features.2,features.11", "--deconv", "--out", "search"])
+    assert result.exit_code == 0, result.output
+    assert "top 4 per channel" in result.output
+    report = json.loads((tmp_path / "search" / "index.json").read_text())
+    assert report["k"] == 4 and len(report["layers"]["features.11"]["image_index"][0]) == 4
+
+
+def test_explain_layer_option(tmp_path, zoo_env):
+    images, out = tmp_path / "zoo", tmp_path / "maps"
+    assert runner.invoke(app, ["vision", "zoo", "--out", str(images), "--n", "2"]).exit_code == 0
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out), "--method",
+                                 "saliency,grad_cam", "--layer", "features.8"])
+    assert result.exit_code == 0 and "maps at layer features.8" in result.output, result.output
+    report = json.loads((out / "explain.json").read_text())
+    assert [m["layer"] for m in report["methods"]] == [None, "features.8"]
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out), "--method",
+                                 "grad_cam", "--layer", "features.88"])
+    _one_line_error(result, "no layer named 'features.88'")
+    result = runner.invoke(app, ["vision", "explain", "--image", str(images), "--out", str(out), "--method",
+                                 "saliency", "--layer", "features.8"])
+    _one_line_error(result, "--layer is for the methods that read a layer")

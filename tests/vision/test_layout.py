@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from fourlens.vision import grad_cam, integrated_gradients, occlusion, saliency
-from fourlens.vision.attribution import _common
+from fourlens.vision.attribution.layout import channels_last_batches, takes_channels_last
 
 
 class ViewFlattenNet(nn.Module):
@@ -46,12 +46,8 @@ class StorageOrderNet(nn.Module):
 
 
 def contiguous_only(method, *args, **kwargs):
-    switch = _common.CHANNELS_LAST
-    _common.CHANNELS_LAST = False
-    try:
+    with channels_last_batches(False):
         return method(*args, **kwargs)
-    finally:
-        _common.CHANNELS_LAST = switch
 
 
 @pytest.mark.parametrize("method, kwargs", [(saliency, {}), (integrated_gradients, {"steps": 8}),
@@ -84,5 +80,21 @@ def test_a_model_that_computes_something_else_channels_last_is_caught_by_the_fir
     x = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(2))
     assert not torch.allclose(model(x.contiguous(memory_format=torch.channels_last)), model(x))
     result = saliency(model, x, 0)
-    assert model in _common._CONTIGUOUS_ONLY
+    assert takes_channels_last(model) is False
     torch.testing.assert_close(result.values, contiguous_only(saliency, model, x, 0).values)
+
+
+def test_the_setting_is_scoped_to_its_block() -> None:
+    model = ViewFlattenNet().eval()
+    x = torch.rand(2, 3, 16, 16)
+    with channels_last_batches(False):
+        saliency(model, x, 0)
+        assert model.calls and not any(model.calls)  # no channels-last batch, not even the first check
+        assert takes_channels_last(model) is None
+        with pytest.raises(RuntimeError), channels_last_batches(True):
+            raise RuntimeError("an error inside the block")
+        model.calls.clear()
+        saliency(model, x, 0)
+        assert not any(model.calls)  # the inner block's setting ended with it, also on the error
+    with pytest.raises(TypeError), channels_last_batches("no"):
+        pass

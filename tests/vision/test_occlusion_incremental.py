@@ -58,7 +58,7 @@ def images() -> torch.Tensor:
 @pytest.mark.parametrize("window, stride", [(8, 4), (12, 8), (16, 8)])
 def test_incremental_equals_the_plain_sweep_on_a_residual_net(images, window, stride) -> None:
     model = SmallResNet()
-    fast = occlusion(model, images, [1, 3], window=window, stride=stride, batch_size=7)
+    fast = occlusion(model, images, [1, 3], window=window, stride=stride, batch_size=7, incremental=True)
     plain = occlusion(model, images, [1, 3], window=window, stride=stride, batch_size=7, incremental=False)
     assert fast.params["incremental_layer"] is not None and plain.params["incremental_layer"] is None
     torch.testing.assert_close(fast.values, plain.values, rtol=1e-9, atol=1e-12)
@@ -67,7 +67,7 @@ def test_incremental_equals_the_plain_sweep_on_a_residual_net(images, window, st
 
 def test_the_zoo_model_gets_the_same_maps_incrementally(zoo_model, zoo_batch) -> None:
     x, y = zoo_batch.images[:3], zoo_batch.labels[:3]
-    fast = occlusion(zoo_model, x, y, window=12, stride=4)
+    fast = occlusion(zoo_model, x, y, window=12, stride=4, incremental=True)
     plain = occlusion(zoo_model, x, y, window=12, stride=4, incremental=False)
     assert fast.params["incremental_layer"] is not None
     torch.testing.assert_close(fast.values, plain.values, rtol=1e-4, atol=1e-5)
@@ -75,7 +75,7 @@ def test_the_zoo_model_gets_the_same_maps_incrementally(zoo_model, zoo_batch) ->
 
 def test_a_path_that_bypasses_every_cut_is_caught_and_swept_plainly(images) -> None:
     model = SmallResNet(input_skip=True)
-    result = occlusion(model, images, 1, window=16, stride=8)
+    result = occlusion(model, images, 1, window=16, stride=8, incremental=True)
     assert result.params["incremental_layer"] is None  # the three-square check saw different logits
     plain = occlusion(model, images, 1, window=16, stride=8, incremental=False)
     torch.testing.assert_close(result.values, plain.values)
@@ -88,7 +88,7 @@ def test_a_wrong_crop_geometry_is_caught_by_the_check(images, monkeypatch: pytes
         return min(right(self, first_unit) + self.jump, self.length - self.crop)
 
     monkeypatch.setattr(Axis, "crop_start", off_by_one_jump)
-    result = occlusion(SmallResNet(), images, 1, window=16, stride=8)
+    result = occlusion(SmallResNet(), images, 1, window=16, stride=8, incremental=True)
     assert result.params["incremental_layer"] is None
 
 
@@ -103,5 +103,40 @@ def test_the_incremental_sweep_passes_the_conformance_check(images) -> None:
     # model left exactly as found (the paste hook is removed), batch_size=1 equal, one image = in a batch
     from fourlens.vision.conformance import check_attribution_method
 
-    result = check_attribution_method(occlusion, SmallResNet(), images, target=2, window=16, stride=8)
+    result = check_attribution_method(occlusion, SmallResNet(), images, target=2, window=16, stride=8,
+                                      incremental=True)
     assert result.params["incremental_layer"] is not None
+
+
+@pytest.mark.parametrize("slow", ["incremental", "plain"])
+def test_the_measured_faster_path_runs_the_sweep(images, monkeypatch: pytest.MonkeyPatch, slow: str) -> None:
+    """By default the sweep's first batches race the two paths; the one measured faster runs the rest."""
+    import importlib
+
+    from fourlens.vision.attribution import race
+
+    module = importlib.import_module("fourlens.vision.attribution.occlusion")
+    make_slow = {"incremental": "occluded_logits", "plain": "forward"}[slow]
+    real = getattr(module, make_slow)
+    clock = {"now": 0.0}  # a machine whose only cost is the slow path's: the race must see it whatever the load
+
+    def delayed(*args, **kwargs):
+        clock["now"] += 1.0
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, make_slow, delayed)
+    monkeypatch.setattr(race.time, "perf_counter", lambda: clock["now"])
+    result = occlusion(SmallResNet(), images, [1, 3], window=8, stride=4, batch_size=16)
+    winner = "plain" if slow == "incremental" else "incremental"
+    assert result.params["race"]["path"] == winner
+    assert all(len(v) == 2 for v in result.params["race"]["pilot_seconds_per_square"].values())
+    assert (result.params["incremental_layer"] is None) == (winner == "plain")
+    monkeypatch.setattr(module, make_slow, real)
+    plain = occlusion(SmallResNet(), images, [1, 3], window=8, stride=4, batch_size=16, incremental=False)
+    torch.testing.assert_close(result.values, plain.values, rtol=1e-9, atol=1e-12)
+
+
+def test_a_short_sweep_does_not_race(images) -> None:
+    result = occlusion(SmallResNet(), images[:1], 1, window=16, stride=16, batch_size=64)
+    assert result.params["race"] is None or result.params["race"]["pilot_seconds_per_square"] == {
+        "incremental": [], "plain": []}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -59,3 +60,35 @@ def moving_zoo_clip(n_frames: int = 24, label: int = 0, size: int = IMAGE_SIZE, 
         masks.append(moved_mask)
         centers.append(torch.tensor([(top + bottom) / 2 + sy, (left + right) / 2 + sx]))
     return ZooClip(torch.stack(frames).contiguous(), torch.stack(masks), label, torch.stack(centers))
+
+
+def write_zoo_clip(out: Path, animal: str, n_frames: int = 24, size: int = IMAGE_SIZE, seed: int = 0) -> ZooClip:
+    """Write a moving `animal` to `out`: a .gif or video file, or a folder of PNG frames with masks/."""
+    import numpy as np
+
+    from fourlens.errors import BadInputError
+    from fourlens.vision import present
+    from fourlens.vision.outputs import OutputFolder, check_writable_folder, png_bytes
+    from fourlens.vision.video import FrameWriter
+
+    if animal not in CLASSES:
+        raise BadInputError(f"--animal must be one of {', '.join(CLASSES)}; got {animal!r}")
+    if out.suffix:
+        check_writable_folder(out.parent, "--out")
+    else:
+        folder = OutputFolder(out)
+        names = [f"frame_{i:04d}.png" for i in range(n_frames)]
+        folder.claim(names + [f"masks/{name}" for name in names])
+    try:
+        clip = moving_zoo_clip(n_frames, CLASSES.index(animal), size, seed)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+    if out.suffix:
+        with FrameWriter(out, 10.0) as writer:
+            for frame in clip.frames:
+                writer.write(np.asarray(present.to_pil(frame)))
+    else:
+        for name, frame, mask in zip(names, clip.frames, clip.masks, strict=True):
+            folder.write(name, png_bytes(present.to_pil(frame)))
+            folder.write(f"masks/{name}", png_bytes(present.to_pil(mask.float().unsqueeze(0))))
+    return clip

@@ -1,13 +1,17 @@
-"""Forward-pass tracing shared by the inside-the-network methods: stop a forward pass at a layer, and
-record every leaf module call up to it in execution order."""
+"""Forward-pass tracing shared by feature visualization, deep dream, deconvnet reconstructions and receptive
+fields: stop a forward pass at a layer (reading its output), and record every leaf module call up to it in
+execution order."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
+import torch
 from torch import nn
+
+from fourlens.errors import BadInputError
 
 
 class StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -41,3 +45,32 @@ def leaf_calls(model: nn.Module, target: nn.Module,
     finally:
         for handle in handles:
             handle.remove()
+
+
+def layer_output(model: nn.Module, module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
+    """`module`'s output for input x; the forward pass stops there (`StopForward`), later layers never run."""
+    store: dict[str, torch.Tensor] = {}
+
+    def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        if not isinstance(output, torch.Tensor):
+            raise BadInputError(f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "
+                                "pick a layer whose output is one activation tensor")
+        store["out"] = output
+        raise StopForward
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with suppress(StopForward):
+            model(x)
+    finally:
+        handle.remove()
+    if "out" not in store:
+        raise BadInputError(f"layer {name!r} did not run in the model's forward pass")
+    return store["out"]
+
+
+def check_channel(a: torch.Tensor, channel: int, name: str) -> None:
+    """A clear error when `channel` is not a channel (dim 1) of the layer output `a`."""
+    if a.ndim < 2 or not 0 <= channel < a.shape[1]:
+        raise BadInputError(f"channel {channel} is out of range: layer {name!r} outputs {tuple(a.shape)} "
+                            f"(channels 0..{a.shape[1] - 1 if a.ndim >= 2 else 0})")

@@ -8,7 +8,7 @@ feature maps as input to the attached deconvnet layer", which then reverses the 
   is what `nn.MaxUnpool2d` does when windows do not overlap);
 - ReLU: the signal itself is rectified (the forward mask is not used);
 - convolution: "transposed versions of the same filters", i.e. `conv_transpose1d/2d` with the layer's
-  weight (the transposed convolution is the flipped-filter convolution; see `fourlens.vision.deconv`).
+  weight (the transposed convolution is the flipped-filter convolution; see `fourlens.vision.transposed_conv`).
   Biases are not subtracted (the paper does not; they do not depend on the input).
 - BatchNorm (not in the paper) is reversed by its transpose: eval-mode BatchNorm is y = a x + b per
   channel with a = gamma / sqrt(var + eps); the signal is multiplied by a and the shift b is dropped like

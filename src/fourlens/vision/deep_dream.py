@@ -25,10 +25,10 @@ from torch.nn import functional as F
 
 from fourlens._progress import steps_bar
 from fourlens.errors import BadInputError
+from fourlens.vision._trace import check_channel, layer_output
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
-from fourlens.vision.visualize import _check_channel, _layer_output
 
 OBJECTIVES = ("l2", "mean")
 DREAM_LR = {"pixel": 0.01, "fourier": 0.01}
@@ -78,7 +78,7 @@ class Dream:
 def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, octaves: int = 3,
                octave_scale: float = 1.4, steps_per_octave: int = 20, lr: float | None = None, jitter: int = 4,
                channel: int | None = None, objective: str = "l2", clip: tuple[float, float] | None | str = "input",
-               seed: int = 0, parameterization: str = "pixel", progress: bool = False) -> Dream:
+               seed: int = 0, parameterization: str = "pixel", progress: bool = True) -> Dream:
     """Dream on `image` ((C, H, W) or (1, C, H, W), on the model's device) at `layer` (a
     `named_modules()` name or the module): gradient ascent on mean(a^2) ("l2") or mean(a) ("mean") of
     the layer's output `a`, or of its channel `channel`, over `octaves` scales `octave_scale` apart,
@@ -127,9 +127,9 @@ def deep_dream(model: nn.Module, image: torch.Tensor, layer: str | nn.Module, oc
             raise BadInputError(f"clip must be 'input', None or (low, high); got {clip!r}") from None
 
     def score(x: torch.Tensor) -> torch.Tensor:
-        a = _layer_output(model, module, name, x)
+        a = layer_output(model, module, name, x)
         if channel is not None:
-            _check_channel(a, channel, name)
+            check_channel(a, channel, name)
             a = a[:, channel]
         return a.pow(2).mean() if objective == "l2" else a.mean()
 

@@ -16,14 +16,8 @@ from fourlens.errors import BadInputError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
-def load_model(spec: str | None, weights: Path | None = None, trust_pickle: bool = False) -> nn.Module:
-    """The model in eval mode from `module:factory` (+ weights), a TorchScript file, or the zoo model (None)."""
-    if spec is None:
-        if weights is not None:
-            raise BadInputError("--weights needs --model module:factory to build the network first")
-        from fourlens.demo.zoo import zoo_model
-
-        return zoo_model(progress=sys.stderr.isatty())
+def load_model(spec: str, weights: Path | None = None, trust_pickle: bool = False) -> nn.Module:
+    """The model in eval mode from `module:factory` (+ `weights`) or a TorchScript file."""
     path = Path(spec)
     if ":" not in spec or path.exists():
         if not path.exists():
@@ -52,6 +46,7 @@ def load_model(spec: str | None, weights: Path | None = None, trust_pickle: bool
 def load_state(path: Path, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise BadInputError(f"--weights {path} does not exist")
+    """A plain state dict from .safetensors, or from .pt/.pth through `torch.load(weights_only=True)`."""
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -70,6 +65,7 @@ def load_state(path: Path, trust_pickle: bool = False) -> dict[str, torch.Tensor
 
 
 def image_files(paths: list[Path]) -> list[Path]:
+    """The image files named: a file as given, a folder's images sorted by name."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():

@@ -16,9 +16,10 @@ from torch.nn import functional as F
 # (Zeiler & Fergus): where covering the region lowers the score, i.e. positive score drop.
 REDUCTIONS = {
     "saliency": "abs_max", "smoothgrad": "abs_max", "guided_backprop": "abs_max", "deconvnet": "abs_max",
-    "integrated_gradients": "abs_sum", "occlusion": "relu_mean",
-    "cam": "relu", "grad_cam": "relu", "grad_cam_plus_plus": "relu",
-}
+    "integrated_gradients": "abs_sum", "occlusion": "relu_mean", "input_x_gradient": "abs_sum",
+    "deeplift": "abs_sum", "gradient_shap": "abs_sum", "lrp": "abs_sum",
+    "guided_grad_cam": "abs_max",
+}  # maps at a layer's or the image's resolution without channels (every CAM, FullGrad) are rectified
 
 
 def reduce_channels(values: torch.Tensor, method: str, multi_target: bool = False) -> torch.Tensor:

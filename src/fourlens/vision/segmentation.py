@@ -1,11 +1,16 @@
 """Saliency maps used for segmentation (Simonyan et al. 2014, section 6 "Weakly Supervised Object
-Localisation"). Two ways, both ending in connected components (scipy.ndimage.label):
+Localisation"). Three ways, all ending in connected components (scipy.ndimage.label):
 
-- threshold + connected components (no image given): pixels whose normalised map value is at least
+- `"threshold"` (the default without an image): pixels whose normalised map value is at least
   `threshold` x the image's maximum;
-- GrabCut-style refinement (image given): foreground seeds above the map's 95% quantile, background
-  seeds below its 30% quantile (the paper's numbers), a diagonal Gaussian colour model per seed set
-  relabels every pixel the map supports (one colour-model step, without GrabCut's graph cut).
+- `"colour_model"` (the default with an image): foreground seeds above the map's 95% quantile,
+  background seeds below its 30% quantile (the paper's numbers), a diagonal Gaussian colour model per
+  seed set relabels every pixel the map supports (one colour-model step, no graph cut);
+- `"grabcut"`: the paper's method, GrabCut (Rother et al. 2004; OpenCV's `grabCut`, `pip install
+  'fourlens[vision]'`) seeded by the same quantiles: pixels above the 95% quantile are fixed foreground,
+  below the 30% quantile fixed background, the others start as probable foreground where the map is at
+  least `support` x its maximum and as probable background elsewhere; GrabCut's colour mixture models and
+  graph cut then decide them (`grabcut_iterations` rounds).
 
 Of the components, `keep` chooses: the one holding the map's peak (default), the largest, or all,
 after dropping those smaller than `min_size` pixels.
@@ -17,7 +22,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from fourlens.errors import BadInputError
+from fourlens.errors import BadInputError, require
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.metrics._maps import as_heatmap
 
@@ -25,7 +30,8 @@ from fourlens.vision.metrics._maps import as_heatmap
 def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.Tensor | None = None, *,
                           foreground_quantile: float = 0.95, background_quantile: float = 0.3,
                           threshold: float = 0.5, support: float = 0.3, keep: str = "peak", min_size: int = 1,
-                          connectivity: int = 4, colour_model: bool = True) -> torch.Tensor:
+                          connectivity: int = 4, colour_model: bool = True, method: str | None = None,
+                          grabcut_iterations: int = 5) -> torch.Tensor:
     """A boolean object mask (n, H, W) from maps and, optionally, the images (n, C, H, W) in [0, 1].
 
     Without `image` (or with `colour_model=False`, the image then only giving the size): pixels whose
@@ -35,6 +41,8 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
     pixel where the map is at least `support` x its maximum. Then connected components
     (`connectivity` 4 or 8) smaller than `min_size` pixels are dropped and `keep` picks the component
     holding the map's maximum (`"peak"`; none if that one was dropped), the `"largest"`, or `"all"`.
+    `method` ("threshold", "colour_model", "grabcut") overrides the choice made by `image` and
+    `colour_model`; "colour_model" and "grabcut" need `image` (n, 3, H, W) in [0, 1].
     """
     if keep not in ("peak", "largest", "all"):
         raise ValueError(f"keep must be 'peak', 'largest' or 'all'; got {keep!r}")
@@ -47,6 +55,16 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
                          f"{background_quantile}, {foreground_quantile}")
     if image is not None and image.ndim != 4:
         raise BadInputError(f"image must be (n, C, H, W); got shape {tuple(image.shape)}")
+    if method is None:
+        method = "colour_model" if image is not None and colour_model else "threshold"
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if method != "threshold" and image is None:
+        raise BadInputError(f"method {method!r} reads the image's colours; pass image=(n, 3, H, W)")
+    if method == "grabcut":
+        cv2 = require("cv2", "vision", "GrabCut segmentation")
+        if image.shape[1] != 3:
+            raise BadInputError(f"GrabCut needs RGB images (n, 3, H, W); got {image.shape[1]} channels")
     if image is None:
         n = attribution.values.shape[0] if isinstance(attribution, Attribution) else attribution.shape[0]
         size = (attribution.values.shape[-2:] if isinstance(attribution, Attribution)
@@ -61,8 +79,11 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
     masks = []
     for i in range(n):
         h = heat[i]
-        if image is None or not colour_model:
+        if method == "threshold":
             candidate = h >= threshold * h.max()
+        elif method == "grabcut":
+            candidate = _grabcut(cv2, image[i].detach().float().cpu().numpy(), h, foreground_quantile,
+                                 background_quantile, support, grabcut_iterations)
         else:
             # The colour model decides only where the map gives some support (GrabCut's region prior);
             # the strongest seeds stay foreground whatever their colour.
@@ -71,6 +92,9 @@ def saliency_segmentation(attribution: Attribution | torch.Tensor, image: torch.
             candidate = (colour & (h >= support * h.max())) | (h >= np.quantile(h, foreground_quantile))
         masks.append(_components(candidate, h, keep, min_size, connectivity))
     return torch.from_numpy(np.stack(masks).astype(bool))
+
+
+METHODS = ("threshold", "colour_model", "grabcut")
 
 
 def _components(candidate: np.ndarray, heat: np.ndarray, keep: str, min_size: int, connectivity: int
@@ -104,3 +128,17 @@ def _colour_model(image: np.ndarray, heat: np.ndarray, fg_q: float, bg_q: float)
         return -0.5 * (((pixels - mean) ** 2) / var + np.log(var)).sum(1)
 
     return (log_likelihood(fg) > log_likelihood(bg)).reshape(heat.shape)
+
+
+def _grabcut(cv2, image: np.ndarray, heat: np.ndarray, fg_q: float, bg_q: float, support: float,
+             iterations: int) -> np.ndarray:
+    """GrabCut seeded by the map's quantiles; returns the (H, W) foreground."""
+    mask = np.where(heat >= support * heat.max(), cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    mask[heat <= np.quantile(heat, bg_q)] = cv2.GC_BGD
+    mask[heat >= np.quantile(heat, fg_q)] = cv2.GC_FGD
+    if not (mask == cv2.GC_BGD).any() or not (mask == cv2.GC_FGD).any() or heat.max() <= heat.min():
+        return heat >= 0.5 * heat.max()  # a flat map seeds nothing: GrabCut has no colours to learn
+    pixels = np.ascontiguousarray((image.transpose(1, 2, 0).clip(0, 1) * 255).round().astype(np.uint8))  # (H, W, 3)
+    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(pixels, mask, None, background, foreground, iterations, cv2.GC_INIT_WITH_MASK)
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)

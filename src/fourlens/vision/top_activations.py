@@ -1,6 +1,6 @@
 """`top_activations`: for every channel of every requested layer, the k images that excite it most.
 
-The lecture's "top-9 per filter" grids (Zeiler & Fergus 2014, Fig. 2): run a dataset through the model
+The "top-9 per filter" grids (Zeiler & Fergus 2014, Fig. 2): run a dataset through the model
 once and keep, per channel, the k images whose strongest spatial response is largest (one hit per image,
 at its arg-max position). `ActivationIndex.crops` then cuts out the input patch each hit's unit can see,
 using `receptive_field`: the deeper the layer, the larger the patch.
@@ -268,7 +268,7 @@ def _batches(images: Any, batch_size: int) -> Iterator[torch.Tensor]:
 
 def top_activations(model: nn.Module, images: torch.Tensor | str | Path | Iterable, layers: str | nn.Module |
                     Sequence[str | nn.Module], k: int = 9, batch_size: int = 64,
-                    progress: bool = False) -> ActivationIndex:
+                    progress: bool = True) -> ActivationIndex:
     """One pass over `images`, keeping for every channel of every layer the k images it responds to most.
 
     `images`: a tensor (N, C, H, W), a folder (a path, or an `ImageFolder` to resize and normalize;

@@ -15,7 +15,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from fourlens._io import write_atomic
 from fourlens.errors import BadInputError, require
-from fourlens.vision._output import PNG_TAG, guard
+from fourlens.vision.outputs.folder import PNG_TAG, guard
 
 
 def _ffmpeg():

@@ -27,7 +27,6 @@ import base64
 import io
 import math
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +36,7 @@ from torch.nn import functional as F
 
 from fourlens._progress import steps_bar
 from fourlens.errors import BadInputError
-from fourlens.vision._trace import StopForward
+from fourlens.vision._trace import check_channel, layer_output
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
@@ -83,35 +82,6 @@ class Visualization:
         prob = "" if self.probability is None else f", p = {self.probability:.3f}"
         return (f"<div><b>{self.kind} visualization</b> of {self.target}{prob}, "
                 f"activation {self.activation:.3f}<br><img src='data:image/png;base64,{data}'/></div>")
-
-
-def _layer_output(model: nn.Module, module: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
-    """`module`'s output for input x; the forward pass stops there (`StopForward`), later layers never run."""
-    store: dict[str, torch.Tensor] = {}
-
-    def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-        if not isinstance(output, torch.Tensor):
-            raise BadInputError(f"layer {type(module).__name__} returns {type(output).__name__}, not a tensor; "
-                                "pick a layer whose output is one activation tensor")
-        store["out"] = output
-        raise StopForward
-
-    handle = module.register_forward_hook(hook)
-    try:
-        with suppress(StopForward):
-            model(x)
-    finally:
-        handle.remove()
-    if "out" not in store:
-        raise BadInputError(f"layer {name!r} did not run in the model's forward pass")
-    return store["out"]
-
-
-def _check_channel(a: torch.Tensor, channel: int, name: str) -> None:
-    """A clear error when `channel` is not a channel (dim 1) of the layer output `a`."""
-    if a.ndim < 2 or not 0 <= channel < a.shape[1]:
-        raise BadInputError(f"channel {channel} is out of range: layer {name!r} outputs {tuple(a.shape)} "
-                            f"(channels 0..{a.shape[1] - 1 if a.ndim >= 2 else 0})")
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -231,7 +201,7 @@ def class_model_visualization(model: nn.Module, target: int, steps: int = 200, l
                               l2: float = 0.001, jitter: int = 2, blur_every: int = 4, blur_sigma: float = 0.5,
                               clip_pixel_norm: float = 0.0, clip_contribution: float = 0.0,
                               input_shape: tuple[int, ...] | None = None, seed: int = 0,
-                              parameterization: str = "pixel", progress: bool = False) -> Visualization:
+                              parameterization: str = "pixel", progress: bool = True) -> Visualization:
     """The class model image: argmax_x s_c(x) - l2 ||x||^2 by gradient ascent (Simonyan et al. 2014).
 
     `s_c` is the model's pre-softmax output for `target`; regularizers (Yosinski et al. 2015): `jitter`
@@ -272,7 +242,7 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
                          l2: float = 0.001, jitter: int = 2, blur_every: int = 4, blur_sigma: float = 0.5,
                          clip_pixel_norm: float = 0.0, clip_contribution: float = 0.0,
                          input_shape: tuple[int, ...] | None = None, seed: int = 0,
-                         parameterization: str = "pixel", progress: bool = False) -> Visualization:
+                         parameterization: str = "pixel", progress: bool = True) -> Visualization:
     """The input maximizing one neuron a_j^[l](x) - l2 ||x||^2: channel `channel` of `layer`'s output,
     averaged over space, or the single unit at `position=(y, x)`; for a (n, features) output, the
     feature itself. The forward pass stops at `layer` (later layers never run). Same regularizers as
@@ -291,8 +261,8 @@ def neuron_visualization(model: nn.Module, layer: str | nn.Module, channel: int,
                   parameterization=parameterization)
 
     def activation(x: torch.Tensor) -> torch.Tensor:
-        a = _layer_output(model, module, name, x)
-        _check_channel(a, channel, name)
+        a = layer_output(model, module, name, x)
+        check_channel(a, channel, name)
         a = a[0, channel]  # (H, W), or a scalar for a (n, features) output
         if position is None:
             return a.mean()

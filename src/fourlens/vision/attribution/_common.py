@@ -1,15 +1,17 @@
-"""Shared plumbing of the attribution methods: input checks, layer lookup and the gradient engine."""
+"""Shared plumbing of the attribution methods: input checks, layer lookup and the gradient engine.
+
+`forward` (the model on an image batch, channels-last where that is faster) lives in `layout`."""
 
 from __future__ import annotations
 
 import difflib
-import weakref
 from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
+from fourlens.vision.attribution.layout import forward, logits_of
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -73,43 +75,6 @@ def chunks(total: int, batch_size: int) -> Iterator[slice]:
         yield slice(start, min(start + batch_size, total))
 
 
-# Image batches go to the model channels-last on CPU: oneDNN's convolutions then run 8-40% faster,
-# forward and backward (ResNet-18 at 224 px: forward 0.40 -> 0.34 s at batch 16, forward + input
-# gradient 3.0 -> 2.5 s at batch 50; the zoo model 0.94 -> 0.57 s at 224 px; torch 2.13 CPU, 2 threads).
-# Only the input's strides change, never the model. The first time a model is seen, two images go
-# through it both ways (no graph) and the logits must agree to float rounding: a model that cannot
-# take such input (it calls .view on a feature map) or computes something else with it (a custom
-# kernel that ignores strides) is remembered and gets contiguous batches from then on.
-# The switch exists for benchmarks/vision/bench_attribution.py.
-CHANNELS_LAST = True
-_CHANNELS_LAST_OK: weakref.WeakSet[nn.Module] = weakref.WeakSet()
-_CONTIGUOUS_ONLY: weakref.WeakSet[nn.Module] = weakref.WeakSet()
-
-
-def forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """`model(inputs)` for an image batch, channels-last on CPU where the model gives the same logits."""
-    if CHANNELS_LAST and inputs.ndim == 4 and inputs.device.type == "cpu" and model not in _CONTIGUOUS_ONLY:
-        if model not in _CHANNELS_LAST_OK:
-            (_CHANNELS_LAST_OK if _same_logits_channels_last(model, inputs) else _CONTIGUOUS_ONLY).add(model)
-        if model in _CHANNELS_LAST_OK:
-            return model(inputs.contiguous(memory_format=torch.channels_last))
-    return model(inputs)
-
-
-def _same_logits_channels_last(model: nn.Module, inputs: torch.Tensor) -> bool:
-    sample = inputs[:2].detach()
-    with torch.no_grad():
-        try:
-            fast = model(sample.contiguous(memory_format=torch.channels_last))
-        except RuntimeError:  # e.g. .view on a channels-last feature map
-            return False
-        plain = model(sample.contiguous())
-    if not (isinstance(fast, torch.Tensor) and isinstance(plain, torch.Tensor)) or fast.shape != plain.shape:
-        return False
-    scale = plain.abs().max().item() if plain.numel() else 0.0
-    return bool(torch.allclose(fast, plain, rtol=1e-4, atol=1e-5 * (scale + 1.0)))
-
-
 def class_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Logits (n, classes) in batches, without building a graph."""
     with torch.no_grad():
@@ -117,7 +82,9 @@ def class_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Te
     return torch.cat(outs)
 
 
-def check_logits(out: torch.Tensor) -> torch.Tensor:
+def check_logits(out: object) -> torch.Tensor:
+    """The model's logits (n, classes): a tensor, or a Hugging Face output's `.logits`; else a clear error."""
+    out = logits_of(out)
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise BadInputError(f"the model must return class logits of shape (n, classes); it returned {shape}")
@@ -169,3 +136,14 @@ def accumulate_gradients(model: nn.Module, total: int, batch_size: int,
         inputs, targets = make_inputs(part)
         grads, logits = input_gradients(model, inputs, targets)
         on_batch(part, grads, logits)
+
+
+def target_classes(model: nn.Module, x: torch.Tensor, target: object, targets: object, batch_size: int
+                   ) -> torch.Tensor:
+    """The (n, T) classes to explain; "top1" costs one no-grad forward, so gradient passes stay one pass each."""
+    from fourlens.vision.attribution.targets import needs_logits, resolve_targets
+
+    if needs_logits(target, targets):
+        logits = class_logits(model, x, batch_size)
+        return resolve_targets(target, targets, x.shape[0], logits.shape[1], x.device, logits=logits)
+    return resolve_targets(target, targets, x.shape[0], None, x.device)

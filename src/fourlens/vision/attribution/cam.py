@@ -15,8 +15,9 @@ from torch import nn
 
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import check_inputs, require_eager, resolve_layer
-from fourlens.vision.attribution.cam_base import class_activation_map, probe
+from fourlens.vision.attribution.cam_base import CamBatch, class_activation_map, probe, weighted_sum
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.layout import logits_of
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target
 
@@ -27,7 +28,7 @@ def find_gap_head(model: nn.Module, x: torch.Tensor, layer: str | nn.Module | No
     outputs: list[torch.Tensor] = []
     with untouched(model):
         # the logits come from the probing forward itself (a hook on the model), not a second forward
-        handle = model.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        handle = model.register_forward_hook(lambda _m, _i, out: outputs.append(logits_of(out)))
         try:
             records = probe(model, x[:1])
         finally:
@@ -52,14 +53,16 @@ def find_gap_head(model: nn.Module, x: torch.Tensor, layer: str | nn.Module | No
 
 
 def cam(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, layer: str | nn.Module | None = None,
-        targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+        targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+        progress: bool = True) -> Attribution:
     """Class activation maps (n[, T], h, w) at the GAP head's feature layer, signed (bias excluded)."""
     x = check_inputs(model, x, batch_size)
     require_eager(model, "cam")
     layer_name, classifier = find_gap_head(model, x, layer)
     weight = classifier.weight.detach()  # (classes, K)
 
-    def classifier_weights(acts: torch.Tensor, grads: torch.Tensor | None, classes: torch.Tensor) -> torch.Tensor:
-        return weight[classes]  # (B, T, K)
+    def classifier_weights(batch: CamBatch) -> torch.Tensor:
+        return weighted_sum(weight[batch.classes], batch.acts)  # weights (B, T, K): the classifier rows
 
-    return class_activation_map(model, x, target, targets, layer_name, batch_size, "cam", classifier_weights, False)
+    return class_activation_map(model, x, target, targets, layer_name, batch_size, "cam", classifier_weights, False,
+                                progress=progress)

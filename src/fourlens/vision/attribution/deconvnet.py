@@ -20,7 +20,8 @@ def _deconv_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.Ten
 
 
 def deconvnet(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
-              targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+              targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+              progress: bool = True) -> Attribution:
     """Back-projection where each ReLU passes relu(grad) regardless of its forward input; shape of x.
 
     Convolutions are run backwards with the transposed filters (what autograd does), max-pooling uses
@@ -28,4 +29,5 @@ def deconvnet(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
     """
     x = check_inputs(model, x, batch_size)
     require_eager(model, "deconvnet")
-    return gradient_attribution(model, x, target, targets, batch_size, "deconvnet", _deconv_gradients)
+    return gradient_attribution(model, x, target, targets, batch_size, "deconvnet", _deconv_gradients,
+                                progress=progress)

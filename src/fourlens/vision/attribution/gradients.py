@@ -7,30 +7,29 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from fourlens.vision.attribution._common import chunks, class_logits
+from fourlens._progress import Bar
+from fourlens.vision.attribution._common import chunks, target_classes
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 
 def gradient_attribution(model: nn.Module, x: torch.Tensor, target: Target, targets: Sequence[int] | None,
                          batch_size: int, method: str,
                          grad_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor,
                                                                                          torch.Tensor]],
-                         params: dict | None = None) -> Attribution:
-    """Batches of `grad_fn(model, inputs (B, C, H, W), targets (B, T)) -> (B, T, C, H, W), logits`."""
+                         params: dict | None = None, progress: bool = True) -> Attribution:
+    """Batches of `grad_fn(model, inputs (B, C, H, W), targets (B, T)) -> (B, T, C, H, W), logits`;
+    `progress`: a bar over the images on a terminal when the run lasts more than a few seconds."""
     n = x.shape[0]
     with untouched(model):
-        if needs_logits(target, targets):
-            # "top1" is the prediction; one extra no-grad forward so the gradient pass stays one pass.
-            logits = class_logits(model, x, batch_size)
-            classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
-        else:
-            classes = resolve_targets(target, targets, n, None, x.device)
+        classes = target_classes(model, x, target, targets, batch_size)
         out = []
-        for part in chunks(n, batch_size):
-            grads, logits = grad_fn(model, x[part], classes[part])
-            out.append(grads)
+        with Bar(n, method, progress) as bar:
+            for part in chunks(n, batch_size):
+                grads, logits = grad_fn(model, x[part], classes[part])
+                out.append(grads)
+                bar.advance(part.stop - part.start)
     values = torch.cat(out)  # (n, T, C, H, W)
     return finish(values, classes, targets, method, params=params)
 

@@ -20,11 +20,13 @@ def _guided_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.Ten
 
 
 def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,
-                    targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64) -> Attribution:
+                    targets: Sequence[int] | torch.Tensor | None = None, batch_size: int = 64,
+                    progress: bool = True) -> Attribution:
     """The gradient with every ReLU's backward replaced by relu(grad) * (input > 0); shape of x.
 
     Works for nn.ReLU (in-place or not) and functional relu alike (a torch-function mode, not module hooks).
     """
     x = check_inputs(model, x, batch_size)
     require_eager(model, "guided_backprop")
-    return gradient_attribution(model, x, target, targets, batch_size, "guided_backprop", _guided_gradients)
+    return gradient_attribution(model, x, target, targets, batch_size, "guided_backprop", _guided_gradients,
+                                progress=progress)

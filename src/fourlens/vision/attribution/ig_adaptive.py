@@ -41,18 +41,22 @@ from fourlens.vision.attribution._common import input_gradients
 
 INITIAL_NODES = 9
 ROUNDS = 10
-# "sum": the completeness error alone; measured to LOWER delta but to make the map itself less
-# accurate than the plain trapezoid rule (nodes chase cancelling errors, docs/vision.md), so the
-# default adds the per-pixel bound. Kept switchable only for benchmarks/vision/ig_quadrature.py.
-_INDICATOR = "sum+jump"
+# How intervals are ranked: "sum+jump" (the default) adds the per-pixel bound to the completeness error;
+# "sum", the completeness error alone, lowers delta but makes the map itself less accurate than the plain
+# trapezoid rule (nodes chase cancelling errors, docs/vision.md); benchmarks/vision/ig_quadrature.py
+# measures both.
+INDICATORS = ("sum+jump", "sum")
 
 
 def adaptive_path_integral(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, classes: torch.Tensor,
-                           steps: int, batch_size: int, progress: bool = True) -> tuple[torch.Tensor, float]:
+                           steps: int, batch_size: int, progress: bool = True, indicator: str = "sum+jump"
+                           ) -> tuple[torch.Tensor, float]:
     """integral_0^1 grad f_c(x' + a span) da per image and target, (n, T, C, H, W); mean passes per image.
 
-    `baseline` and `span` = x - x' are (n, C, H, W); `classes` (n, T).
+    `baseline` and `span` = x - x' are (n, C, H, W); `classes` (n, T); `indicator` one of `INDICATORS`.
     """
+    if indicator not in INDICATORS:
+        raise ValueError(f"indicator must be one of {', '.join(INDICATORS)}; got {indicator!r}")
     if steps < 2:
         raise ValueError(f"adaptive needs steps >= 2 (the path's two end points); got {steps}")
     n = span.shape[0]
@@ -65,13 +69,13 @@ def adaptive_path_integral(model: nn.Module, baseline: torch.Tensor, span: torch
         for first in range(0, n, group):
             rows = torch.arange(first, min(first + group, n), device=span.device)
             passes += _refine_group(model, baseline[rows], span[rows], classes[rows], steps, initial, per_round,
-                                    batch_size, total, rows, bar)
+                                    batch_size, total, rows, bar, indicator)
     return total, passes / n
 
 
 def _refine_group(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, classes: torch.Tensor, steps: int,
                   initial: int, per_round: int, batch_size: int, total: torch.Tensor, rows: torch.Tensor,
-                  bar: Bar) -> int:
+                  bar: Bar, indicator: str) -> int:
     """Place `steps` nodes for each image of one group; add the trapezoid sums to `total[rows]`."""
     g, n_targets = span.shape[0], classes.shape[1]
     grads = torch.empty(g, steps, n_targets, *span.shape[1:], device=span.device, dtype=span.dtype)
@@ -124,7 +128,7 @@ def _refine_group(model: nn.Module, baseline: torch.Tensor, span: torch.Tensor, 
             if error.max() <= 1e-6 * scale:  # the trapezoid is exact on every interval (up to rounding)
                 stopped[j] = True
                 continue
-            if _INDICATOR == "sum+jump":
+            if indicator == "sum+jump":
                 # ... plus a bound on its per-pixel error: for a piecewise-constant integrand the
                 # trapezoid misses at most h/2 |span_i (g_i(b) - g_i(a))| on pixel i.
                 error = error + np.array([jumps(j, left, right) for left, right in zip(order[:-1], order[1:],

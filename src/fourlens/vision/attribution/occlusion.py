@@ -12,8 +12,10 @@ from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import check_inputs, class_logits
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.occlusion_incremental import make_plan, occluded_logits, plan_holds
 from fourlens.vision.attribution.perturb import perturb_and_evaluate
+from fourlens.vision.attribution.race import Race
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target, resolve_targets
 
@@ -28,7 +30,7 @@ def window_starts(length: int, window: int, stride: int) -> torch.Tensor:
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, window: int = 16, stride: int = 8,
               fill: float | torch.Tensor = 0.5, targets: Sequence[int] | torch.Tensor | None = None,
-              batch_size: int = 64, incremental: bool = True, progress: bool = True) -> Attribution:
+              batch_size: int = 64, incremental: bool | None = None, progress: bool = True) -> Attribution:
     """Occlude every window x window square (all channels) with `fill`; two views of the result:
 
     - `probability_map` (n[, T], rows, cols): softmax probability of the target with the square at
@@ -36,9 +38,11 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
     - `values` = `score_drop` (n[, T], C, H, W): per pixel, the mean over the squares covering it of
       s_c(x) - s_c(x with the square grey), on the pre-softmax score (Captum's `Occlusion` convention).
     `fill` is a number or a per-channel tensor (C,) (e.g. the dataset mean after normalisation).
-    `incremental`: run the first layers only on a crop around each square where that saves work and
-    gives the plain sweep's logits (checked on three squares first; `occlusion_incremental`); the
-    layer used is in `params["incremental_layer"]` (None: the plain sweep ran).
+    `incremental`: None (default) runs the first layers only on a crop around each square where that
+    saves work, gives the plain sweep's logits (checked on three squares first; `occlusion_incremental`)
+    and is faster, measured on the sweep's first batches (`race`); True uses the crops whenever they give
+    the plain sweep's logits; False always sweeps plainly. The layer used is in
+    `params["incremental_layer"]` (None: the plain sweep ran), the measurement in `params["race"]`.
     `progress`: a bar on stderr when it is a terminal and the sweep runs longer than a few seconds.
     """
     x = check_inputs(model, x, batch_size)
@@ -74,14 +78,21 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
         logits = class_logits(model, x, batch_size)  # the unoccluded scores, (n, classes)
         classes = resolve_targets(target, targets, n, logits.shape[1], x.device, logits=logits)
         plan = None
-        if incremental:
+        if incremental is None or incremental:
             plan = make_plan(model, x, window, rows, cols, batch_size)
             if plan is not None and not plan_holds(model, x, plan, perturb, pos_row, pos_col, window, fill_t):
                 plan = None
-        evaluate = None if plan is None else (lambda sample, which: occluded_logits(
-            model, x, plan, sample, pos_row[which], pos_col[which], window, fill_t))
+        race = None
+        if plan is not None:
+            # the plain sweep and the incremental one give the same logits: the faster one, measured, runs
+            paths = {"incremental": lambda sample, which: occluded_logits(
+                         model, x, plan, sample, pos_row[which], pos_col[which], window, fill_t),
+                     "plain": lambda sample, which: forward(model, perturb(x[sample], sample, which))}
+            race = Race(paths, math.ceil(n * n_pos / batch_size)) if incremental is None else paths["incremental"]
         scores, probs = perturb_and_evaluate(model, x, n_pos, perturb, classes, batch_size, progress,
-                                             description="occlusion", evaluate=evaluate)
+                                             description="occlusion", evaluate=race)
+        if isinstance(race, Race) and race.winner == "plain":
+            plan = None
     drop = logits.gather(1, classes).unsqueeze(1) - scores  # (n, P, T)
     # Spread each square's drop over its pixels and average by coverage. A square is the product of a
     # row band and a column band, so this separates: per_pixel = R^T D C / coverage (no (P, H*W) mask).
@@ -94,4 +105,5 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
     probability_map = probs.transpose(1, 2).reshape(n, -1, len(rows), len(cols))  # (n, T, rows, cols)
     return finish(values, classes, targets, "occlusion", probability_map=probability_map,
                   params={"window": window, "stride": stride, "fill": fill_t.flatten().tolist(),
-                          "incremental_layer": None if plan is None else plan.layer})
+                          "incremental_layer": None if plan is None else plan.layer,
+                          "race": race.report() if isinstance(race, Race) else None})

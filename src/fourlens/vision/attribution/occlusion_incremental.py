@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fourlens.vision.attribution._common import chunks, forward
+from fourlens.vision.attribution._common import chunks
+from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.perturb import Perturb
 
 MIN_SAVING = 0.1  # below this share of the work saved, the plain sweep is simpler and as fast

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fourlens.vision.attribution._common import accumulate_gradients, check_inputs, class_logits
+from fourlens.vision.attribution._common import accumulate_gradients, check_inputs, target_classes
 from fourlens.vision.attribution.gradients import finish
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
-from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
+from fourlens.vision.attribution.targets import Target
 
 
 def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, n: int = 25, sigma: float = 0.15,
@@ -33,9 +33,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, n:
     spread = (x.flatten(1).amax(1) - x.flatten(1).amin(1)) * sigma  # (count,)
     generator = torch.Generator(device=x.device).manual_seed(seed)
     with untouched(model):
-        logits = class_logits(model, x, batch_size) if needs_logits(target, targets) else None
-        classes = resolve_targets(target, targets, count, None if logits is None else logits.shape[1],
-                                  x.device, logits=logits)
+        classes = target_classes(model, x, target, targets, batch_size)
         total = torch.zeros(count, classes.shape[1], *x.shape[1:], device=x.device, dtype=x.dtype)
         sample_of = torch.arange(n * count, device=x.device) % count  # virtual input i -> image i % count
 

@@ -25,3 +25,25 @@ def as_heatmap(attribution: Attribution | torch.Tensor, size: tuple[int, int], n
     if maps.shape[0] != n:
         raise BadInputError(f"got {maps.shape[0]} maps for {n} images")
     return maps.float()
+
+
+def input_space(attribution: Attribution | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """An attribution as input-shaped values (n, C, H, W): raw values when the method gives them; a map at a
+    layer's resolution (CAMs) upsampled bilinearly and shared equally over the channels (so it sums to the
+    same); a heatmap tensor (n, H, W) likewise."""
+    from torch.nn import functional as F
+
+    values = attribution.values if isinstance(attribution, Attribution) else attribution
+    if isinstance(attribution, Attribution) and attribution.multi_target:
+        raise BadInputError("metrics score one map per image; pass an Attribution computed with target=, "
+                            "not targets=")
+    values = values.detach().to(x.dtype)
+    if values.shape == x.shape:
+        return values
+    if values.ndim != 3 or values.shape[0] != x.shape[0]:
+        raise BadInputError(f"attributions must have x's shape {tuple(x.shape)} or be maps (n, h, w); got "
+                            f"{tuple(values.shape)}")
+    maps = values.unsqueeze(1)
+    if tuple(maps.shape[-2:]) != tuple(x.shape[-2:]):
+        maps = F.interpolate(maps, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
+    return (maps / x.shape[1]).expand(-1, x.shape[1], -1, -1)

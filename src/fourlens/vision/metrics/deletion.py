@@ -69,12 +69,12 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def deletion_insertion(model: nn.Module, x: torch.Tensor, attribution: Attribution | torch.Tensor,
                        target: Target = "top1", *, steps: int = 32, fill: float = 0.0, blur_sigma: float | None = None,
-                       batch_size: int = 64) -> DeletionInsertion:
+                       batch_size: int = 64, progress: bool = True) -> DeletionInsertion:
     """Both curves for each image; `attribution` is an Attribution or heatmaps (n, H, W).
 
     Deletion replaces removed pixels with `fill` (0 = black, as in the paper); insertion starts from
     a Gaussian blur of the image (sigma `blur_sigma`, default 5% of the width). Ties in the map keep
-    raster order, so the result is deterministic.
+    raster order, so the result is deterministic. `progress`: a bar on a terminal for long runs.
     """
     x = check_inputs(model, x, batch_size)
     if steps < 1:
@@ -98,9 +98,9 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, attribution: Attributi
     with untouched(model):
         logits = class_logits(model, x, batch_size)
         classes = resolve_targets(target, None, n, logits.shape[1], x.device, logits=logits)
-        _s, deletion = perturb_and_evaluate(model, x, steps + 1, delete, classes, batch_size,
+        _s, deletion = perturb_and_evaluate(model, x, steps + 1, delete, classes, batch_size, progress,
                                            description="deletion")
-        _s, insertion = perturb_and_evaluate(model, x, steps + 1, insert, classes, batch_size,
+        _s, insertion = perturb_and_evaluate(model, x, steps + 1, insert, classes, batch_size, progress,
                                             description="insertion")
     fractions = (counts.float() / (height * width)).cpu()
     return DeletionInsertion(fractions=fractions, deletion_curve=deletion[..., 0].cpu(),

@@ -9,6 +9,7 @@ the input (an edge detector), not the model.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fourlens._progress import Bar
 from fourlens.vision.attribution._common import check_inputs, class_logits
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.attribution.result import Attribution
@@ -49,6 +51,13 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp(min=1e-12)
 
 
+def quiet(method: Callable[..., Attribution], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` with progress=False when `method` takes it: a metric's own bar is the only one drawn."""
+    if "progress" in inspect.signature(method).parameters and "progress" not in kwargs:
+        return {**kwargs, "progress": False}
+    return kwargs
+
+
 def _randomize(module: nn.Module, generator: torch.Generator) -> None:
     """PyTorch's default initialisation scale, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from `generator`."""
     weight = getattr(module, "weight", None)
@@ -62,7 +71,7 @@ def _randomize(module: nn.Module, generator: torch.Generator) -> None:
 
 def cascading_randomization(model: nn.Module, x: torch.Tensor, method: Callable[..., Attribution],
                             target: Target = "top1", *, layers: list[str] | None = None, seed: int = 0,
-                            batch_size: int = 64, **method_kwargs: Any) -> RandomizationCheck:
+                            batch_size: int = 64, progress: bool = True, **method_kwargs: Any) -> RandomizationCheck:
     """Spearman correlation of `method`'s heatmaps (trained vs randomized down to each layer).
 
     `layers` defaults to every module that owns parameters, from the output back to the input. The
@@ -79,14 +88,17 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, method: Callable[
         logits = class_logits(model, x, batch_size)
     classes = resolve_targets(target, None, x.shape[0], logits.shape[1], x.device, logits=logits)[:, 0]
     size = tuple(x.shape[-2:])
+    method_kwargs = quiet(method, method_kwargs)
     reference = method(model, x, classes, batch_size=batch_size, **method_kwargs)
     base = reference.heatmap(size=size).flatten(1)
     generator = torch.Generator(device=x.device).manual_seed(seed)
     scrambled = copy.deepcopy(model)
     modules = dict(scrambled.named_modules())
     rows = []
-    for name in layers:
-        _randomize(modules[name], generator)
-        maps = method(scrambled, x, classes, batch_size=batch_size, **method_kwargs).heatmap(size=size)
-        rows.append(spearman(base, maps.flatten(1)))
+    with Bar(len(layers), "cascading randomization", progress) as bar:
+        for name in layers:
+            _randomize(modules[name], generator)
+            maps = method(scrambled, x, classes, batch_size=batch_size, **method_kwargs).heatmap(size=size)
+            rows.append(spearman(base, maps.flatten(1)))
+            bar.advance()
     return RandomizationCheck(method=reference.method, layers=tuple(layers), spearman=torch.stack(rows).cpu())

@@ -1,4 +1,5 @@
-"""The lecture's deconvolution recipe as code and as a check: a transposed convolution is a stride-1 convolution.
+"""Deconvolution as transposed convolution, as code and as a check: a transposed convolution is a stride-1
+convolution.
 
 A transposed convolution ("deconvolution", Zeiler & Fergus 2014; Dumoulin & Visin 2016, "A guide to
 convolution arithmetic", section 4) with filter size f, padding p and stride s equals the "sub-pixel"
@@ -6,7 +7,7 @@ recipe: insert s - 1 zeros between the inputs, pad each side with f - 1 - p zero
 (and swap their in/out channels), then convolve with stride 1. `zero_insertion_conv_transpose` computes
 it that way, and the tests check it against `torch.nn.functional.conv_transpose1d/2d`.
 
-`lecture_example_1d` is the lecture's 1-D example: n_x = 8, f = 4, p = 2, s = 2 gives n_y = 5, the
+`transposed_conv_example_1d` is the classic 1-D worked example: n_x = 8, f = 4, p = 2, s = 2 gives n_y = 5, the
 convolution is y = W x_pad with W of shape (5, 12) acting on the padded input (12 = 8 + 2 * 2), and
 the deconvolution is x ~ W^T y, which is exactly `conv_transpose1d(y, w, stride=2, padding=2)`.
 """
@@ -84,8 +85,8 @@ def conv_matrix_1d(w: torch.Tensor, n_padded: int, stride: int) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class DeconvExample:
-    """The parts of the lecture's 1-D example (every tensor 1-D except `W`)."""
+class TransposedConvExample:
+    """The parts of the 1-D worked example (every tensor 1-D except `W`)."""
 
     x: torch.Tensor                   # (n_x,) the input
     w: torch.Tensor                   # (f,) the filter
@@ -111,13 +112,13 @@ class DeconvExample:
                                             (self.reconstruction - self.zero_insertion).abs().max()))}
 
 
-def lecture_example_1d(x: torch.Tensor | None = None, w: torch.Tensor | None = None, padding: int = 2,
-                       stride: int = 2, seed: int = 0) -> DeconvExample:
-    """The lecture's example (defaults: n_x = 8, f = 4, p = 2, s = 2, so n_y = 5 and W is 5 x 12).
+def transposed_conv_example_1d(x: torch.Tensor | None = None, w: torch.Tensor | None = None, padding: int = 2,
+                       stride: int = 2, seed: int = 0) -> TransposedConvExample:
+    """The worked example (defaults: n_x = 8, f = 4, p = 2, s = 2, so n_y = 5 and W is 5 x 12).
 
     x and w default to seeded float64 values; W^T y is the adjoint of the convolution, an
-    approximation of the inverse (exact only when W has orthonormal rows), which is why the lecture
-    writes x ~ W^T y.
+    approximation of the inverse (exact only when W has orthonormal rows), which is why it is
+    written x ~ W^T y.
     """
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(8, generator=gen, dtype=torch.float64) if x is None else x.detach()
@@ -125,7 +126,7 @@ def lecture_example_1d(x: torch.Tensor | None = None, w: torch.Tensor | None = N
     if x.ndim != 1 or w.ndim != 1:
         raise ValueError(f"x and w must be 1-D; got shapes {tuple(x.shape)} and {tuple(w.shape)}")
     x_padded = F.pad(x, (padding, padding))
-    W = conv_matrix_1d(w, x_padded.numel(), stride)  # noqa: N806 (the lecture's name)
+    W = conv_matrix_1d(w, x_padded.numel(), stride)  # noqa: N806 (the matrix's usual name)
     y = W @ x_padded
     WT_y = W.T @ y  # noqa: N806
     n_x = x.numel()
@@ -134,6 +135,6 @@ def lecture_example_1d(x: torch.Tensor | None = None, w: torch.Tensor | None = N
     ct = F.conv_transpose1d(y[None, None], w[None, None], stride=stride, padding=padding, output_padding=extra)
     zi = zero_insertion_conv_transpose(y[None, None], w[None, None], stride=stride, padding=padding,
                                        output_padding=extra)
-    return DeconvExample(x=x, w=w, padding=padding, stride=stride, x_padded=x_padded, W=W, y=y, WT_y=WT_y,
+    return TransposedConvExample(x=x, w=w, padding=padding, stride=stride, x_padded=x_padded, W=W, y=y, WT_y=WT_y,
                          reconstruction=WT_y[padding:padding + n_x], conv_transpose=ct[0, 0],
                          zero_insertion=zi[0, 0])

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from fourlens.vision import DeconvExample, lecture_example_1d, zero_insertion_conv_transpose
-from fourlens.vision.deconv import conv_matrix_1d
+from fourlens.vision import TransposedConvExample, transposed_conv_example_1d, zero_insertion_conv_transpose
+from fourlens.vision.transposed_conv import conv_matrix_1d
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -60,9 +60,9 @@ def test_2d_float32_and_the_adjoint_identity() -> None:
     torch.testing.assert_close(lhs, rhs, rtol=1e-5, atol=1e-4)
 
 
-def test_lecture_example_shapes_and_equalities() -> None:
-    ex = lecture_example_1d()
-    assert isinstance(ex, DeconvExample)
+def test_worked_example_shapes_and_equalities() -> None:
+    ex = transposed_conv_example_1d()
+    assert isinstance(ex, TransposedConvExample)
     assert ex.x.shape == (8,) and ex.w.shape == (4,) and ex.padding == 2 and ex.stride == 2
     assert ex.n_y == 5 and ex.W.shape == (5, 12) and ex.x_padded.shape == (12,)
     # W holds the filter shifted by the stride on each row, zeros elsewhere.
@@ -86,13 +86,13 @@ def test_lecture_example_shapes_and_equalities() -> None:
     assert d["n_y"] == 5 and d["W_shape"] == [5, 12] and d["max_difference"] < 1e-12
 
 
-def test_lecture_example_is_exact_with_orthonormal_rows() -> None:
+def test_worked_example_is_exact_with_orthonormal_rows() -> None:
     # With non-overlapping unit-norm rows (f = s, p = 0) W W^T = I, so W^T y is the projection of x on W's
     # row space; for an x in that row space, x = W^T y exactly.
     w = torch.tensor([0.6, 0.8], dtype=torch.float64)
     W = conv_matrix_1d(w, 8, 2)  # noqa: N806
     x = W.T @ torch.arange(1.0, 5.0, dtype=torch.float64)
-    ex = lecture_example_1d(x, w, padding=0, stride=2)
+    ex = transposed_conv_example_1d(x, w, padding=0, stride=2)
     torch.testing.assert_close(ex.reconstruction, x)
 
 
@@ -104,4 +104,4 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="stride"):
         zero_insertion_conv_transpose(torch.zeros(1, 2, 5), torch.zeros(2, 1, 3), stride=(1, 2))
     with pytest.raises(ValueError, match="1-D"):
-        lecture_example_1d(torch.zeros(2, 8))
+        transposed_conv_example_1d(torch.zeros(2, 8))
