@@ -34,7 +34,11 @@ def _commit() -> str:
 def _fourlens_path() -> str:
     import fourlens
 
-    return str(Path(fourlens.__file__).parent)
+    path = Path(fourlens.__file__).parent
+    try:   # relative to the working directory: the results file names no path of this machine
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
 
 
 def _slim(result: dict) -> dict:

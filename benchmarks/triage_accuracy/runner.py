@@ -37,7 +37,9 @@ def run_one(index: int, seed: int, workdir: Path, keep: bool = False,
         evidence=truth["evidence"], notes=truth["notes"],
         planted=[{"cause": c["cause"], "clear": c["detail"].get("clear"), "accept": c["accept"]}
                  for c in truth["causes"]],
-        lenses=[{"name": s.name, "state": s.state, "message": s.message[:300]} for s in report.lenses]
+        # messages name the scenario's files relative to the scenarios folder: no machine path in results
+        lenses=[{"name": s.name, "state": s.state, "message": s.message.replace(f"{root.parent}/", "")[:300]}
+                for s in report.lenses]
         if report is not None else [])
     if not keep:
         shutil.rmtree(root, ignore_errors=True)

@@ -91,3 +91,16 @@ def test_unreadable_span_time_names_the_file(tmp_path):
                                            "end_time": "later"}])
     with pytest.raises(BadInputError, match=r"spans.jsonl: span time 'soon' is neither a number nor an ISO 8601"):
         load_traces(tmp_path / "spans.jsonl")
+
+
+def test_console_exporter_spans_one_per_line(tmp_path):
+    """The console exporter's spans written one per line: the ids sit in each span's `context`."""
+    from fourlens.behavior.spans import json_values
+
+    spans = list(json_values(OTEL / "agent-framework-console-export.jsonl"))
+    path = tmp_path / "console-spans.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in spans))
+    assert "span_id" not in json.loads(path.read_text().splitlines()[0])   # nothing at the top level
+    assert detect_kind(path) == "agent_traces"
+    pd.testing.assert_frame_equal(load_traces(path).requests,
+                                  load_traces(OTEL / "agent-framework-console-export.jsonl").requests)

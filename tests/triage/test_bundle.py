@@ -106,3 +106,21 @@ def test_safety_and_inspect_json_files_are_evals(tmp_path):
     unrelated.write_text(json.dumps({"hidden_size": 64, "layers": [{"kind": "attention"}]}))
     assert [detect_kind(p) for p in (harmbench, jailbreakbench, inspect_log)] == ["evals"] * 3
     assert detect_kind(unrelated) is None
+
+
+def test_model_folder_json_is_not_data(tmp_path):
+    """A tokenizer.json longer than the sniff window shows `content` keys (its added tokens) but is
+    part of the model folder, not a corpus shard."""
+    weights = tmp_path / "bundle" / "weights"
+    weights.mkdir(parents=True)
+    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(weights / "model.safetensors"))
+    (weights / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    tokenizer = {"version": "1.0", "added_tokens": [{"id": i, "content": f"<extra_{i}>", "special": True}
+                                                    for i in range(3_000)],
+                 "model": {"type": "BPE", "vocab": {f"tok{i}": i for i in range(5_000)}}}
+    (weights / "tokenizer.json").write_text(json.dumps(tokenizer))
+    (weights / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": {"0": {"content": "<s>"}}}))
+    write_jsonl(tmp_path / "bundle" / "data" / "shard.jsonl", [{"text": "a document"}])
+    assert detect_kind(weights / "tokenizer.json") is None
+    bundle = load_bundle(tmp_path / "bundle")
+    assert [p.name for p in bundle.paths("data")] == ["shard.jsonl"]

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from fourlens._io import expand_paths
-from fourlens._sniff import head_keys
+from fourlens._sniff import first_json_value, head_keys
 from fourlens.behavior.agents import tool_call_record
-from fourlens.behavior.spans import json_values, settle, spans_of
+from fourlens.behavior.spans import is_span, json_values, settle, spans_of
 from fourlens.errors import BadInputError
 
 TRACE_KEYS = {"trace_id", "span_id", "request_id", "ttft", "ttft_s", "ttft_ms", "time_to_first_token", "latency",
@@ -72,7 +72,11 @@ def sniff(path: Path) -> bool:
     if not path.is_file() or path.suffix not in (".jsonl", ".json", ".csv"):
         return False
     keys = head_keys(path)
-    return keys is not None and bool({key.lower() for key in keys} & TRACE_KEYS)
+    if keys is not None and {key.lower() for key in keys} & TRACE_KEYS:
+        return True
+    # the console exporter as JSON lines: the ids sit inside each span's `context`
+    first = first_json_value(path)
+    return isinstance(first, dict) and is_span(first)
 
 
 def load_traces(path: str | os.PathLike[str] | list | tuple) -> Traces:
