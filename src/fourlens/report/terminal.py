@@ -18,6 +18,7 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
     """Print `report` to `console` (a `rich.console.Console`; stdout when None). `limit`: show only the
     first `limit` root causes (each still with its whole chain)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -48,7 +49,7 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
     _side_list(console, "shared with the baseline (not the candidate's)", report.shared)
     for status in report.lenses:
         detail = f" ({status.n_findings} findings)" if status.state == "ok" else ""
-        message = f": {status.message}" if status.message else ""
+        message = f": {escape(status.message)}" if status.message else ""   # "[options.x]" is not markup
         console.print(f"  [{STATE_STYLES[status.state]}]{status.name} {status.state}[/]{detail}{message}",
                       highlight=False, markup=True, soft_wrap=True)
 

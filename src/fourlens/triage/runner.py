@@ -14,7 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 
-from fourlens.errors import BadInputError, FourlensError
+from fourlens.errors import BadInputError, FourlensError, message_for_manifest
 from fourlens.report import Figure, Finding, LensStatus, Report
 from fourlens.triage.bundle import Bundle, load_bundle
 from fourlens.triage.detect import EVIDENCE_KINDS, EVIDENCE_LABELS
@@ -114,7 +114,9 @@ def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
     except Exception as exc:  # a failing lens must not sink the report
         if raise_errors:
             raise
-        message = str(exc) if isinstance(exc, FourlensError) else f"{type(exc).__name__}: {exc}"
+        # the lens's options live in fourlens.toml here, so its advice names them, not its CLI flags
+        message = (message_for_manifest(exc, spec.name) if isinstance(exc, FourlensError)
+                   else f"{type(exc).__name__}: {exc}")
         return LensStatus(spec.name, spec.lens, "failed", message), [], []
     return LensStatus(spec.name, spec.lens, "ok", message=notes, n_findings=len(found)), found, figures
 
