@@ -51,7 +51,19 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
                                          candidate.name, findings))
     notes = [f"{side}: {note}" for side, run in (("baseline", base_run), ("candidate", cand_run))
              if (note := run.missing_loss_note())]
+    notes += [f"{side} logs damaged: {note}" for side, run in (("baseline", base_run), ("candidate", cand_run))
+              if (note := _damage_note(run))]
     return Diagnosis(findings=findings, figures=figures, notes=notes)
+
+
+def _damage_note(run) -> str | None:
+    """What the readers survived in a run's logs, in one line (the last summary, else the first issue)."""
+    if not run.issues:
+        return None
+    summaries = [i for i in run.issues if i.kind == "summary"]
+    shown = summaries[-1] if summaries else run.issues[0]
+    more = len(run.issues) - 1
+    return shown.message + (f" (+{more} more issue(s); `fourlens training check` lists them)" if more else "")
 
 
 def _logs(bundle: Bundle, data_order) -> list[Path]:
