@@ -16,6 +16,11 @@ class BadInputError(FourlensError, ValueError):
     """An input (file, directory, argument, tensor) is missing, malformed or inconsistent."""
 
 
+class InputWarning(UserWarning):
+    """Damage in an input that fourlens read around (a truncated last line, a skipped record); the
+    message names the file and what was dropped. The CLI prints it as one `warning:` line."""
+
+
 class MissingDependencyError(FourlensError, ImportError):
     """An optional dependency is not installed; the message names the extra that provides it."""
 
