@@ -11,11 +11,12 @@ from rich.console import Console
 from fourlens import __version__
 from fourlens.cli_errors import DEBUG, user_errors
 from fourlens.cli_groups import LENS_GROUPS, lens_group
+from fourlens.cli_help import PlainGroup
 from fourlens.cli_output import guard_report_outputs, write_report_outputs
 from fourlens.errors import BadInputError
 from fourlens.transformer.sources import register_source
 
-app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False,
+app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False, cls=PlainGroup,
                   help="What's going on inside my model? Four lenses on two checkpoints, ranked.")
 for _name in LENS_GROUPS:
     app.add_typer(lens_group(_name), name=_name)
