@@ -42,13 +42,18 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
     if report.findings:
         console.print(table)
     else:
-        console.print(f"[bold]{report.title}[/]: no findings.")
+        failed = [s.name for s in report.lenses if s.state == "failed"]
+        # "no findings" after a lens failed would read as a clean bill of health: say what was not checked
+        tail = (f", but {len(failed)} lens{'es' if len(failed) > 1 else ''} failed ({', '.join(failed)}): "
+                "that evidence was not checked" if failed else "")
+        console.print(f"[bold]{escape(report.title)}[/]: no findings{escape(tail)}.", highlight=False)
     if limit is not None and len(causes) > limit:
         console.print(f"[dim]{len(causes) - limit} more root causes in the HTML/JSON report[/]")
     _side_list(console, "inconclusive (did not beat their null)", report.inconclusive)
     _side_list(console, "shared with the baseline (not the candidate's)", report.shared)
     for status in report.lenses:
-        detail = f" ({status.n_findings} findings)" if status.state == "ok" else ""
+        plural = "" if status.n_findings == 1 else "s"
+        detail = f" ({status.n_findings} finding{plural})" if status.state == "ok" else ""
         message = f": {escape(status.message)}" if status.message else ""   # "[options.x]" is not markup
         console.print(f"  [{STATE_STYLES[status.state]}]{status.name} {status.state}[/]{detail}{message}",
                       highlight=False, markup=True, soft_wrap=True)

@@ -44,7 +44,9 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
 
         findings = attach_batches(findings, candidate, options["data_order"])
     figures = []
-    for signal in ("loss", "grad_norm"):
+    # an LR finding is read against the LR curve itself
+    lr_found = any(f.kind == "training.lr_schedule" or f.subject == "lr" for f in findings)
+    for signal in ("loss", "grad_norm", *(("lr",) if lr_found else ())):
         if cand_run.has(signal):
             base = base_run.signal(signal) if base_run.has(signal) else None
             figures.append(_curve_figure(signal, base, cand_run.signal(signal), events, baseline.name,
