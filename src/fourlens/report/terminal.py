@@ -25,7 +25,10 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
     subtitle = ""
     if report.baseline or report.candidate:
         subtitle = f"baseline {report.baseline or '-'} -> candidate {report.candidate or '-'}"
-    table = Table(title=report.title, caption=subtitle or None, show_lines=False, expand=False)
+    # left-justified title and caption: centred over a wide table (piped output is laid out wide) they
+    # would start hundreds of columns in
+    table = Table(title=report.title, caption=subtitle or None, show_lines=False, expand=False,
+                  title_justify="left", caption_justify="left")
     table.add_column("#", justify="right", style="bold")
     table.add_column("lens")
     table.add_column("finding", overflow="fold", ratio=3)
