@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -111,25 +114,78 @@ def expand_paths(path: str | os.PathLike[str] | list | tuple, suffixes: tuple[st
     return [source]
 
 
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict]]:
-    """(line number, JSON object) for each non-blank line of a JSONL file; errors name the file and line."""
-    import json
+def iter_json_lines(lines: Iterable[str | bytes], path: str | os.PathLike[str],
+                    loads: Callable[[str | bytes], object] = json.loads, start: int = 1,
+                    ) -> Iterator[tuple[int, object]]:
+    """(line number, JSON value) of each non-blank line, with the one rule every JSONL reader follows.
 
+    A writer that crashes mid-line leaves a truncated last line: that line (the last non-blank one,
+    if it is not valid JSON) is dropped with an `InputWarning` naming the file and line, and the lines
+    before it are kept. An invalid line anywhere else is a `BadInputError` naming the file and line.
+    The check streams: a failing line is held until the next non-blank line shows it was not the last.
+    `loads` parses one line (e.g. orjson's, which accepts bytes)."""
+    from fourlens.errors import BadInputError
+
+    pending: tuple[int, str] | None = None   # a line that failed to parse, and why
+    for number, line in enumerate(lines, start=start):
+        try:
+            value = loads(line)
+        except ValueError as exc:   # json.JSONDecodeError and orjson's error are ValueErrors
+            if not line.strip():
+                continue
+            if pending is not None:
+                break
+            pending = (number, getattr(exc, "msg", None) or str(exc).split(":")[0])
+            continue
+        if pending is not None:
+            break
+        yield number, value
+    else:
+        if pending is not None:
+            warn_truncated_last_line(path, *pending)
+        return
+    raise BadInputError(f"{path}:{pending[0]}: not valid JSON ({pending[1]}); only a truncated last line is "
+                        "tolerated") from None
+
+
+def warn_truncated_last_line(path: str | os.PathLike[str], number: int, why: str) -> None:
+    """The one warning for a dropped truncated last line, naming the file and the line."""
+    from fourlens.errors import InputWarning
+
+    warnings.warn(InputWarning(f"{path}:{number}: the last line is not valid JSON ({why}), as when a writer is "
+                               "cut off mid-line; it was dropped and the lines before it kept"), stacklevel=3)
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict]]:
+    """(line number, JSON object) for each non-blank line of a JSONL file; errors name the file and line.
+    A truncated last line is dropped with a warning (`iter_json_lines`)."""
     from fourlens.errors import BadInputError
 
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        for number, record in iter_json_lines(handle, path):
             if not isinstance(record, dict):
                 raise BadInputError(f"{path}:{number}: each line must be a JSON object")
             yield number, record
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict]:
-    """The JSON objects of a JSONL file (blank lines skipped); errors name the file and line."""
+    """The JSON objects of a JSONL file (blank lines skipped, a truncated last line dropped with a
+    warning); errors name the file and line."""
     return [record for _, record in iter_jsonl(path)]
+
+
+@contextmanager
+def input_warnings() -> Iterator[list[str]]:
+    """Collect the messages of the `InputWarning`s raised in the block, for a caller that reports them
+    itself (a run's read issues, a triage lens's notes); other warnings pass through unchanged."""
+    from fourlens.errors import InputWarning
+
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        yield messages
+    for warning in caught:
+        if issubclass(warning.category, InputWarning):
+            messages.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)

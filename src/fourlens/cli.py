@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,11 +12,14 @@ from rich.console import Console
 from fourlens import __version__
 from fourlens.cli_errors import DEBUG, user_errors
 from fourlens.cli_groups import LENS_GROUPS, lens_group
+from fourlens.cli_help import PlainGroup
 from fourlens.cli_output import guard_report_outputs, write_report_outputs
 from fourlens.errors import BadInputError
 from fourlens.transformer.sources import register_source
 
-app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False,
+NON_TERMINAL_WIDTH = 1000   # columns when stdout is not a terminal (see `main`)
+
+app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False, cls=PlainGroup,
                   help="What's going on inside my model? Four lenses on two checkpoints, ranked.")
 for _name in LENS_GROUPS:
     app.add_typer(lens_group(_name), name=_name)
@@ -145,6 +149,11 @@ def serve_command(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. `--debug` is accepted anywhere on the line, not only before the command."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit():
+        # Piped or redirected output is read by grep, CI logs and editors, not an 80-column terminal: rich
+        # (which reads COLUMNS) then lays tables out at their natural width and never breaks a word, a path
+        # or a command across lines.
+        os.environ["COLUMNS"] = str(NON_TERMINAL_WIDTH)
     if "--debug" in args[1:]:
         args = ["--debug"] + [arg for arg in args if arg != "--debug"]
     app(args=args, prog_name="fourlens")

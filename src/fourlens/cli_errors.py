@@ -6,6 +6,7 @@ Lens command groups decorate their commands with `user_errors` too, so all of `f
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from fourlens.errors import FourlensError
+from fourlens.errors import FourlensError, InputWarning
 
+_PYTHON_SHOWWARNING = warnings.showwarning
 DEBUG = {"enabled": False}  # set by the top-level --debug option
 err_console = Console(stderr=True)
 
@@ -25,7 +27,10 @@ def user_errors(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            command(*args, **kwargs)
+            with warnings.catch_warnings():   # damage read around: one `warning:` line each, every time
+                warnings.simplefilter("always", InputWarning)
+                warnings.showwarning = _show_warning
+                command(*args, **kwargs)
         except FourlensError as exc:
             _fail(str(exc))
         except OSError as exc:
@@ -35,6 +40,14 @@ def user_errors(command: Callable[..., None]) -> Callable[..., None]:
             _fail(f"{where}{exc.strerror or exc}; check the path and its folder's permissions and free space")
 
     return wrapper
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    if issubclass(category, InputWarning):
+        err_console.print(Text.assemble(("warning: ", "yellow"), str(message)), soft_wrap=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
 
 def _fail(message: str) -> None:

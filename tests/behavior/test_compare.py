@@ -26,8 +26,12 @@ def test_compare_pairs_items_and_flags_only_real_changes(tmp_path):
 def test_mismatched_items_are_refused_unless_asked(tmp_path):
     a = load_evals(write_jsonl(tmp_path / "a.jsonl", eval_items({"t": 0.5}, n=10)))
     b = load_evals(write_jsonl(tmp_path / "b.jsonl", eval_items({"t": 0.5}, n=8)))
-    with pytest.raises(BadInputError, match="2 only in a.jsonl, 0 only in b.jsonl"):
+    with pytest.raises(BadInputError, match="2 only in the baseline, 0 only in the candidate") as info:
         compare(a, b)
+    # which side is which, with its path, and the fix of the lens's own command
+    message = str(info.value)
+    assert f"the baseline ({tmp_path / 'a.jsonl'})" in message and f"the candidate ({tmp_path / 'b.jsonl'})" in message
+    assert "--common-items" in message
     assert compare(a, b, common_items=True).table.loc[0, "n"] == 8
 
 

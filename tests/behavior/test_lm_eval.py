@@ -57,7 +57,7 @@ def test_changed_prompt_is_refused_with_the_mismatch_listed():
     message = str(info.value)
     assert "task hashes differ" in message and "tiny_mc" in message
     assert "prompt_hash differs on 120 paired item(s)" in message
-    assert "48 only in" in message and "common_items=True" in message
+    assert "48 only in" in message and "--common-items" in message and "`common_items`" in message
     # restricting to the common items drops the re-prompted items too: nothing is left to compare
     with pytest.raises(BadInputError, match="share no"):
         compare(a, changed, common_items=True)

@@ -73,8 +73,8 @@ def test_missing_text_field_names_the_file_and_the_fix(shards):
 
 
 def test_bad_inputs_are_clear_errors(tmp_path):
-    (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n')
-    with pytest.raises(BadInputError, match=r"bad\.jsonl: line 2 is not valid JSON"):
+    (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n{"text": "after"}\n')
+    with pytest.raises(BadInputError, match=r"bad\.jsonl:2: not valid JSON"):
         profile(tmp_path / "bad.jsonl")
     (tmp_path / "trunc.jsonl.gz").write_bytes(gzip.compress(b'{"text": "x"}\n' * 100)[:30])
     with pytest.raises(BadInputError, match=r"trunc\.jsonl\.gz: cannot read"):

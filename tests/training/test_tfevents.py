@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 # tensorboard is the reference implementation (in fourlens[dev]); without it this module fails, not skips.
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
+from typer.testing import CliRunner
 
+from fourlens.cli import app
+from fourlens.errors import BadInputError
 from fourlens.training import load_run
 from fourlens.training.readers import read_event_file, read_event_files
 from fourlens.training.readers.crc32c import crc32c, crc32c_rows, mask
-from fourlens.training.readers.tfrecord import frame_records
+from fourlens.training.readers.tfrecord import frame_records, read_records
+
+REAL = Path(__file__).parent / "fixtures" / "real"
 
 
 def accumulated(run_dir):
@@ -129,7 +137,7 @@ def test_corrupted_payload_byte_is_reported_with_offset_and_rest_kept(tmp_path):
     assert len(frame) == len(clean) - 1
 
 
-def test_corrupted_length_keeps_records_before_it(tmp_path):
+def test_corrupted_length_costs_only_its_record(tmp_path):
     path = _one_file(tmp_path)
     clean, _ = read_event_file(path)
     data = bytearray(path.read_bytes())
@@ -139,10 +147,43 @@ def test_corrupted_length_keeps_records_before_it(tmp_path):
     data[offset + 1] ^= 0x01
     path.write_bytes(bytes(data))
     frame, issues = read_event_file(path)
-    assert issues[0].kind == "length_crc" and issues[0].offset == offset
-    # records 0-49 survive: the file_version event, step 0's 3 scalars + histogram + text, then 3 per step
-    assert len(frame) == 3 + 14 * 3 + 2
-    np.testing.assert_array_equal(frame["value"].to_numpy(), clean["value"].to_numpy()[:len(frame)])
+    assert issues[0].kind == "skipped" and issues[0].offset == offset
+    assert "reading resumed at the next intact record" in issues[0].message and str(path) in issues[0].message
+    assert issues[-1].kind == "summary" and "kept" in issues[-1].message
+    # record 50 (a scalar: records 0-49 are the file_version event, step 0's 3 scalars + histogram +
+    # text, then 3 per step) is lost; every record after it is read again
+    assert len(frame) == len(clean) - 1
+    kept = np.delete(clean["value"].to_numpy(), 3 + 14 * 3 + 2)
+    np.testing.assert_array_equal(frame["value"].to_numpy(), kept)
+
+
+def test_forty_corrupt_bytes_in_a_real_event_file_cost_only_the_records_they_touch(tmp_path):
+    source = REAL / "tensorboard-hf-trainer" / "events.out.tfevents.1730723356.iiitd.262129.0"
+    clean, _ = read_event_file(source)
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 40] = np.random.default_rng(0).integers(0, 256, 40, dtype=np.uint8).tobytes()
+    path = tmp_path / source.name
+    path.write_bytes(bytes(data))
+    frame, issues = read_event_file(path)
+    # 40 bytes touch at most two of this file's 59 records (50-500 bytes long): the rest are read
+    intact = len(read_records(path).starts)
+    assert len(read_records(source).starts) - 2 <= intact < len(read_records(source).starts)
+    assert len(frame) >= len(clean) - 2
+    rows = set(zip(clean["step"], clean["tag"].astype(str), clean["value"], strict=True))
+    assert set(zip(frame["step"], frame["tag"].astype(str), frame["value"], strict=True)) <= rows
+    assert {i.kind for i in issues} & {"skipped", "data_crc"}
+    assert all(str(path) in i.message for i in issues)
+
+
+def test_a_file_with_no_intact_record_is_refused_naming_it(tmp_path):
+    path = tmp_path / "events.out.tfevents.garbage"
+    path.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(BadInputError, match="no intact TFRecord") as info:
+        read_event_files([path])
+    assert str(path) in str(info.value)
+    result = CliRunner().invoke(app, ["training", "check", str(tmp_path)])
+    assert result.exit_code == 2 and str(path) in result.output and "Traceback" not in result.output
 
 
 def test_truncated_final_record_of_a_crashed_run(tmp_path):
@@ -161,7 +202,11 @@ def test_truncated_final_record_of_a_crashed_run(tmp_path):
 def test_arbitrary_bytes_never_crash_the_reader(tmp_path_factory, blob):
     path = tmp_path_factory.mktemp("fuzz") / "events.out.tfevents.fuzz"
     path.write_bytes(blob)
-    frame, issues = read_event_files([path])
+    try:
+        frame, issues = read_event_files([path])
+    except BadInputError as exc:   # no intact record at all: refused, naming the file
+        assert str(path) in str(exc)
+        return
     assert list(frame.columns) == ["step", "wall_time", "tag", "value"]
     assert len(frame) == 0 or issues == () or all(i.offset >= 0 for i in issues)
 

@@ -83,7 +83,7 @@ def latency_command(
     candidate: Path = typer.Argument(..., help="Candidate agent traces."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the report JSON here."),
-    alpha: float = typer.Option(0.05, "--alpha"),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of each latency test."),
     fail_on_regression: bool = typer.Option(False, "--fail-on-regression",
                                             help="Exit 1 when a latency statistic rose significantly."),
 ) -> None:

@@ -34,7 +34,7 @@ from fourlens.behavior.intervals import (
     tango_paired_interval,
     wilson_interval,
 )
-from fourlens.behavior.pairing import pair_runs
+from fourlens.behavior.pairing import describe_source, pair_runs
 from fourlens.behavior.stats import (
     benjamini_hochberg,
     bootstrap_pvalue,
@@ -117,7 +117,8 @@ def compare(a: EvalResults, b: EvalResults, alpha: float = 0.05, common_items: b
     pairing = pair_runs(a, b, mode)
     paired, notes = pairing.paired, list(pairing.notes)
     if mode == "common" and len(paired) == 0:
-        raise BadInputError(f"{a.name} and {b.name} share no (task, metric, item) scored alike")
+        raise BadInputError(f"the baseline ({describe_source(a)}) and the candidate ({describe_source(b)}) share no "
+                            "(task, metric, item) scored alike")
     rows = [{"task": task, "metric": metric, **paired_stats(group, alpha, seed, test, n_resamples),
              "paired": True, "pairing": "paired"}
             for (task, metric), group in paired.groupby(["task", "metric"], sort=True)]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fourlens._io import iter_json_lines
 from fourlens._sniff import head_keys
 from fourlens.behavior.corpus_metrics import CORPUS_METRIC_NAMES, statistic_for
 from fourlens.behavior.evals import CORPUS_COLUMNS, EvalResults, check_unique, normalise
@@ -69,12 +70,8 @@ def iter_samples(path: Path) -> Iterator[tuple[int, dict]]:
 
 
 def _json_lines(path: Path, text: str) -> Iterator[tuple[int, object]]:
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    # a line cut off by a crash mid-write is dropped with a warning (`iter_json_lines`)
+    return iter_json_lines(text.split("\n"), path)
 
 
 def read_lm_eval(paths: list[Path]) -> EvalResults:

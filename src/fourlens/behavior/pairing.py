@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from fourlens.behavior.evals import KEY, EvalResults
-from fourlens.errors import BadInputError
+from fourlens.errors import BadInputError, OptionAdviceError
 
 HASH_COLUMNS = ("doc_hash", "prompt_hash", "target_hash")
-FIX = "Pass common_items=True (CLI: --common-items) to compare only the items both runs scored alike"
 MODES = ("unpaired", "common", "strict")
 
 
@@ -78,13 +77,16 @@ def pair_runs(a: EvalResults, b: EvalResults, mode: str = "unpaired") -> Pairing
             reasons[(task, metric)] = "; ".join(why)
             keep &= ~in_unit if mode == "unpaired" else ~(in_unit & changed.to_numpy())
         elif only_a or only_b:
-            problems.append(f"{task} ({metric}): {only_a} items only in {a.name}, {only_b} only in {b.name}")
+            problems.append(f"{task} ({metric}): {only_a} items only in the baseline, {only_b} only in the "
+                            "candidate")
             notes.append(f"{task} ({metric}): paired the {int(in_unit.sum())} common items; {only_a} only in "
-                         f"{a.name} and {only_b} only in {b.name} left out")
+                         f"the baseline and {only_b} only in the candidate left out")
     if problems and mode == "strict":
-        raise BadInputError(f"{a.name} and {b.name} cannot be paired: " + "; ".join(_summary(a, b, hash_diff, left,
-                                                                                             right, shared))
-                            + f". {FIX}")
+        raise OptionAdviceError(
+            f"the baseline ({describe_source(a)}) and the candidate ({describe_source(b)}) cannot be paired: "
+            + "; ".join(_summary(a, b, hash_diff, left, right, shared)),
+            option="common_items", flag="--common-items",
+            purpose="to compare only the items both runs scored alike")
     if mode == "common":
         reasons = {}
         notes = _summary(a, b, hash_diff, left, right, shared) if problems else []
@@ -96,7 +98,8 @@ def pair_runs(a: EvalResults, b: EvalResults, mode: str = "unpaired") -> Pairing
     if reasons:
         notes.extend(f"{task} ({metric}) compared unpaired: {why}" for (task, metric), why in reasons.items())
     if len(paired) == 0 and unpaired.empty:
-        raise BadInputError(f"{a.name} and {b.name} share no (task, metric) to compare")
+        raise BadInputError(f"the baseline ({describe_source(a)}) and the candidate ({describe_source(b)}) share no "
+                            "(task, metric) to compare")
     return Pairing(paired=paired.reset_index(), unpaired=unpaired, reasons=reasons, notes=tuple(notes))
 
 
@@ -110,8 +113,8 @@ def _summary(a: EvalResults, b: EvalResults, hash_diff: set[str], left: pd.DataF
     only_a, only_b = left.index.difference(right.index), right.index.difference(left.index)
     if len(only_a) or len(only_b):
         examples = [f"{t}/{i} ({m})" for t, m, i in list(only_a[:3]) + list(only_b[:3])]
-        out.append(f"the two runs score different items: {len(only_a)} only in {a.name}, {len(only_b)} only in "
-                   f"{b.name} (e.g. {', '.join(examples)})")
+        out.append(f"the two runs score different items: {len(only_a)} only in the baseline, {len(only_b)} only "
+                   f"in the candidate (e.g. {', '.join(examples)})")
     for column in HASH_COLUMNS:
         if column in left and column in right:
             ha, hb = left.loc[shared, column], right.loc[shared, column]
@@ -120,6 +123,16 @@ def _summary(a: EvalResults, b: EvalResults, hash_diff: set[str], left: pd.DataF
                 task, metric, item = differs[differs].index[0]
                 out.append(f"{column} differs on {int(differs.sum())} paired item(s) (e.g. {task}/{item} ({metric}))")
     return out
+
+
+def describe_source(run: EvalResults) -> str:
+    """Where a run's items came from, as a path the user can find: the file, or the folder of its files."""
+    if not run.source:
+        return run.name
+    if len(run.source) == 1:
+        return str(run.source[0])
+    parents = sorted({str(p.parent) for p in run.source})
+    return f"{len(run.source)} files in {parents[0]}" + (f" (+{len(parents) - 1} folders)" if len(parents) > 1 else "")
 
 
 def _count(frame: pd.DataFrame, task: str, metric: str) -> int:
@@ -141,5 +154,6 @@ def pair_items(a: EvalResults, b: EvalResults, common_items: bool) -> tuple[pd.D
     """The strict (or, with `common_items`, the common-items) pairing as one table and its notes."""
     pairing = pair_runs(a, b, "common" if common_items else "strict")
     if len(pairing.paired) == 0:
-        raise BadInputError(f"{a.name} and {b.name} share no (task, metric, item) scored alike")
+        raise BadInputError(f"the baseline ({describe_source(a)}) and the candidate ({describe_source(b)}) share no "
+                            "(task, metric, item) scored alike")
     return pairing.paired, list(pairing.notes)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fourlens._io import warn_truncated_last_line
 from fourlens.errors import BadInputError
 
 
@@ -44,6 +45,9 @@ def json_values(path: Path) -> Iterator[object]:
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             line = text.count("\n", 0, pos) + 1
+            if "\n" not in text[pos:].strip():   # the last line, cut off mid-write: the one rule of JSONL readers
+                warn_truncated_last_line(path, line, exc.msg)
+                return
             raise BadInputError(f"{path}:{line}: not valid JSON ({exc.msg}); expected JSON lines or exported "
                                 "spans") from None
         yield value

@@ -30,7 +30,7 @@ from fourlens.behavior.formats import sniff_format
 from fourlens.behavior.harness import harness_findings
 from fourlens.behavior.latency import compare_latency
 from fourlens.behavior.traces import load_traces
-from fourlens.errors import BadInputError
+from fourlens.errors import BadInputError, message_for_manifest
 from fourlens.triage.bundle import Bundle
 from fourlens.triage.registry import Diagnosis
 
@@ -55,7 +55,7 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
                                      test=str(options.get("test", "permutation")), unpaired=True, directions=options)
                 except BadInputError as exc:
                     failures += 1
-                    notes.append(f"evals not compared: {exc}")
+                    notes.append(f"evals not compared: {message_for_manifest(exc, 'behavior')}")
                 else:
                     findings.extend(result.findings())
                     figures.append(forest_figure(result, baseline.name, candidate.name))

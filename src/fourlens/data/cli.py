@@ -40,14 +40,16 @@ def profile_command(
     corpus: list[str] = typer.Argument(..., help="Shards: files, dirs or globs (JSONL/.gz/.zst, Parquet, text)."),
     out: Path = typer.Option(..., "-o", "--out", help="Write the profile here (e.g. snapshot.fl)."),
     tokenizer: str = typer.Option("words", "--tokenizer", help="'words' or a tokenizer.json / directory holding one."),
-    text_field: str = typer.Option("text", "--text-field"),
+    text_field: str = typer.Option("text", "--text-field", help="The field (or Parquet column) holding each "
+                                   "document's text."),
     domain_field: str | None = typer.Option(None, "--domain-field", help="Field naming each document's domain."),
     url_field: str | None = typer.Option(None, "--url-field", help="Derive the domain from this URL field."),
     domain_from: str | None = typer.Option(None, "--domain-from", help="field, host, suffix, directory or none."),
     near_duplicates: bool = typer.Option(False, "--near-duplicates", help="Keep MinHash signatures."),
     minhash_rate: float = typer.Option(1.0, "--minhash-rate", help="Share of documents kept for MinHash."),
     engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
-    workers: int | None = typer.Option(None, "--workers"),
+    workers: int | None = typer.Option(None, "--workers", help="Processes (or Ray CPUs) to use (default: all "
+                                       "cores, at most one per shard)."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a local instance)."),
 ) -> None:
     """Profile a corpus once; diff profiles many times."""
@@ -108,16 +110,19 @@ def contamination_command(
     n: int = typer.Option(13, "-n", help="N-gram length (13: GPT-3/lm-eval; 8: PaLM)."),
     rule: str = typer.Option("any", "--rule", help="any (GPT-3), palm (>= 70%), llama2 (dirty >= 80%)."),
     mode: str = typer.Option("words", "--mode", help="words (normalized) or tokens (needs --tokenizer)."),
-    tokenizer: str | None = typer.Option(None, "--tokenizer"),
-    text_field: str = typer.Option("text", "--text-field"),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="A tokenizer.json (or directory holding one) "
+                                         "for --mode tokens."),
+    text_field: str = typer.Option("text", "--text-field", help="The field (or Parquet column) holding each "
+                                   "document's text."),
     eval_text_field: list[str] | None = typer.Option(None, "--eval-text-field", help="Item text field(s)."),
     boilerplate_docs: int | None = typer.Option(None, "--boilerplate-docs",
                                                 help="N-grams in this many training documents are boilerplate."),
     engine: str = typer.Option("local", "--engine", help=ENGINE_HELP),
-    workers: int | None = typer.Option(None, "--workers"),
-    address: str | None = typer.Option(None, "--address"),
-    html: Path | None = typer.Option(None, "--html"),
-    json_path: Path | None = typer.Option(None, "--json"),
+    workers: int | None = typer.Option(None, "--workers", help="Processes (or Ray CPUs) to use (default: all "
+                                       "cores, at most one per shard)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a local instance)."),
+    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the report JSON here."),
     csv_path: Path | None = typer.Option(None, "--csv", help="Write the per-item table here."),
 ) -> None:
     """Which eval items appear in the training data, with the matched span and where."""

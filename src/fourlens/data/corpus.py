@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from fourlens._io import iter_json_lines
 from fourlens.errors import BadInputError, require
 
 try:   # orjson parses JSONL about 1.6x faster than the standard library (the data extra installs it)
@@ -180,13 +181,8 @@ def _open_binary(shard: str):
 def _jsonl_records(shard: str) -> Iterator[dict]:
     try:
         with _open_binary(shard) as raw:
-            for number, line in enumerate(io.BufferedReader(raw, 1 << 20), start=1):
-                try:
-                    record = _loads(line)
-                except json.JSONDecodeError as exc:
-                    if not line.strip():   # a blank line (checked only here: strip copies the line)
-                        continue
-                    record = _strict_loads(line, shard, number, exc)
+            # a line cut off by a crash mid-write is dropped with a warning (`iter_json_lines`)
+            for number, record in iter_json_lines(io.BufferedReader(raw, 1 << 20), shard, _parse_line):
                 if not isinstance(record, dict):
                     raise BadInputError(f"{shard}: line {number} is a JSON {type(record).__name__}, "
                                         "not an object with a text field")
@@ -202,17 +198,15 @@ def _jsonl_records(shard: str) -> Iterator[dict]:
         raise
 
 
-def _strict_loads(line: bytes, shard: str, number: int, exc: json.JSONDecodeError) -> dict:
-    """The standard library's reading of a line orjson refused (it also accepts NaN and huge integers),
-    or the error naming the line."""
-    if _loads is json.loads:
-        raise BadInputError(f"{shard}: line {number} is not valid JSON ({exc.msg}); "
-                            "each line of a JSONL shard must be one JSON object") from None
-    try:
-        return json.loads(line.decode("utf-8"))
-    except json.JSONDecodeError as strict:
-        raise BadInputError(f"{shard}: line {number} is not valid JSON ({strict.msg}); "
-                            "each line of a JSONL shard must be one JSON object") from None
+def _parse_line(line: bytes) -> object:
+    """One JSONL line with orjson when installed, else (or where orjson refuses: NaN, huge integers)
+    with the standard library."""
+    if _loads is not json.loads:
+        try:
+            return _loads(line)
+        except json.JSONDecodeError:
+            pass
+    return json.loads(line.decode("utf-8"))
 
 
 def _json_records(shard: str) -> Iterator[dict]:

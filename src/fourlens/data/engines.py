@@ -9,12 +9,14 @@ Partials come back in shard order whatever the engine, so merges, and therefore 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from fourlens.errors import BadInputError, require
+from fourlens._io import input_warnings
+from fourlens.errors import BadInputError, InputWarning, require
 
 ENGINES = ("local", "ray")
 
@@ -57,7 +59,9 @@ def map_shards(fn: Callable[..., Any], shards: Sequence[str], args: tuple = (), 
 
         for future in as_completed(futures):
             i = futures[future]
-            results[i] = future.result()
+            results[i], messages = future.result()
+            for message in messages:   # damage a worker read around is reported here, where the caller listens
+                warnings.warn(InputWarning(message), stacklevel=1)
             if on_done:
                 on_done(i, results[i])
     return results
@@ -70,8 +74,10 @@ def _set_shared(fn: Callable[..., Any], args: tuple) -> None:
     _SHARED["fn"], _SHARED["args"] = fn, args
 
 
-def _call_shared(shard: str) -> Any:
-    return _SHARED["fn"](shard, *_SHARED["args"])
+def _call_shared(shard: str) -> tuple[Any, list[str]]:
+    with input_warnings() as messages:
+        result = _SHARED["fn"](shard, *_SHARED["args"])
+    return result, messages
 
 
 def _map_ray(fn: Callable[..., Any], shards: Sequence[str], args: tuple, config: EngineConfig,

@@ -28,7 +28,7 @@ from fourlens.data.diff import compare_profiles, diff_figures, findings_from
 from fourlens.data.evalsets import is_lm_eval_samples
 from fourlens.data.profile_cache import cached_profile
 from fourlens.data.report import change_findings
-from fourlens.errors import BadInputError
+from fourlens.errors import BadInputError, message_for_manifest
 from fourlens.report import Figure, Finding
 from fourlens.triage.bundle import Bundle
 from fourlens.triage.registry import Diagnosis
@@ -55,7 +55,7 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
         if eval_files:
             findings.extend(_contamination(baseline, candidate, eval_files, fields["text_field"], options))
     except BadInputError as exc:   # the eval items could not be read: the diff above still stands
-        notes.append(f"contamination not checked: {exc}")
+        notes.append(f"contamination not checked: {message_for_manifest(exc, 'data')}")
     return Diagnosis(findings=findings, figures=figures, notes=notes)
 
 

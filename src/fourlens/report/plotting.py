@@ -42,6 +42,23 @@ def figure_html(figure: Figure, div_id: str) -> str:
     )
 
 
+def figure_placeholder(figure: Figure, div_id: str) -> str:
+    """Where a figure goes on a report page: an image inline, a plotly figure as an empty div that the
+    page's loader draws from the figure data (`figure_data`) once plotly.js is ready."""
+    if figure.kind == "image":
+        return figure_html(figure, div_id)
+    return f'<div id="{div_id}" class="plotly-figure" style="min-height: 360px"></div>'
+
+
+def figure_data(figure: Figure) -> dict[str, Any]:
+    """The plotly figure as plain data ({"data": [...], "layout": {...}}) for `Plotly.newPlot`."""
+    import json
+
+    import plotly.io
+
+    return json.loads(plotly.io.to_json(to_plotly(figure), validate=False, remove_uids=True))
+
+
 def _escape(text: str) -> str:
     import html
 

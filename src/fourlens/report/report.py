@@ -119,6 +119,18 @@ class Report:
         """The finding with this id, in any section."""
         return next((f for f in self.all_findings if f.id and f.id == finding_id), None)
 
+    def check_first(self, n: int = 3) -> tuple[Finding, ...]:
+        """The root causes to check first: the first `n` causes, and every further cause tied with the
+        n-th (the same score to the two decimals a report prints), so a tie never leaves one out."""
+        causes = self.causes()
+        if len(causes) <= n:
+            return causes
+        last = round(causes[n - 1].score, 2)
+        end = n
+        while end < len(causes) and round(causes[end].score, 2) == last:
+            end += 1
+        return causes[:end]
+
     def causes(self) -> tuple[Finding, ...]:
         """The ranked findings that nothing explains (the roots of the chains), in rank order."""
         ids = {f.id for f in self.findings if f.id}

@@ -18,13 +18,17 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
     """Print `report` to `console` (a `rich.console.Console`; stdout when None). `limit`: show only the
     first `limit` root causes (each still with its whole chain)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
     subtitle = ""
     if report.baseline or report.candidate:
         subtitle = f"baseline {report.baseline or '-'} -> candidate {report.candidate or '-'}"
-    table = Table(title=report.title, caption=subtitle or None, show_lines=False, expand=False)
+    # left-justified title and caption: centred over a wide table (piped output is laid out wide) they
+    # would start hundreds of columns in
+    table = Table(title=report.title, caption=subtitle or None, show_lines=False, expand=False,
+                  title_justify="left", caption_justify="left")
     table.add_column("#", justify="right", style="bold")
     table.add_column("lens")
     table.add_column("finding", overflow="fold", ratio=3)
@@ -41,14 +45,19 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
     if report.findings:
         console.print(table)
     else:
-        console.print(f"[bold]{report.title}[/]: no findings.")
+        failed = [s.name for s in report.lenses if s.state == "failed"]
+        # "no findings" after a lens failed would read as a clean bill of health: say what was not checked
+        tail = (f", but {len(failed)} lens{'es' if len(failed) > 1 else ''} failed ({', '.join(failed)}): "
+                "that evidence was not checked" if failed else "")
+        console.print(f"[bold]{escape(report.title)}[/]: no findings{escape(tail)}.", highlight=False)
     if limit is not None and len(causes) > limit:
         console.print(f"[dim]{len(causes) - limit} more root causes in the HTML/JSON report[/]")
     _side_list(console, "inconclusive (did not beat their null)", report.inconclusive)
     _side_list(console, "shared with the baseline (not the candidate's)", report.shared)
     for status in report.lenses:
-        detail = f" ({status.n_findings} findings)" if status.state == "ok" else ""
-        message = f": {status.message}" if status.message else ""
+        plural = "" if status.n_findings == 1 else "s"
+        detail = f" ({status.n_findings} finding{plural})" if status.state == "ok" else ""
+        message = f": {escape(status.message)}" if status.message else ""   # "[options.x]" is not markup
         console.print(f"  [{STATE_STYLES[status.state]}]{status.name} {status.state}[/]{detail}{message}",
                       highlight=False, markup=True, soft_wrap=True)
 

@@ -118,7 +118,7 @@ def check_command(
     flops_per_token: float | None = typer.Option(None, "--flops-per-token",
                                                  help="6N + 12LHQT (PaLM app. B), for MFU"),
     accelerator: str | None = typer.Option(None, "--accelerator", help="e.g. h100, a100, tpu-v5p (for MFU)"),
-    n_accelerators: int = typer.Option(1, "--n-accelerators"),
+    n_accelerators: int = typer.Option(1, "--n-accelerators", help="How many accelerators the run used (for MFU)."),
     scaling_runs: Path | None = typer.Option(None, "--scaling-runs", help="A family of runs (n_params, n_tokens or "
                                              "flops, loss): adds the scaling-law plot with this run marked."),
     params: float | None = typer.Option(None, "--params", help="This run's parameter count (with --scaling-runs)."),
@@ -184,7 +184,7 @@ def scaling_command(
         None, "--checkpoint", help="N D LOSS of a checkpoint to judge against the law."),
     drop_highest: int = typer.Option(0, "--drop-highest", help="Exclude the N highest-loss runs (outliers)."),
     bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for standard errors."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     html: Path | None = typer.Option(None, "--html", help="Write an HTML report with the log-log plot."),
 ) -> None:
     """Fit L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3) and the L(C) frontier."""

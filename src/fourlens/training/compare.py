@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from fourlens.report import Finding, saturating
-from fourlens.training.detectors.base import Anomaly, finite
+from fourlens.training.detectors.base import Anomaly, finite, steps_text
 
 FINAL_WINDOW = 0.05   # the last 5% of the common steps
 N_BATCHES = 10        # batch means for the final-loss test
@@ -41,7 +41,7 @@ def final_loss_shift(base: pd.Series, cand: pd.Series, alpha: float = 0.05) -> F
     return Finding(
         lens="training", severity=saturating(relative, 0.05), confidence=1.0 - p_value,
         title=(f"final loss {mean_b:.4g} vs {mean_a:.4g} in the baseline (+{100 * relative:.1f}%) over "
-               f"steps {int(start):,}-{int(end):,}"),
+               + steps_text(start, end)),
         evidence={"loss_baseline": mean_a, "loss_candidate": mean_b, "relative_change": relative,
                   "p_value": p_value, "start_step": int(start), "end_step": int(end),
                   "test": "Welch t-test on 10 batch means",

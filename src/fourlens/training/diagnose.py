@@ -24,7 +24,7 @@ import pandas as pd
 
 from fourlens.report import Finding, saturating
 from fourlens.training.detectors import gap, health, loss, moe, ranks, schedule, throughput, trend
-from fourlens.training.detectors.base import Anomaly
+from fourlens.training.detectors.base import Anomaly, steps_text
 from fourlens.training.detectors.events import Event, group_events, is_shared
 from fourlens.training.detectors.schedule import Schedule
 from fourlens.training.run import Run
@@ -258,19 +258,19 @@ def severity(anomaly: Anomaly, span: int) -> float:
 
 
 NEXT_CHECKS = {
-    "spike": "inspect the batches, learning rate and grad norm around steps {start:,}-{end:,}",
+    "spike": "inspect the batches, learning rate and grad norm around {steps}",
     "growth": "look at what grew from step {start:,}: the learning rate, attention/output logits (QK-layernorm, "
               "z-loss), the loss scale; roll back before step {start:,} and lower the LR or clip harder",
     "divergence": "roll back to a checkpoint before step {start:,}; lower the LR or skip the batches there",
     "nonfinite": "look at the batch and the loss scale at step {start:,}: fp16 overflow, a bad shard, an LR jump",
     "overflow": "check the loss scale and the grad norm from step {start:,}; fp16 overflows skip updates",
-    "plateau": "check the LR and the data order over steps {start:,}-{end:,}; a stall followed by a drop "
+    "plateau": "check the LR and the data order over {steps}; a stall followed by a drop "
                "often means the LR was too low or warmup too long",
     "gap": "compare train and val data from step {start:,}; regularize or stop earlier if it is overfitting",
-    "schedule": "compare the LR over steps {start:,}-{end:,} with the configured schedule and the restart logs",
-    "throughput": "check the job's nodes, data loader and checkpointing around steps {start:,}-{end:,}",
-    "straggler": "check the host of this rank over steps {start:,}-{end:,}: thermal throttling, its NIC, other jobs",
-    "routing": "inspect the router over steps {start:,}-{end:,}: balancing-loss weight, capacity factor, "
+    "schedule": "compare the LR over {steps} with the configured schedule and the restart logs",
+    "throughput": "check the job's nodes, data loader and checkpointing around {steps}",
+    "straggler": "check the host of this rank over {steps}: thermal throttling, its NIC, other jobs",
+    "routing": "inspect the router over {steps}: balancing-loss weight, capacity factor, "
                "router z-loss",
 }
 
@@ -315,7 +315,8 @@ def event_finding(event: Event, span: RunSpan, status: str = "ranked", in_baseli
         evidence["in_baseline"] = in_baseline
     return Finding(lens="training", title=title, severity=max(severity(a, span.length) for a in event.anomalies),
                    confidence=max(a.confidence for a in event.anomalies), evidence=evidence,
-                   next_check=NEXT_CHECKS[anomaly.kind].format(start=event.start_step, end=event.end_step),
+                   next_check=NEXT_CHECKS[anomaly.kind].format(start=event.start_step,
+                                                               steps=steps_text(event.start_step, event.end_step)),
                    kind=finding_kind(anomaly), subject=anomaly.signal, step=event.start_step, status=status)
 
 

@@ -44,14 +44,28 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
 
         findings = attach_batches(findings, candidate, options["data_order"])
     figures = []
-    for signal in ("loss", "grad_norm"):
+    # an LR finding is read against the LR curve itself
+    lr_found = any(f.kind == "training.lr_schedule" or f.subject == "lr" for f in findings)
+    for signal in ("loss", "grad_norm", *(("lr",) if lr_found else ())):
         if cand_run.has(signal):
             base = base_run.signal(signal) if base_run.has(signal) else None
             figures.append(_curve_figure(signal, base, cand_run.signal(signal), events, baseline.name,
                                          candidate.name, findings))
     notes = [f"{side}: {note}" for side, run in (("baseline", base_run), ("candidate", cand_run))
              if (note := run.missing_loss_note())]
+    notes += [f"{side} logs damaged: {note}" for side, run in (("baseline", base_run), ("candidate", cand_run))
+              if (note := _damage_note(run))]
     return Diagnosis(findings=findings, figures=figures, notes=notes)
+
+
+def _damage_note(run) -> str | None:
+    """What the readers survived in a run's logs, in one line (the last summary, else the first issue)."""
+    if not run.issues:
+        return None
+    summaries = [i for i in run.issues if i.kind == "summary"]
+    shown = summaries[-1] if summaries else run.issues[0]
+    more = len(run.issues) - 1
+    return shown.message + (f" (+{more} more issue(s); `fourlens training check` lists them)" if more else "")
 
 
 def _logs(bundle: Bundle, data_order) -> list[Path]:

@@ -97,7 +97,7 @@ def heads_command(
     score: str = typer.Option("induction", "--score", help="Which score the heatmap shows."),
     circuit: bool = typer.Option(False, "--circuit", help="Also find the induction circuit and ablate it."),
     sequences: int = typer.Option(64, "--sequences", help="Repeated random probe sequences."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random probe sequences."),
     over_training: bool = typer.Option(False, "--over-training", help="Score every checkpoint of a TinyLM run "
                                        "(MODEL: tinylm or a directory of step-*.safetensors) and draw the curves."),
     device: str = DEVICE_OPTION,

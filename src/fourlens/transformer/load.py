@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fourlens.errors import BadInputError, require
+from fourlens.errors import BadInputError, OptionAdviceError, require
 from fourlens.transformer._hf_heads import Head, hf_head_class
 from fourlens.transformer.sources import find_source, registered_sources
 from fourlens.transformer.streaming import load_streaming
@@ -85,8 +85,9 @@ def _hf(path: Path, head: Head, trust_pickle: bool, device: str, dtype: torch.dt
         raise BadInputError(f"{path} has no config.json; point at a Hugging Face model directory")
     has_safetensors = any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").is_file()
     if not has_safetensors and not trust_pickle:
-        raise BadInputError(f"{path} holds no *.safetensors weights; loading pickled weights can run code. "
-                            "Convert them to safetensors, or pass --trust-pickle if you trust the source")
+        raise OptionAdviceError(f"{path} holds no *.safetensors weights, and loading pickled weights can run code",
+                                option="trust_pickle", flag="--trust-pickle", purpose="if you trust the source",
+                                alternative="convert them to safetensors")
     cls = hf_head_class(path, head, transformers)
     if stream:
         if not has_safetensors or device == "auto":

@@ -6,7 +6,8 @@ A bundle's weights are a model fourlens can run when they are a local Hugging Fa
 bare state dict of an unknown architecture) give no findings here; the `weights` lens still compares
 them tensor by tensor. `[options.transformer]` in fourlens.toml: `probe_texts` (else a fixed set of
 short English sentences), `device` ("cpu" by default, "cuda", "auto"), `dtype` ("auto": as stored)
-and `stream` (true: read the blocks from disk one at a time, for models larger than memory).
+`stream` (true: read the blocks from disk one at a time, for models larger than memory) and
+`trust_pickle` (false: a model folder without *.safetensors weights is refused, since unpickling can run code).
 
 Findings and their severity/confidence rules: `fourlens.transformer.findings`.
 """
@@ -64,9 +65,9 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     options = candidate.lens_options("transformer")
     probes = options.get("probe_texts") or list(DEFAULT_PROBES)
     device, dtype = str(options.get("device", "cpu")), str(options.get("dtype", "auto"))
-    stream = bool(options.get("stream", False))
-    model_a, tokenizer = load_model(spec_a, device=device, dtype=dtype, stream=stream)
-    model_b, _ = load_model(spec_b, device=device, dtype=dtype, stream=stream)
+    stream, trust = bool(options.get("stream", False)), bool(options.get("trust_pickle", False))
+    model_a, tokenizer = load_model(spec_a, device=device, dtype=dtype, stream=stream, trust_pickle=trust)
+    model_b, _ = load_model(spec_b, device=device, dtype=dtype, stream=stream, trust_pickle=trust)
     result = compare_checkpoints(model_a, model_b, tokenizer, probes)
     figures = [Figure("representation", "linear CKA between the checkpoints per layer", "bar",
                       {"x_label": "layer", "y_label": "linear CKA", "categories": result.layers.layer.tolist(),

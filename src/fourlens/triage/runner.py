@@ -14,7 +14,8 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 
-from fourlens.errors import BadInputError, FourlensError
+from fourlens._io import input_warnings
+from fourlens.errors import BadInputError, FourlensError, message_for_manifest
 from fourlens.report import Figure, Finding, LensStatus, Report
 from fourlens.triage.bundle import Bundle, load_bundle
 from fourlens.triage.detect import EVIDENCE_KINDS, EVIDENCE_LABELS
@@ -106,15 +107,18 @@ def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
     if not shared:
         return LensStatus(spec.name, spec.lens, "skipped", _missing_message(spec, base, cand)), [], []
     try:
-        result = spec.resolve()(base, cand)
+        with input_warnings() as damage:   # inputs read around (a truncated last line): in the lens's notes
+            result = spec.resolve()(base, cand)
         found, figures = _validate(spec, result)
-        notes = "; ".join(result.notes) if isinstance(result, Diagnosis) else ""
+        notes = "; ".join([*(result.notes if isinstance(result, Diagnosis) else ()), *damage])
     except NotApplicable as exc:
         return LensStatus(spec.name, spec.lens, "skipped", str(exc)), [], []
     except Exception as exc:  # a failing lens must not sink the report
         if raise_errors:
             raise
-        message = str(exc) if isinstance(exc, FourlensError) else f"{type(exc).__name__}: {exc}"
+        # the lens's options live in fourlens.toml here, so its advice names them, not its CLI flags
+        message = (message_for_manifest(exc, spec.name) if isinstance(exc, FourlensError)
+                   else f"{type(exc).__name__}: {exc}")
         return LensStatus(spec.name, spec.lens, "failed", message), [], []
     return LensStatus(spec.name, spec.lens, "ok", message=notes, n_findings=len(found)), found, figures
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from fourlens._torch import load_torch_file
 from fourlens.errors import BadInputError
 from fourlens.weights.tensor_info import TensorInfo, dtype_code
 
@@ -83,22 +83,7 @@ def _load(path: Path, trust_pickle: bool, owner: TorchFile) -> object:
         is_zip = False
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read the file ({exc})") from None
-    try:
-        if trust_pickle:
-            return torch.load(path, map_location="cpu", weights_only=False, mmap=is_zip)
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
-    except pickle.UnpicklingError as exc:
-        if trust_pickle or "weights_only" not in str(exc).lower() and "unsupported global" not in str(exc).lower():
-            raise BadInputError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)}); the file "
-                                "is corrupt, truncated or not a torch.save file") from None
-        raise BadInputError(
-            f"{path}: the checkpoint stores Python objects besides tensors, which fourlens does not unpickle "
-            f"by default ({_first_line(exc)}). If you trust the file, pass trust_pickle=True "
-            "(CLI: --trust-pickle), or re-save only its state_dict as safetensors") from None
-    except Exception as exc:  # noqa: BLE001 - a damaged file makes torch.load raise almost any type
-        raise BadInputError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
-                            f"{_first_line(exc)}); the file is corrupt, truncated or not a torch.save file; "
-                            "re-save or re-download it") from None
+    obj = load_torch_file(path, trust_pickle, mmap=is_zip)
     owner.mapped = is_zip
     return obj
 
@@ -131,11 +116,6 @@ def _collect(obj: object, prefix: str, out: dict[str, torch.Tensor]) -> None:
     elif isinstance(obj, (list, tuple)):
         for index, value in enumerate(obj):
             _collect(value, f"{prefix}{index}.", out)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _libc_madvise():

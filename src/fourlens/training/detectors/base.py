@@ -83,3 +83,8 @@ def downsample(series: pd.Series, max_points: int = 20_000) -> pd.Series:
         medians = np.append(medians, np.median(values[cut:]))
         labels = np.append(labels, steps[cut])
     return pd.Series(medians, index=labels, name=series.name)
+
+
+def steps_text(start: int, end: int) -> str:
+    """"step 454" for one step, "steps 454-460" for a range."""
+    return f"step {int(start):,}" if int(start) == int(end) else f"steps {int(start):,}-{int(end):,}"

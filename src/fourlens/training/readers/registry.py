@@ -101,9 +101,15 @@ def _sniff_table(path: Path) -> bool:
 
 
 def _read_tables(paths: Sequence[Path], check_crc: bool) -> Table:
+    from fourlens._io import input_warnings
     from fourlens.training.readers.tables import read_table
 
-    return pd.concat([read_table(p) for p in paths], ignore_index=True) if len(paths) > 1 else read_table(paths[0]), ()
+    frames, issues = [], []
+    for path in paths:
+        with input_warnings() as dropped:   # a truncated last line: kept as the run's read issue
+            frames.append(read_table(path))
+        issues.extend(ReadIssue(str(path), 0, "truncated", message) for message in dropped)
+    return (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]), tuple(issues)
 
 
 # Asked in this order; the first format whose sniff says yes reads the path.

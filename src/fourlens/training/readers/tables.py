@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fourlens._io import iter_json_lines
 from fourlens._sniff import head_keys, head_text
 from fourlens.errors import BadInputError, require
 
@@ -99,22 +100,15 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     records = []
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
+        with open(path, encoding="utf-8") as handle:
+            # json.loads accepts NaN/Infinity tokens, as Python's json writes them; a line cut off by a
+            # crash mid-write is dropped with a warning (`iter_json_lines`)
+            for number, record in iter_json_lines(handle, path):
+                if not isinstance(record, dict):
+                    raise BadInputError(f"{path}:{number}: each line must be a JSON object")
+                records.append(record)
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path}: not UTF-8 text ({exc})") from None
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)  # accepts NaN/Infinity tokens, as Python's json writes them
-        except json.JSONDecodeError as exc:
-            if index == last:
-                break  # a truncated final line: the run crashed mid-write; keep what was complete
-            raise BadInputError(f"{path}:{index + 1}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise BadInputError(f"{path}:{index + 1}: each line must be a JSON object")
-        records.append(record)
     frame = pd.DataFrame.from_records(records)
     present = pd.DataFrame.from_records([dict.fromkeys(r, True) for r in records]).reindex(
         columns=frame.columns).notna()

@@ -3,7 +3,8 @@
 Each record is `uint64 length | uint32 masked_crc32c(length) | payload[length] |
 uint32 masked_crc32c(payload)`, little-endian (tensorflow/core/lib/io/record_writer.cc). A crashed
 writer leaves a truncated final record; a flipped byte breaks a CRC. Both are reported with the byte
-offset, and every record before (and, for a bad payload, after) the damage is kept.
+offset; every intact record before and after the damage is kept (the reader resynchronises on the next
+intact record after a broken length).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class ReadIssue:
 
     path: str
     offset: int
-    kind: str      # "truncated", "length_crc", "data_crc", "malformed"
+    kind: str      # "truncated", "length_crc", "data_crc", "skipped", "malformed", "summary"
     message: str
 
     def to_dict(self) -> dict:
@@ -45,21 +46,46 @@ class Records:
 
 
 def read_records(path: Path, check_crc: bool = True) -> Records:
-    """Frame every record of a TFRecord file; damaged records are dropped and reported."""
+    """Frame every record of a TFRecord file; damaged records are dropped and reported.
+
+    A damaged length (its CRC fails, or it points past the end of the file) breaks the framing: with
+    `check_crc` the reader resynchronises on the next intact record (one whose length CRC and payload
+    CRC both check, a false match has odds of about 2^-64 per byte) and reports the bytes it skipped,
+    so one corrupt stretch in the middle costs the records it touches, not the rest of the file. A
+    non-empty file with no intact record at all is refused: it is not an event file, or it is damaged
+    throughout, and reading it as "no scalars" would hide that."""
+    from fourlens.errors import BadInputError
+
     data = np.fromfile(path, dtype=np.uint8)
     size = len(data)
-    header_starts, record_sizes, pos = frame_records(data)
+    header_parts: list[np.ndarray] = []
+    size_parts: list[np.ndarray] = []
     issues: list[ReadIssue] = []
-    if pos < size:
-        issues.append(_tail_issue(path, data, pos))
-    if check_crc and len(header_starts):
-        header_starts, damaged = _check_lengths(data, header_starts)
-        record_sizes = record_sizes[:len(header_starts)]
-        if damaged is not None:
-            issues.append(ReadIssue(str(path), damaged, "length_crc",
-                                    f"{path}: record length CRC mismatch at byte {damaged:,}; the file is "
-                                    "corrupt from there on, records before it were kept"))
-            issues = [i for i in issues if i.kind != "truncated" or i.offset < damaged]
+    pos = skipped = 0
+    while pos < size:
+        # the records framed from `pos` on, up to where the framing breaks (`stop`)
+        header_starts, record_sizes, stop = frame_records(data[pos:])
+        header_starts, stop = header_starts + pos, stop + pos
+        if check_crc and len(header_starts):
+            kept, damaged = _check_lengths(data, header_starts)
+            if damaged is not None:
+                header_starts, record_sizes, stop = kept, record_sizes[:len(kept)], damaged
+        header_parts.append(header_starts)
+        size_parts.append(record_sizes)
+        if stop >= size:
+            break
+        resume = _resynchronise(data, stop + 1) if check_crc else None
+        if resume is None:
+            issues.append(_tail_issue(path, data, stop))
+            break
+        issues.append(ReadIssue(str(path), stop, "skipped",
+                                f"{path}: {resume - stop:,} damaged bytes skipped (bytes {stop:,} to {resume - 1:,}: "
+                                f"a record length or its CRC is corrupt); reading resumed at the next intact "
+                                f"record, at byte {resume:,}"))
+        skipped += resume - stop
+        pos = resume
+    header_starts = np.concatenate(header_parts) if header_parts else np.zeros(0, dtype=np.int64)
+    record_sizes = np.concatenate(size_parts) if size_parts else np.zeros(0, dtype=np.int64)
     lengths = record_sizes - HEADER - FOOTER
     payload_starts = header_starts + HEADER
     if check_crc and len(header_starts):
@@ -69,8 +95,39 @@ def read_records(path: Path, check_crc: bool = True) -> Records:
                                     f"{path}: record at byte {int(offset):,} fails its payload CRC; "
                                     "that record was skipped, the others kept"))
         payload_starts, lengths = payload_starts[good], lengths[good]
+    if size and not len(payload_starts):
+        raise BadInputError(f"{path}: no intact TFRecord in its {size:,} bytes; it is not a TensorBoard event "
+                            "file, or it is damaged throughout; remove it from the log folder or restore it")
+    if skipped:   # how much the damage cost, in one line
+        lost = sum(1 for i in issues if i.kind == "data_crc")
+        issues.append(ReadIssue(str(path), size, "summary",
+                                f"{path}: kept {len(payload_starts):,} intact records; lost {skipped:,} damaged bytes"
+                                + (f" and {lost:,} record(s) whose payload CRC failed" if lost else "")))
     return Records(data=data, starts=payload_starts, lengths=lengths,
                    issues=tuple(sorted(issues, key=lambda i: i.offset)))
+
+
+def _resynchronise(data: np.ndarray, start: int) -> int | None:
+    """The offset of the first intact record at or after `start`: its length CRC checks, the record fits
+    in the file and its payload CRC checks. None when there is none. Scans every byte offset, vectorized
+    in blocks (a length CRC matches by chance once in 2^32 offsets; the payload CRC settles those)."""
+    size = len(data)
+    block = 1 << 16
+    offsets = np.arange(8)
+    for lo in range(start, size - HEADER - FOOTER + 1, block):
+        candidates = np.arange(lo, min(lo + block, size - HEADER - FOOTER + 1), dtype=np.int64)
+        length_bytes = np.ascontiguousarray(data[candidates[:, None] + offsets])
+        stored = data[candidates[:, None] + np.arange(8, 12)].copy().view("<u4")[:, 0]
+        for offset in candidates[mask(crc32c_rows(length_bytes)) == stored]:
+            offset = int(offset)
+            length = int(data[offset:offset + 8].copy().view("<u8")[0])
+            end = offset + HEADER + length
+            if end + FOOTER > size:
+                continue
+            payload_crc = int(data[end:end + FOOTER].copy().view("<u4")[0])
+            if mask(crc32c(data[offset + HEADER:end].tobytes())) == payload_crc:
+                return offset
+    return None
 
 
 def frame_records(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
