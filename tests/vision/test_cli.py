@@ -113,7 +113,15 @@ def test_pickled_weights_are_refused_by_default(tmp_path, monkeypatch):
     result = runner.invoke(app, ["vision", "explain", "--model", "usermodels2:make", "--weights",
                                  str(tmp_path / "w.pt"), "--image", str(tmp_path / "a.png"), "--out",
                                  str(tmp_path / "o")])
-    assert result.exit_code == 2 and "--trust-pickle" in result.output
+    _one_line_error(result, "--trust-pickle")
+    assert str(tmp_path / "w.pt") in result.output and "it refers to object" in result.output
+    # fourlens's advice only: not torch's text that suggests turning the protection off, nor its warnings
+    assert "weights_only" not in result.output and "Re-running" not in result.output
+    (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 not really a checkpoint")
+    result = runner.invoke(app, ["vision", "explain", "--model", "usermodels2:make", "--weights",
+                                 str(tmp_path / "broken.pt"), "--image", str(tmp_path / "a.png"), "--out",
+                                 str(tmp_path / "o")])
+    _one_line_error(result, f"{tmp_path / 'broken.pt'}: not a readable PyTorch checkpoint")
 
 
 def _one_line_error(result, message: str) -> None:

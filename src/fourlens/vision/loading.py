@@ -44,9 +44,13 @@ def load_model(spec: str, weights: Path | None = None, trust_pickle: bool = Fals
 
 
 def load_state(path: Path, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """A plain state dict from .safetensors, or from .pt/.pth through `torch.load(weights_only=True)`
+    (`fourlens._torch.load_torch_file`: a file that needs unpickling is refused with the advice to pass
+    --trust-pickle, and torch's own warnings stay out of the terminal)."""
+    from fourlens._torch import load_torch_file
+
     if not path.is_file():
         raise BadInputError(f"--weights {path} does not exist")
-    """A plain state dict from .safetensors, or from .pt/.pth through `torch.load(weights_only=True)`."""
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -54,13 +58,10 @@ def load_state(path: Path, trust_pickle: bool = False) -> dict[str, torch.Tensor
             return load_file(str(path))
         except (SafetensorError, OSError) as exc:
             raise BadInputError(f"{path} is not a readable safetensors file ({exc})") from None
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=not trust_pickle)
-    except Exception as exc:  # torch raises several types for foreign or pickled content
-        raise BadInputError(f"{path} could not be loaded as a plain state dict ({exc.__class__.__name__}); "
-                            "convert it to .safetensors, or pass --trust-pickle if you trust the file") from None
+    state = load_torch_file(path, trust_pickle=trust_pickle)
     if not isinstance(state, dict):
-        raise BadInputError(f"{path} holds a {type(state).__name__}, not a state dict")
+        raise BadInputError(f"{path} holds a {type(state).__name__}, not a state dict; save model.state_dict() "
+                            "(or convert it to .safetensors)")
     return state
 
 
