@@ -17,7 +17,8 @@ from fourlens.cli_output import guard_report_outputs, write_report_outputs
 from fourlens.errors import BadInputError
 from fourlens.transformer.sources import register_source
 
-NON_TERMINAL_WIDTH = 1000   # columns when stdout is not a terminal (see `main`)
+NON_TERMINAL_WIDTH = 1000   # columns of tables and reports when stdout is not a terminal (see `main`)
+HELP_WIDTH = 100            # at most this many columns of --help and usage errors, wherever they go
 
 app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False, cls=PlainGroup,
                   help="What's going on inside my model? Four lenses on two checkpoints, ranked.")
@@ -154,6 +155,12 @@ def main(argv: list[str] | None = None) -> None:
         # (which reads COLUMNS) then lays tables out at their natural width and never breaks a word, a path
         # or a command across lines.
         os.environ["COLUMNS"] = str(NON_TERMINAL_WIDTH)
+        # ...but --help is prose for a person (`fourlens x --help | less`): Typer's help console takes an
+        # explicit width, which wins over COLUMNS; TERMINAL_WIDTH, Typer's own setting, still wins over ours.
+        import typer.rich_utils
+
+        if not os.environ.get("TERMINAL_WIDTH", "").isdigit():
+            typer.rich_utils.MAX_WIDTH = HELP_WIDTH
     if "--debug" in args[1:]:
         args = ["--debug"] + [arg for arg in args if arg != "--debug"]
     app(args=args, prog_name="fourlens")
