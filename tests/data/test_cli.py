@@ -21,6 +21,16 @@ def test_profile_then_diff_with_html(corpora, tmp_path):
     assert "domain 'code'" in result.output and "vanished" in result.output
     report = Report.from_json(js)
     assert report.findings[0].lens == "data" and len(report.figures) == 3
+    # the findings the lost code explains (newlines, code tokens, the token distribution) are grouped
+    # under it, as triage groups them, not listed as separate top entries
+    code = report.causes()[0]
+    assert code.kind == "data.domain_shift" and "domain 'code'" in code.title
+    explained = {f.kind for _, f in report.chain(code)}
+    assert {"data.token_class_shift", "data.token_shift"} <= explained and len(report.chain(code)) >= 3
+    assert all(f.kind == "data.domain_shift" for f in report.causes())
+    text = " ".join(result.output.split())
+    assert text.count("└ explains:") >= 3 and "│ 1 │ data │ domain 'code'" in text
+    assert "│ 2 │ data │ domain" in text and "│ 4 │" not in text
     assert html.stat().st_size > 10_000
     # a profile is never written over a file fourlens did not write
     (tmp_path / "mine.txt").write_text("notes")

@@ -89,3 +89,29 @@ def test_terminal_and_html_show_the_chain_under_its_cause():
     assert 'id="finding-t2"' in html and 'href="#finding-t2"' in html
     assert html.index('id="summary"') < html.index("Explains:") < html.index('id="inconclusive"')
     assert 'id="shared"' in html and "1.1" in html and "1.2" in html
+
+
+def test_findings_of_one_cause_are_grouped_under_it_not_listed_as_separate_entries():
+    cause = _f("d1", "data", "data.domain_shift", 1.0, title="domain 'code' fell")
+    symptoms = [_f(f"d{i}", "data", kind, 0.9 - 0.1 * i, explained_by="d1", title=title) for i, (kind, title) in
+                enumerate([("data.token_class_shift", "code tokens fell"), ("data.token_class_shift", "newlines fell"),
+                           ("data.token_shift", "token distribution shifted")], start=2)]
+    other = _f("b1", "behavior", "behavior.task_regression", 0.5, title="reading -3 pts")
+    report = Report("r", findings=(*symptoms, other, cause))
+    assert [f.id for f in report.causes()] == ["d1", "b1"] and [f.id for f in report.check_first(3)] == ["d1", "b1"]
+    buffer = io.StringIO()
+    report.print(console=Console(file=buffer, width=200, color_system=None))
+    rows = [line for line in buffer.getvalue().splitlines() if line.startswith("│")]
+    assert [row.split("│")[1].strip() for row in rows] == ["1", "", "", "", "2"]
+    assert all("└ explains:" in row for row in rows[1:4]) and "domain 'code' fell" in rows[0]
+    html = report.to_html()
+    summary = html[html.index('id="summary"'):html.index("All findings")]
+    # the summary shows two causes in full; the three symptoms appear once, in the cause's chain
+    assert "Check these two first" in summary
+    assert summary.count("Explains:") == 1
+    for title in ("code tokens fell", "newlines fell", "token distribution shifted"):
+        assert summary.count(title) == 1
+    ranked = html[html.index("All findings"):]
+    assert [label for label in ("1", "1.1", "1.2", "1.3", "2") if f"<td>{label}</td>" in ranked] == \
+        ["1", "1.1", "1.2", "1.3", "2"]
+    assert "<td>3</td>" not in ranked

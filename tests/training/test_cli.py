@@ -61,10 +61,14 @@ def test_check_writes_html_json_and_csv(tmp_path):
     planted = write_log(log, ("spike", "warmup_restart", "dead_expert"))
     result = runner.invoke(app, ["training", "check", str(log), "--html", str(tmp_path / "r.html"), "--json",
                                  str(tmp_path / "r.json"), "--csv", str(tmp_path / "a.csv"), "--checkpoint-step",
-                                 "2999"], terminal_width=200)
+                                 "2999"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "loss spike" in text and "lr schedule" in text
+    # related findings are grouped as triage groups them: the loss spike under the grad-norm spike that
+    # preceded it, the checkpoint's context under the routing fault still going on when it was saved
+    assert "│ training │ grad_norm spike at step 685" in text and "└ explains: loss spike at step 687" in text
+    assert "└ explains: checkpoint at step 2,999" in text
     report = Report.from_json(tmp_path / "r.json")
     assert {f.title.split(" at step")[0] for f in report.findings} >= {"lr schedule", "loss spike"}
     assert any(f.title.startswith("MoE routing from step") for f in report.findings)

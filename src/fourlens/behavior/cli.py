@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from fourlens.cli_errors import user_errors
-from fourlens.cli_output import guard_report_outputs, write_report_outputs
+from fourlens.cli_output import guard_report_outputs, linked, write_report_outputs
 
 app = typer.Typer(help="Behavior: paired item-level comparison of eval results, safety, agent latency.",
                   no_args_is_help=True)
@@ -66,7 +66,7 @@ def compare_command(
     print_comparison(result, console, latency)
     print_corpus(corpus, console)
     report = comparison_report(result, *result.names, latency)
-    report = dataclasses.replace(report, findings=(*report.findings, *corpus_findings(corpus, alpha)))
+    report = linked(dataclasses.replace(report, findings=(*report.findings, *corpus_findings(corpus, alpha))))
     write_report_outputs(report, html, json_path)
     if fail_on_regression:
         regressions = result.regressions()
@@ -99,7 +99,7 @@ def latency_command(
     result = dataclasses.replace(result, names=_labels(baseline, candidate))
     console = Console()
     print_latency(result, console)
-    write_report_outputs(latency_report(result, *result.names), html, json_path)
+    write_report_outputs(linked(latency_report(result, *result.names)), html, json_path)
     if fail_on_regression and result.findings():
         raise typer.Exit(code=1)
 

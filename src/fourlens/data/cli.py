@@ -11,7 +11,7 @@ from rich.table import Table
 
 from fourlens._io import HTML_MARKER, REPORT_JSON_MARKER, guard_output
 from fourlens.cli_errors import user_errors
-from fourlens.cli_output import write_report_outputs
+from fourlens.cli_output import linked, write_report_outputs
 
 app = typer.Typer(help="Data: domain-mix drift, token statistics, contamination (profile once, diff many).",
                   invoke_without_command=True)
@@ -93,8 +93,8 @@ def diff_command(
     _guard(html, "html")
     _guard(json_path, "json")
     d = compare_profiles(Profile.load(baseline), Profile.load(candidate), names=(baseline.stem, candidate.stem))
-    report = Report(title=f"data: {candidate.stem} vs {baseline.stem}", findings=tuple(findings_from(d)),
-                    baseline=baseline.stem, candidate=candidate.stem, figures=tuple(diff_figures(d)))
+    report = linked(Report(title=f"data: {candidate.stem} vs {baseline.stem}", findings=tuple(findings_from(d)),
+                           baseline=baseline.stem, candidate=candidate.stem, figures=tuple(diff_figures(d))))
     console = Console()
     console.print(f"domain mix: JS distance {d.mix['js_distance_tokens']:.3f}, PSI {d.mix['psi_tokens']:.3f}, "
                   f"Cramér's V {d.mix['cramers_v_documents']:.3f}")

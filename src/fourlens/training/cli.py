@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fourlens.cli_errors import user_errors
-from fourlens.cli_output import write_report_outputs
+from fourlens.cli_output import linked, write_report_outputs
 from fourlens.errors import BadInputError
 
 app = typer.Typer(help="Training logs: TensorBoard/CSV/JSONL readers, anomaly detection, scaling laws.",
@@ -155,8 +155,8 @@ def check_command(
         figures.append(scaling_figure(family, fit, law, {"n_params": params, "n_tokens": tokens, "loss": loss}))
     note = run.missing_loss_note()
     status = LensStatus("training", "training", "ok", note or "", n_findings=len(findings))
-    report = Report(title=f"training check: {run_path}", findings=tuple(findings), figures=tuple(figures),
-                    lenses=(status,))
+    report = linked(Report(title=f"training check: {run_path}", findings=tuple(findings), figures=tuple(figures),
+                           lenses=(status,)))
     report.print(console, limit=limit)
     if rules:
         by = {}
