@@ -4,8 +4,8 @@ The fenced shell blocks are extracted and each `fourlens ...` line is parsed aga
 (the same Typer tree the `fourlens` command builds): the subcommand must exist, every option it uses
 must be one of that command's options, an option that takes a value must be given one, and the
 positional arguments must fit. So a renamed option or command fails here instead of in a user's
-shell. Running the commands on generated inputs is the job of the lens tests; this test checks what
-the docs promise the CLI accepts, for every block, without skipping any."""
+shell. This test checks what the docs promise the CLI accepts, for every block, without skipping any;
+tests/test_docs_run.py also runs the README's examples and checks the output they show."""
 
 from __future__ import annotations
 
