@@ -1,11 +1,11 @@
-"""The import graph of the fourlens package has no cycles inside the packages listed in CHECKED.
+"""The import graph of the fourlens package has no cycles outside the packages listed in UNCHECKED.
 
 Every import counts, wherever it is written: at module top, inside a function (a deferred import hides
 a cycle, it does not remove it) and under `if TYPE_CHECKING:` (a type-only import is still a dependency
 that runs the other way). `from package import name` leads to the submodule that defines `name` when
 the package re-exports it lazily (`fourlens._lazy.lazy_exports`), to the submodule `package.name` when
-there is one, else to the package itself. CHECKED lists the packages held to this; ("fourlens",) holds
-the whole package.
+there is one, else to the package itself. Every module is held to this except those of the packages
+in UNCHECKED (a cycle with one module outside them still fails).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fourlens
 
-CHECKED = ("fourlens.transformer", "fourlens.weights")
+UNCHECKED = ("fourlens.vision", "fourlens.demo")
 Graph = dict[str, set[str]]
 
 
@@ -122,17 +122,22 @@ def cycles(graph: Graph) -> list[list[str]]:
     return found
 
 
-def cycles_touching(graph: Graph, packages: Iterable[str]) -> list[list[str]]:
-    """The cycles with at least one module in (or equal to) one of `packages`."""
-    packages = tuple(packages)
-    return [c for c in cycles(graph) if any(m == p or m.startswith(p + ".") for m in c for p in packages)]
+def cycles_outside(graph: Graph, unchecked: Iterable[str]) -> list[list[str]]:
+    """The cycles with at least one module outside the packages `unchecked`."""
+    unchecked = tuple(unchecked)
+
+    def exempt(module: str) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in unchecked)
+
+    return [c for c in cycles(graph) if not all(exempt(m) for m in c)]
 
 
-def test_no_import_cycles_in_the_checked_packages():
+def test_no_import_cycles_outside_the_unchecked_packages():
     root = Path(fourlens.__file__).resolve().parent
     graph = import_graph(root, "fourlens")
     assert "fourlens.transformer.attention_html" in graph["fourlens.transformer.attention"]  # the graph is real
-    assert cycles_touching(graph, CHECKED) == []
+    assert "fourlens.report.html" in graph["fourlens.report.report"]
+    assert cycles_outside(graph, UNCHECKED) == []
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -159,5 +164,5 @@ def test_the_graph_sees_deferred_type_only_relative_and_lazy_imports(tmp_path):
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg.a.rules"] == {"pkg.a.result"}  # through the lazy re-export, not the package
     assert cycles(graph) == [["pkg.a.result", "pkg.a.rules"], ["pkg.b.page", "pkg.b.view"]]
-    assert cycles_touching(graph, ["pkg.b"]) == [["pkg.b.page", "pkg.b.view"]]
-    assert cycles_touching(graph, ["pkg.c"]) == []
+    assert cycles_outside(graph, ["pkg.a"]) == [["pkg.b.page", "pkg.b.view"]]
+    assert cycles_outside(graph, ["pkg.a", "pkg.b"]) == []

@@ -8,13 +8,13 @@ mailed around as one attachment.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import jinja2
 
 from fourlens.report.finding import LENSES
 from fourlens.report.plotting import figure_html
-
-if TYPE_CHECKING:
-    from fourlens.report.report import Report
+from fourlens.report.report_view import ReportView
 
 LENS_QUESTIONS = {
     "behavior": "What does the model do?",
@@ -27,8 +27,6 @@ MAX_TABLE_ROWS = 50
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> Any:
-    import jinja2
-
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("fourlens.report", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -45,6 +43,7 @@ def _environment() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _plotly_js() -> str:
+    # lazily, as in fourlens.report.plotting: plotly is slow to import and most pages need no plot
     from plotly.offline import get_plotlyjs
 
     # A literal "</script>" inside the bundle would end the inline <script> element early.
@@ -66,7 +65,7 @@ def _is_table(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(row, dict) for row in value)
 
 
-def _context(report: Report) -> dict[str, Any]:
+def _context(report: ReportView) -> dict[str, Any]:
     by_lens = report.by_lens()
     statuses = {lens: [s for s in report.lenses if s.lens == lens] for lens in LENSES}
     figures = {lens: [(f"fig-{i}", fig) for i, fig in enumerate(report.figures) if fig.lens == lens]
@@ -99,14 +98,14 @@ def _context(report: Report) -> dict[str, Any]:
     }
 
 
-def render_html(report: Report) -> str:
+def render_html(report: ReportView) -> str:
     """The whole page, with plotly.js inlined only when the report has plotly figures."""
     needs_plotly = any(fig.kind != "image" for fig in report.figures)
     template = _environment().get_template("report.html.j2")
     return template.render(**_context(report), plotly_js=_plotly_js() if needs_plotly else "")
 
 
-def render_fragment(report: Report) -> str:
+def render_fragment(report: ReportView) -> str:
     """The report body without plotly figures, for a notebook's `_repr_html_`."""
     template = _environment().get_template("fragment.html.j2")
     return template.render(**_context(report))
