@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from fourlens.weights import compare, fused
-from fourlens.weights.stats import DEFAULT_CHUNK, ChunkEngine, Side
+from fourlens.weights.pair_stats import DEFAULT_CHUNK, ChunkEngine, Side
 
 KERNELS = pytest.mark.parametrize("kernel", ["fused", "torch"])
 

@@ -12,7 +12,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".latency": ("LatencyComparison", "compare_latency"),
     ".paired": ("paired_stats",),
     ".safety": ("safety_table",),
-    ".stats": ("benjamini_hochberg", "bootstrap_pvalue", "mcnemar_exact", "mcnemar_score", "paired_bootstrap",
+    ".significance": ("benjamini_hochberg", "bootstrap_pvalue", "mcnemar_exact", "mcnemar_score", "paired_bootstrap",
                "paired_interval", "paired_permutation_pvalue"),
     ".traces": ("Traces", "load_traces"),
     ".trend": ("trend",),

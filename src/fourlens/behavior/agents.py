@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fourlens.behavior.stats import benjamini_hochberg
+from fourlens.behavior.significance import benjamini_hochberg
 from fourlens.behavior.traces import Traces
 from fourlens.behavior.unpaired import permutation_pvalue
 from fourlens.report import Finding, saturating

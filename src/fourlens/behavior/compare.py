@@ -30,7 +30,7 @@ from fourlens.behavior.findings import comparison_findings
 from fourlens.behavior.flips import flip_groups
 from fourlens.behavior.paired import paired_stats
 from fourlens.behavior.pairing import pair_runs
-from fourlens.behavior.stats import benjamini_hochberg
+from fourlens.behavior.significance import benjamini_hochberg
 from fourlens.behavior.unpaired import unpaired_stats
 from fourlens.errors import BadInputError
 from fourlens.report import Finding

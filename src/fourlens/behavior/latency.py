@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fourlens.behavior.stats import benjamini_hochberg, mcnemar_exact
+from fourlens.behavior.significance import benjamini_hochberg, mcnemar_exact
 from fourlens.behavior.traces import Traces
 from fourlens.errors import BadInputError
 from fourlens.report import Figure, Finding, saturating

@@ -17,7 +17,7 @@ from fourlens.behavior.intervals import (
     tango_paired_interval,
     wilson_interval,
 )
-from fourlens.behavior.stats import bootstrap_pvalue, mcnemar_score, paired_bootstrap, paired_permutation_pvalue
+from fourlens.behavior.significance import bootstrap_pvalue, mcnemar_score, paired_bootstrap, paired_permutation_pvalue
 
 
 def _is_binary(values: np.ndarray) -> bool:

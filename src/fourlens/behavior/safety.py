@@ -10,7 +10,7 @@ import pandas as pd
 
 from fourlens.behavior.comparison_view import ComparisonView
 from fourlens.behavior.paired import paired_stats
-from fourlens.behavior.stats import benjamini_hochberg
+from fourlens.behavior.significance import benjamini_hochberg
 from fourlens.behavior.unpaired import unpaired_stats
 
 SAFETY_METRICS = ("attack_success", "strongreject_score", "harm_score")
