@@ -128,5 +128,5 @@ def test_a_million_steps_diagnose_quickly():
     assert "loss" in run.tags   # builds the tag index: part of loading, not of the analysis
     start = time.perf_counter()
     detect(run)
-    # issue 6 asks < 1 s; this machine is shared by several jobs, so the bound here leaves room
+    # the target is < 1 s (benchmarks/training); a shared CI machine is slower, so the bound leaves room
     assert time.perf_counter() - start < 5.0
