@@ -1,5 +1,5 @@
-"""Benchmark: compare two runs of 50 tasks x 10,000 items with 1,000 bootstrap resamples (issue 7: < 10 s
-on 2 cores), side by side with what a user would otherwise write: scipy.stats.bootstrap per task for
+"""Benchmark: compare two runs of 50 tasks x 10,000 items with 1,000 bootstrap resamples (target:
+< 10 s on 2 cores), side by side with what a user would otherwise write: scipy.stats.bootstrap per task for
 the paired CI, statsmodels' exact McNemar for 0/1 tasks, and statsmodels' BH (multipletests).
 
 Half the tasks are 0/1 (accuracy), half continuous (e.g. a judge score in [0, 1]). Both sides compute

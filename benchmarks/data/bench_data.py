@@ -5,7 +5,7 @@
    + the normalization regex, what the naive scan spends before any n-gram work) and fourlens' own
    floor (its JSONL reader + its vectorized word splitting and hashing, one process). On the stdlib
    corpus (35.5 MB) and on a ~9x larger near-duplicate of it (~320 MB, corpus.build_large).
-2. Token counting (fourlens.data.profile with the MiniLM tokenizer.json) vs the tokenizer's own
+2. Token counting (fourlens.data.corpus_profile with the MiniLM tokenizer.json) vs the tokenizer's own
    encode_batch over the same texts.
 3. Ray with 2 workers vs 1 worker (profile, words tokenizer), and the peak memory of each worker.
 Corpus: the Python standard library on this machine (code) and its docstrings (prose), see corpus.py.
@@ -172,7 +172,7 @@ def bench_tokens(corpus: Path, docs: list[dict], repeat: int) -> dict:
 
 
 def _shard_with_rss(shard, corpus, spec, rate):
-    from fourlens.data.profiling import profile_shard
+    from fourlens.data.build_profile import profile_shard
 
     cpu = time.process_time()
     partial = profile_shard(shard, corpus, spec, rate)

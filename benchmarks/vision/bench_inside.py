@@ -1,4 +1,4 @@
-"""Issue 4's speed targets, each side by side with its floor in one process, interleaved, best of N.
+"""The inside-the-model speed targets, each side by side with its floor in one process, interleaved, best of N.
 
 - top_activations (all channels of 4 layers, k=9) vs a bare forward pass of the same model over the same
   images at the same batch size: throughput ratio (target >= 0.85).

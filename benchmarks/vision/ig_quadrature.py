@@ -1,7 +1,7 @@
 """Completeness error of integrated gradients per integration method and step count, vs Captum's default.
 
 Run:  .venv/bin/python benchmarks/vision/ig_quadrature.py [--quick]
-Writes benchmarks/results/vision_ig_quadrature.json. The question (issue 3): which method reaches the
+Writes benchmarks/results/vision_ig_quadrature.json. The question: which method reaches the
 completeness error of Captum's default (Gauss-Legendre, 50 steps) with at most half the model passes?
 Model passes = steps x images for every method (plus the same 2 x images end-point forwards for all).
 Besides the completeness error it reports what matters more, the map's own error: the L1 distance to

@@ -33,9 +33,9 @@ def lazy_exports(package: str, exports: Mapping[str, Sequence[str]]
 
 def _package_class(package: str, where: Mapping[str, str]) -> type[types.ModuleType]:
     """Importing a submodule binds it on its package (`fourlens.weights.compare` = the module). Where a
-    submodule shares its name with an exported function (`compare`, or `profile` from `.profiling`),
-    the eager `from .x import name` re-exports rebound the name to the function; keep that meaning by
-    not letting such a submodule bind."""
+    submodule shares its name with an exported function (`compare`), the eager `from .x import name`
+    re-exports rebound the name to the function; keep that meaning by not letting such a submodule
+    bind."""
 
     def __setattr__(self: types.ModuleType, name: str, value: object) -> None:
         if isinstance(value, types.ModuleType) and value.__name__ == f"{package}.{name}" and name in where:

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 def torch_threads(count: int) -> Iterator[None]:
     """Run the block with `count` intra-op threads, then restore the process-wide setting.
 
-    Tiny models train faster on one thread than on several that mostly wait on each other; on a busy
-    2-core machine the demo MLP took 40 ms per step with 2 threads and ~2 ms with 1 (measured)."""
+    Tiny models train faster on one thread than on several that mostly wait on each other (most of
+    all on a busy machine, where a second thread waits for a core)."""
     import torch
 
     previous = torch.get_num_threads()

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from fourlens import __version__
+from fourlens._version import __version__
 from fourlens.cli_errors import DEBUG, user_errors
 from fourlens.cli_groups import LENS_GROUPS, lens_group
 from fourlens.cli_help import PlainGroup

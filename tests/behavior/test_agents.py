@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fourlens.behavior.agents import agent_findings, repeats, tool_call_record
-from fourlens.behavior.traces import load_traces
+from fourlens.behavior.agents import agent_findings, repeats
+from fourlens.behavior.traces import load_traces, tool_call_record
 from fourlens.report import Report
 from fourlens.triage.runner import settle
 from tests.conftest import write_jsonl

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fourlens.behavior.compare import compare
-from fourlens.behavior.evals import load_evals
+from fourlens.behavior.formats import load_evals
 from tests.conftest import write_jsonl
 
 

@@ -15,7 +15,7 @@ from fourlens.behavior.intervals import (
     tango_paired_interval,
     wilson_interval,
 )
-from fourlens.behavior.stats import (
+from fourlens.behavior.significance import (
     bootstrap_pvalue,
     mcnemar_exact,
     mcnemar_score,

@@ -14,7 +14,7 @@ import pytest
 from fourlens.behavior.compare import compare
 from fourlens.behavior.corpus import compare_corpus, corpus_findings
 from fourlens.behavior.corpus_metrics import paired_bootstrap, statistic_for
-from fourlens.behavior.evals import load_evals
+from fourlens.behavior.formats import load_evals
 from fourlens.data.evalsets import load_eval_sets
 from fourlens.triage import detect_kind
 

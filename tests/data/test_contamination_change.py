@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fourlens.data.report import ContaminationReport, change_findings
+from fourlens.data.contamination_report import ContaminationReport, change_findings
 
 
 def _report(contaminated: set[int], overlap: float = 0.9, n: int = 100) -> ContaminationReport:

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
+from fourlens.data.build_profile import profile
 from fourlens.data.diff import compare_profiles, findings_from
 from fourlens.data.nulls import distribution_test, ratio_variance, share_test
-from fourlens.data.profiling import profile
 from fourlens.data.synthetic import snapshot_documents
 
 

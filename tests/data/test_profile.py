@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fourlens.data import Profile, as_corpus, profile
-from fourlens.data.profiling import profile_shard
+from fourlens.data.build_profile import profile_shard
 from fourlens.errors import BadInputError
 
 

@@ -1,8 +1,8 @@
 import pytest
 
 from fourlens.data import load_tokenizer, minilm_tokenizer_path, profile, token_class
+from fourlens.data.corpus_profile import TokenizerMismatchError
 from fourlens.data.diff import diff
-from fourlens.data.profile import TokenizerMismatchError
 
 
 def test_hf_tokenizer_counts_whole_documents_without_padding_or_special_tokens():

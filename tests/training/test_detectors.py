@@ -123,10 +123,11 @@ def test_checkpoint_context_names_the_unrecovered_spike():
     assert finding.title.startswith(f"checkpoint at step {spike.end_step + 150:,} was saved")
 
 
+@pytest.mark.slow   # generating the million-step log takes longer than the timed detection
 def test_a_million_steps_diagnose_quickly():
     run, _ = synthetic_log(1_000_000, ("spike",), seed=0)
     assert "loss" in run.tags   # builds the tag index: part of loading, not of the analysis
     start = time.perf_counter()
     detect(run)
-    # issue 6 asks < 1 s; this machine is shared by several jobs, so the bound here leaves room
+    # the target is < 1 s (benchmarks/training); a shared CI machine is slower, so the bound leaves room
     assert time.perf_counter() - start < 5.0

@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fourlens.errors import BadInputError
-from fourlens.training.scaling import checkpoint_finding, fit_chinchilla, fit_compute_law, load_scaling_runs
+from fourlens.training.run import run_from_frame
+from fourlens.training.scaling import (
+    checkpoint_finding,
+    checkpoint_loss,
+    fit_chinchilla,
+    fit_compute_law,
+    judge_checkpoint,
+    load_scaling_runs,
+)
 
 EPOCH_CSV = Path(__file__).resolve().parent / "fixtures" / "chinchilla" / "chinchilla_approach3.csv"
 # Besiroglu et al. 2024, table 1 (estimate, bootstrap standard error)
@@ -44,6 +53,21 @@ def test_compute_optimal_allocation_and_prediction_interval(epoch_fit):
     assert checkpoint_finding(epoch_fit, 70e9, 1.4e12, predicted) is None
     finding = checkpoint_finding(epoch_fit, 70e9, 1.4e12, high * 1.05)
     assert finding is not None and "above" in finding.title and finding.severity > 0.5
+    judged = judge_checkpoint(epoch_fit, 70e9, 1.4e12, high * 1.05)
+    assert (judged.low, judged.high) == pytest.approx((low, high)) and judged.predicted == pytest.approx(predicted)
+    assert judged.finding == finding and judged.to_dict()["finding"]["title"] == finding.title
+    assert judge_checkpoint(epoch_fit, 70e9, 1.4e12, predicted).finding is None
+
+
+def test_checkpoint_loss_is_the_last_validation_loss_else_the_tail_of_the_training_loss():
+    steps = np.arange(100)
+    train = pd.DataFrame({"step": steps, "loss": np.r_[np.full(95, 3.0), np.full(5, 2.0)]})
+    assert checkpoint_loss(run_from_frame(train)) == pytest.approx(2.0)   # mean of the last 5% of points
+    val = np.full(100, np.nan)
+    val[[50, 99]] = [2.6, 2.4]
+    assert checkpoint_loss(run_from_frame(train.assign(val_loss=val))) == pytest.approx(2.4)
+    with pytest.raises(BadInputError, match="no loss logged"):
+        checkpoint_loss(run_from_frame(pd.DataFrame({"step": steps, "lr": np.full(100, 1e-3)})))
 
 
 def test_recovers_known_parameters_from_synthetic_runs():

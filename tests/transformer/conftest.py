@@ -1,7 +1,8 @@
 """Transformer-lens fixtures: the packaged MiniLM (offline) and the TinyLM trained once per machine.
 
-The TinyLM run is cached under $XDG_CACHE_HOME/fourlens/tinylm (default ~/.cache), keyed by its
-configs, so the test session trains it at most once (a few minutes on 2 CPU cores)."""
+The TinyLM run is cached under $XDG_CACHE_HOME/fourlens/tinylm (the suite sets XDG_CACHE_HOME to the
+repository's .test-cache, see tests/conftest.py), keyed by its configs, so it is trained at most once
+per clone (a few minutes on 2 CPU cores); the tests that need it are marked slow."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+TINYLM_FIXTURES = {"tinylm_run", "tinylm_final", "tinylm_initial"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the trained TinyLM is slow: from a fresh clone its fixture trains the model
+    (minutes on 2 cores), so `make test` leaves these out and `make test-all` (CI) runs them."""
+    for item in items:
+        if TINYLM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

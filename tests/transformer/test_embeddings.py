@@ -55,6 +55,7 @@ GROUPS = ["cat dog horse cow sheep lion tiger mouse rabbit wolf",
           "run walk jump swim eat drink sleep read write sing"]
 
 
+@pytest.mark.slow   # numba compiles UMAP on the first call
 def test_umap_map_is_2d_repeatable_and_keeps_neighbours(minilm):
     """UMAP (umap-learn, in the transformer extra: a missing one fails here, it does not skip). The
     first call compiles numba code (~15 s of CPU)."""

@@ -10,8 +10,8 @@ import pytest
 
 from fourlens.errors import BadInputError
 from fourlens.triage import detect, load_bundle, triage
-from fourlens.triage.detect import EvidenceKind, detect_kind, evidence_kinds
-from fourlens.triage.registry import LensSpec
+from fourlens.triage.detect import EvidenceKind, detect_kind
+from fourlens.triage.registry import LensSpec, evidence_kinds
 
 TESTS = Path(__file__).parents[1]
 TRAINING = TESTS / "training" / "fixtures"

@@ -184,6 +184,7 @@ def slice_results(tmp_path_factory) -> list[dict]:
     return [run_one(index, 0, workdir) for index in SLICE]
 
 
+@pytest.mark.slow   # generates and triages every scenario of the slice (a minute on 2 cores)
 def test_slice_is_scored_and_every_planted_cause_is_clear(slice_results):
     assert [r["index"] for r in slice_results] == list(SLICE)
     assert sum(1 for r in slice_results if not r["causes"]) == 3
@@ -191,6 +192,7 @@ def test_slice_is_scored_and_every_planted_cause_is_clear(slice_results):
     assert all(r["lenses"] or r["error"] for r in slice_results)
 
 
+@pytest.mark.slow
 def test_slice_accuracy_meets_the_targets(slice_results):
     summary = summarize(slice_results, FAMILIES)
     misses = json.dumps(summary["misses"], indent=1)[:3000]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fourlens.weights import compare, layer_of
-from fourlens.weights.stats import ChunkEngine, Side
+from fourlens.weights.pair_stats import ChunkEngine, Side
 from tests.weights.conftest import block_state, perturbed
 
 

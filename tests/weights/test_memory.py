@@ -25,6 +25,7 @@ print(json.dumps({"growth": status("VmHWM") - base, "change": result.global_rel_
 """
 
 
+@pytest.mark.slow   # a fresh interpreter per run, importing torch, over 2 x 64 MiB of tensors
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to measure peak RSS")
 @pytest.mark.parametrize("io", ["pread", "mmap"])
 def test_peak_rss_grows_by_far_less_than_the_largest_tensor(tmp_path: Path, write_st, io: str) -> None:

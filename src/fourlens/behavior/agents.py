@@ -25,36 +25,20 @@ durations) / 1.5) per tool, min(1, rise in the share of looping requests / 10 po
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fourlens.behavior.stats import benjamini_hochberg
+from fourlens.behavior.significance import benjamini_hochberg
+from fourlens.behavior.traces import Traces
 from fourlens.behavior.unpaired import permutation_pvalue
 from fourlens.report import Finding, saturating
 
-if TYPE_CHECKING:
-    from fourlens.behavior.traces import Traces
-
 LOOP_REPEATS = 4
 MIN_CALLS = 5
-
-
-def tool_call_record(name: object, arguments: object, seconds: float | None) -> dict:
-    """One tool call as the traces reader keeps it (arguments as canonical text, so equal calls compare
-    equal whatever their key order)."""
-    if isinstance(arguments, str):
-        with contextlib.suppress(ValueError):
-            arguments = json.loads(arguments)
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments, sort_keys=True, default=str)
-    return {"name": str(name) if name is not None else "", "arguments": "" if arguments is None else text,
-            "seconds": float(seconds) if seconds is not None else float("nan")}
 
 
 def _calls(requests: pd.DataFrame) -> list[list[dict]] | None:

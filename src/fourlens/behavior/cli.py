@@ -45,7 +45,7 @@ def compare_command(
 
     from fourlens.behavior.compare import compare
     from fourlens.behavior.corpus import compare_corpus, corpus_findings, print_corpus
-    from fourlens.behavior.evals import load_evals
+    from fourlens.behavior.formats import load_evals
     from fourlens.behavior.render import comparison_report, print_comparison
     from fourlens.errors import BadInputError
 
@@ -114,7 +114,7 @@ def trend_command(
     """Scores across many checkpoints, each with its 95% CI."""
     from rich.console import Console
 
-    from fourlens.behavior.evals import load_evals
+    from fourlens.behavior.formats import load_evals
     from fourlens.behavior.render import print_trend, trend_report
     from fourlens.behavior.trend import step_of, trend
 

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from rich.table import Table
 from scipy import stats
 
 from fourlens.behavior.corpus_metrics import paired_bootstrap, statistic_for
 from fourlens.behavior.evals import EvalResults
 from fourlens.report import Finding, saturating
+from fourlens.report.jsonsafe import json_safe
 
 FULL_SCALE_RELATIVE = 0.10
 COLUMNS = ["task", "metric", "value_a", "value_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
@@ -51,8 +53,6 @@ class CorpusComparison:
         return self.table[self.table["test"] == "none"]
 
     def to_dict(self) -> dict:
-        from fourlens.report.jsonsafe import json_safe
-
         return json_safe({"n_resamples": self.n_resamples, "metrics": self.table.to_dict(orient="records")},
                          "CorpusComparison")
 
@@ -150,8 +150,6 @@ def print_corpus(result: CorpusComparison, console) -> None:
     """The corpus-level metrics as a table on the terminal (nothing when there are none)."""
     if result.table.empty:
         return
-    from rich.table import Table
-
     table = Table(title="corpus-level metrics (computed over the whole set)")
     for column in ("task", "metric", "baseline", "candidate", "diff", "95% CI", "p (BH)", "test"):
         table.add_column(column, justify="right" if column not in ("task", "metric", "test") else "left")

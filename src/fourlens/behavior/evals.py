@@ -1,21 +1,20 @@
-"""`EvalResults` and `load_evals`: item-level eval results from any supported source.
+"""`EvalResults`: item-level eval results, whatever the source; and the reader of the generic format.
 
 The generic format is JSONL with one object per item and metric: `task`, `item_id`, `score` (0/1 or
 a number), optional `metric` (default "score"), `higher_is_better` (default true), `category`,
-`cluster`, and any other attribute columns. `load_evals` also reads lm-evaluation-harness output
-(`results_*.json` + `samples_*.jsonl`), inspect_ai logs (`*.eval`, inspect `.json`) and safety result
-files (HarmBench-, StrongREJECT-, JailbreakBench-style); see `fourlens.behavior.formats`.
+`cluster`, and any other attribute columns. `load_evals` (`fourlens.behavior.formats`) also reads
+lm-evaluation-harness output (`results_*.json` + `samples_*.jsonl`), inspect_ai logs (`*.eval`, inspect
+`.json`) and safety result files (HarmBench-, StrongREJECT-, JailbreakBench-style).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from fourlens._io import expand_paths, read_jsonl
+from fourlens._io import read_jsonl
 from fourlens.errors import BadInputError
 
 REQUIRED = ("task", "item_id", "score")
@@ -63,17 +62,6 @@ class EvalResults:
         return {"format": self.fmt, "source": [str(p) for p in self.source], "n_items": int(len(self.items)),
                 "tasks": self.tasks, "task_hashes": dict(self.task_hashes),
                 "corpus_metrics": self.corpus.drop(columns=["recomputable"]).to_dict(orient="records")}
-
-
-def load_evals(path: str | os.PathLike[str] | list | tuple, fmt: str | None = None) -> EvalResults:
-    """Read item-level results from a file, a directory, or a list of them.
-
-    `fmt` forces a format ("generic", "lm_eval", "inspect", "safety"); by default each file's format is
-    recognised from its name and first record."""
-    from fourlens.behavior.formats import read_any
-
-    paths = expand_paths(path, (".jsonl", ".json", ".csv", ".eval"), "eval results")
-    return read_any(paths, fmt)
 
 
 def check_unique(items: pd.DataFrame, paths: list[Path]) -> pd.DataFrame:

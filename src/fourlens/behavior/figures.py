@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from fourlens.behavior.comparison_view import ComparisonView
+from fourlens.behavior.safety import safety_table
 from fourlens.report import Figure
 
-if TYPE_CHECKING:
-    from fourlens.behavior.compare import Comparison
 
-
-def forest_figure(result: Comparison, base_name: str, cand_name: str) -> Figure:
+def forest_figure(result: ComparisonView, base_name: str, cand_name: str) -> Figure:
     rows = [{"label": f"{r.task} ({r.metric})", "estimate": r.diff, "low": r.ci_low, "high": r.ci_high}
             for r in result.table.itertuples(index=False)]
     return Figure(lens="behavior", title=f"Paired difference per task: {cand_name} - {base_name}",
@@ -18,10 +15,8 @@ def forest_figure(result: Comparison, base_name: str, cand_name: str) -> Figure:
                   caption="95% confidence intervals of the paired per-item difference")
 
 
-def safety_figure(result: Comparison) -> Figure | None:
+def safety_figure(result: ComparisonView) -> Figure | None:
     """Attack success per attack type and harm category, baseline vs candidate (bar chart)."""
-    from fourlens.behavior.safety import safety_table
-
     table = safety_table(result)
     table = table[table["column"] != "all"]
     if table.empty:

@@ -13,15 +13,12 @@ change the other way is reported as inconclusive ("direction unknown"), never as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
+from fourlens.behavior.comparison_view import ComparisonView
 from fourlens.behavior.flips import flip_examples, flip_groups
+from fourlens.behavior.safety import SAFETY_METRICS, safety_table
 from fourlens.report import Finding, saturating
-
-if TYPE_CHECKING:
-    from fourlens.behavior.compare import Comparison
 
 FULL_SCALE_POINTS = 0.10
 FULL_SCALE_RELATIVE = 0.10
@@ -40,9 +37,7 @@ NULLS = {
 }
 
 
-def comparison_findings(result: Comparison) -> list[Finding]:
-    from fourlens.behavior.safety import SAFETY_METRICS
-
+def comparison_findings(result: ComparisonView) -> list[Finding]:
     findings = [regression_finding(row, result) for row in result.regressions().itertuples(index=False)
                 if row.metric not in SAFETY_METRICS]
     findings.extend(_unknown_direction(result, SAFETY_METRICS))
@@ -50,7 +45,7 @@ def comparison_findings(result: Comparison) -> list[Finding]:
     return findings
 
 
-def _unknown_direction(result: Comparison, safety_metrics) -> list[Finding]:
+def _unknown_direction(result: ComparisonView, safety_metrics) -> list[Finding]:
     """Significant rises of metrics whose direction was only assumed: said, not ranked."""
     table = result.table
     rising = table[table["significant"] & ~table["regression"] & (table["direction_source"] == "assumed")
@@ -70,11 +65,9 @@ def _unknown_direction(result: Comparison, safety_metrics) -> list[Finding]:
     return out
 
 
-def safety_findings(result: Comparison) -> list[Finding]:
+def safety_findings(result: ComparisonView) -> list[Finding]:
     """One finding per safety suite whose attack success rose, overall or on some attacks: the attacks
     that rose are named (the rise may be confined to one attack and diluted in the overall rate)."""
-    from fourlens.behavior.safety import safety_table
-
     breakdown = safety_table(result)
     out = []
     for (task, metric), rows in breakdown.groupby(["task", "metric"], sort=True):
@@ -136,7 +129,7 @@ def _safety_finding(task: str, metric: str, overall, overall_up: bool, attacks: 
     )
 
 
-def regression_finding(row, result: Comparison) -> Finding:
+def regression_finding(row, result: ComparisonView) -> Finding:
     binary = bool(row.binary)
     if binary:
         severity = saturating(abs(row.diff), FULL_SCALE_POINTS)

@@ -9,11 +9,13 @@
 | safety   | HarmBench / StrongREJECT / JailbreakBench-style outputs, generic safety JSONL/CSV           |
 
 `sniff` reads at most the first 64 KiB of a file (`fourlens._sniff`); bundle detection
-(`fourlens.triage.detect`) asks `sniff_eval`, `load_evals` asks `sniff_format`.
+(`fourlens.triage.detect`) asks `sniff_eval`, `load_evals` (the behavior lens's one entry point for eval
+results) asks `sniff_format`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from fourlens._io import expand_paths
 from fourlens._sniff import first_json_value, head_keys
 from fourlens.behavior.evals import EvalResults, check_unique, read_generic
+from fourlens.behavior.inspect_log import read_inspect
+from fourlens.behavior.lm_eval import read_lm_eval
+from fourlens.behavior.safety_readers import is_safety_record, read_safety
 from fourlens.errors import BadInputError
 
 LM_EVAL_NAME = re.compile(r"^(results_.*\.json|samples_.+\.jsonl?)$")
@@ -66,8 +72,6 @@ def _sniff_generic(path: Path) -> bool:
 
 
 def _sniff_safety(path: Path) -> bool:
-    from fourlens.behavior.safety import is_safety_record
-
     if path.suffix not in (".jsonl", ".json", ".csv"):
         return False
     first = first_json_value(path)
@@ -80,24 +84,6 @@ def _sniff_safety(path: Path) -> bool:
     return bool(keys) and (is_safety_record(dict.fromkeys(keys)) or {"test_case", "generation", "label"} <= keys)
 
 
-def _read_lm_eval(paths: list[Path]) -> EvalResults:
-    from fourlens.behavior.lm_eval import read_lm_eval
-
-    return read_lm_eval(paths)
-
-
-def _read_inspect(paths: list[Path]) -> EvalResults:
-    from fourlens.behavior.inspect_log import read_inspect
-
-    return read_inspect(paths)
-
-
-def _read_safety(paths: list[Path]) -> EvalResults:
-    from fourlens.behavior.safety import read_safety
-
-    return read_safety(paths)
-
-
 def _read_generic(paths: list[Path]) -> EvalResults:
     items = pd.concat([read_generic(p) for p in paths], ignore_index=True)
     return EvalResults(items=check_unique(items, paths), source=tuple(paths), fmt="generic")
@@ -105,11 +91,11 @@ def _read_generic(paths: list[Path]) -> EvalResults:
 
 # Asked in this order: the first format whose sniff says yes reads the file.
 EVAL_FORMATS: tuple[EvalFormat, ...] = (
-    EvalFormat("lm_eval", "lm-evaluation-harness results and --log_samples files", _sniff_lm_eval, _read_lm_eval),
-    EvalFormat("inspect", "inspect_ai logs (.eval, .json)", _sniff_inspect, _read_inspect),
+    EvalFormat("lm_eval", "lm-evaluation-harness results and --log_samples files", _sniff_lm_eval, read_lm_eval),
+    EvalFormat("inspect", "inspect_ai logs (.eval, .json)", _sniff_inspect, read_inspect),
     EvalFormat("generic", "JSONL/CSV with task, item_id, score", _sniff_generic, _read_generic),
     EvalFormat("safety", "HarmBench, StrongREJECT, JailbreakBench and generic safety files", _sniff_safety,
-               _read_safety),
+               read_safety),
 )
 FORMATS = tuple(fmt.name for fmt in EVAL_FORMATS)
 
@@ -130,6 +116,15 @@ def sniff_format(path: Path) -> str:
     raise BadInputError(f"{path}: not a recognised eval results file. fourlens reads lm-eval results_*.json/"
                         "samples_*.jsonl, inspect_ai .eval/.json logs, HarmBench/StrongREJECT/JailbreakBench "
                         "outputs, and JSONL/CSV with task, item_id and score columns")
+
+
+def load_evals(path: str | os.PathLike[str] | list | tuple, fmt: str | None = None) -> EvalResults:
+    """Read item-level results from a file, a directory, or a list of them.
+
+    `fmt` forces a format ("generic", "lm_eval", "inspect", "safety"); by default each file's format is
+    recognised from its name and first record."""
+    paths = expand_paths(path, (".jsonl", ".json", ".csv", ".eval"), "eval results")
+    return read_any(paths, fmt)
 
 
 def read_any(paths: list[Path], fmt: str | None = None) -> EvalResults:

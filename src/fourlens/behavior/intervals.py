@@ -18,7 +18,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from fourlens.behavior.stats import shifted_permutation_pvalue, sign_flip_sums
+from fourlens.behavior.significance import shifted_permutation_pvalue, sign_flip_sums
 
 
 def paired_se(diff: np.ndarray, clusters: np.ndarray | None = None) -> tuple[float, int]:

@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fourlens.behavior.stats import benjamini_hochberg, mcnemar_exact
+from fourlens.behavior.significance import benjamini_hochberg, mcnemar_exact
 from fourlens.behavior.traces import Traces
 from fourlens.errors import BadInputError
 from fourlens.report import Figure, Finding, saturating
+from fourlens.report.jsonsafe import json_safe
 
 STATISTICS = {"mean": None, "p50": 50.0, "p95": 95.0, "p99": 99.0}
 PARTS = ["time to first token", "more output tokens", "slower tokens", "more tool calls", "slower tools",
@@ -72,8 +73,6 @@ class LatencyComparison:
                 + self.mean_parts.to_html(index=False, float_format=lambda v: f"{v:+.4g}"))
 
     def to_dict(self) -> dict:
-        from fourlens.report.jsonsafe import json_safe
-
         return json_safe({"summary": self.summary.to_dict(orient="records"),
                           "mean_parts": self.mean_parts.to_dict(orient="records"),
                           "tail_parts": self.tail_parts.to_dict(orient="records"), "causes": self.causes(),

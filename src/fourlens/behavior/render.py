@@ -3,16 +3,17 @@ compare / compare_latency / trend)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from rich.table import Table
 
+from fourlens.behavior.compare import Comparison
+from fourlens.behavior.figures import forest_figure, safety_figure
+from fourlens.behavior.latency import LatencyComparison
+from fourlens.behavior.safety import safety_table
+from fourlens.behavior.trend import trend_figure
 from fourlens.report import Figure, Report
-
-if TYPE_CHECKING:
-    from fourlens.behavior.compare import Comparison
-    from fourlens.behavior.latency import LatencyComparison
 
 
 def _points(value: float, binary: bool) -> str:
@@ -45,8 +46,6 @@ def print_comparison(result: Comparison, console: Any, latency: LatencyCompariso
         for group in groups[:5]:
             console.print(f"  {group['column']}={group['value']}: {group['count']} of {lost} "
                           f"({100 * group['share']:.0f}% vs {100 * group['share_of_items']:.0f}% of items)")
-    from fourlens.behavior.safety import safety_table
-
     safety = safety_table(result)
     if len(safety):
         console.print(_safety_rich(safety))
@@ -94,8 +93,6 @@ def print_latency(result: LatencyComparison, console: Any) -> None:
 
 
 def comparison_report(result: Comparison, base: str, cand: str, latency: LatencyComparison | None = None) -> Report:
-    from fourlens.behavior.figures import forest_figure, safety_figure
-
     findings = list(result.findings())
     figures = [forest_figure(result, base, cand)]
     safety = safety_figure(result)
@@ -124,7 +121,5 @@ def print_trend(table: pd.DataFrame, console: Any) -> None:
 
 
 def trend_report(table: pd.DataFrame) -> Report:
-    from fourlens.behavior.trend import trend_figure
-
     figure: Figure = trend_figure(table)
     return Report(title="evals across checkpoints", figures=[figure])

@@ -24,6 +24,8 @@ Two layouts are read:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,6 @@ import pandas as pd
 
 from fourlens._io import expand_paths
 from fourlens._sniff import first_json_value, head_keys
-from fourlens.behavior.agents import tool_call_record
 from fourlens.behavior.spans import is_span, json_values, settle, spans_of
 from fourlens.errors import BadInputError
 
@@ -77,6 +78,17 @@ def sniff(path: Path) -> bool:
     # the console exporter as JSON lines: the ids sit inside each span's `context`
     first = first_json_value(path)
     return isinstance(first, dict) and is_span(first)
+
+
+def tool_call_record(name: object, arguments: object, seconds: float | None) -> dict:
+    """One tool call as the traces reader keeps it (arguments as canonical text, so equal calls compare
+    equal whatever their key order)."""
+    if isinstance(arguments, str):
+        with contextlib.suppress(ValueError):
+            arguments = json.loads(arguments)
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments, sort_keys=True, default=str)
+    return {"name": str(name) if name is not None else "", "arguments": "" if arguments is None else text,
+            "seconds": float(seconds) if seconds is not None else float("nan")}
 
 
 def load_traces(path: str | os.PathLike[str] | list | tuple) -> Traces:

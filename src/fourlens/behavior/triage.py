@@ -24,9 +24,9 @@ from fourlens._io import expand_paths
 from fourlens.behavior.agents import agent_findings
 from fourlens.behavior.compare import compare
 from fourlens.behavior.corpus import compare_corpus, corpus_findings, untested_note
-from fourlens.behavior.evals import EvalResults, check_unique, load_evals
+from fourlens.behavior.evals import EvalResults, check_unique
 from fourlens.behavior.figures import forest_figure
-from fourlens.behavior.formats import sniff_format
+from fourlens.behavior.formats import load_evals, sniff_format
 from fourlens.behavior.harness import harness_findings
 from fourlens.behavior.latency import compare_latency
 from fourlens.behavior.traces import load_traces

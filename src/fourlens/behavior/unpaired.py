@@ -5,7 +5,7 @@ optimised per checkpoint), compared as two independent samples.
   proportions (his method 10 with no correlation term), Fisher's exact test (two-sided).
 - other scores: difference of means, Welch's t interval, and a two-sample permutation test (labels
   shuffled between the runs; `n_resamples` draws, vectorised).
-The row has the same columns as `fourlens.behavior.compare.paired_stats`, with `test` and `ci_method`
+The row has the same columns as `fourlens.behavior.paired.paired_stats`, with `test` and `ci_method`
 naming the unpaired methods, so one table holds both kinds of rows.
 """
 

@@ -9,8 +9,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".diff": ("ProfileDiff", "compare_profiles", "diff", "diff_figures"),
     ".engines": ("EngineConfig", "map_shards"),
     ".evalsets": ("load_eval_sets",),
-    ".profile": ("Profile", "TokenizerMismatchError"),
-    ".profiling": ("profile",),
-    ".report": ("ContaminationReport",),
+    ".corpus_profile": ("Profile", "TokenizerMismatchError"),
+    ".build_profile": ("profile",),
+    ".contamination_report": ("ContaminationReport",),
     ".tokenize": ("HFTokenizer", "TokenizerIdentity", "WordTokenizer", "load_tokenizer", "minilm_tokenizer_path"),
 })

@@ -53,7 +53,7 @@ def profile_command(
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a local instance)."),
 ) -> None:
     """Profile a corpus once; diff profiles many times."""
-    from fourlens.data.profiling import profile
+    from fourlens.data.build_profile import profile
 
     _guard(out, "profile")
     result = profile(corpus, tokenizer=tokenizer, text_field=text_field, domain_field=domain_field,
@@ -86,8 +86,8 @@ def diff_command(
     json_path: Path | None = typer.Option(None, "--json", help="Write the JSON report here."),
 ) -> None:
     """What changed between two snapshots: domain mix, token classes, tokens, duplicates."""
+    from fourlens.data.corpus_profile import Profile
     from fourlens.data.diff import compare_profiles, diff_figures, findings_from
-    from fourlens.data.profile import Profile
     from fourlens.report import Report
 
     _guard(html, "html")

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fourlens.data.contamination_report import RULES, ContaminationReport
 from fourlens.data.corpus import Corpus, as_corpus
 from fourlens.data.engines import EngineConfig, map_shards
 from fourlens.data.evalsets import load_eval_sets
 from fourlens.data.ngrams import build_index, token_units
 from fourlens.data.progress import ShardProgress
-from fourlens.data.report import RULES, ContaminationReport
 from fourlens.data.scan import merge_partials, scan_shard
 from fourlens.data.tokenize import HFTokenizer, load_tokenizer
 from fourlens.data.wordhash import hash_words, utf8_char_index

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from fourlens._io import iter_json_lines
 from fourlens.errors import BadInputError, require
 
-try:   # orjson parses JSONL about 1.6x faster than the standard library (the data extra installs it)
+try:   # orjson parses JSONL faster than the standard library (the data extra installs it)
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - the data extra is not installed
     _loads = json.loads

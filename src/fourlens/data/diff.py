@@ -25,11 +25,11 @@ import pandas as pd
 from scipy import stats as sps
 
 from fourlens.data.classes import TOKEN_CLASSES
+from fourlens.data.corpus_profile import Profile, check_same_tokenizer
+from fourlens.data.distances import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 from fourlens.data.effects import CLASS_EFFECTS, domain_effect
 from fourlens.data.groups import GroupStats
-from fourlens.data.profile import Profile, check_same_tokenizer
 from fourlens.data.shifts import class_findings, class_shifts, distribution_finding, log2_ratio
-from fourlens.data.stats import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 from fourlens.report import Figure, Finding, saturating
 
 MIN_DOMAIN_PP = 1.0      # report domains whose token share moved at least this many points,

@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from fourlens._io import iter_jsonl
+from fourlens._sniff import head_text, visible_keys
+from fourlens.behavior.lm_eval import iter_samples, samples_task
 from fourlens.errors import BadInputError
 
 ID_FIELDS = ("item_id", "id", "doc_id", "idx", "question_id", "task_id")
@@ -59,8 +61,6 @@ def load_eval_sets(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
 
 
 def _read(file: Path, text_fields: Sequence[str] | None) -> list[dict]:
-    from fourlens.behavior.lm_eval import iter_samples, samples_task
-
     match = LM_EVAL_SAMPLES.match(file.name)
     if match or _is_lm_eval_array(file):
         task = samples_task(file)
@@ -96,8 +96,6 @@ def is_lm_eval_samples(file: Path) -> bool:
 
 def _is_lm_eval_array(file: Path) -> bool:
     """lm-eval 0.4.0-0.4.2 wrote its samples as one JSON array of records with doc_id and doc."""
-    from fourlens._sniff import head_text, visible_keys
-
     head = head_text(file).lstrip()
     return head.startswith("[") and {"doc_id", "doc"} <= visible_keys(head)
 

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from fourlens.data.stats import js_distance
+from fourlens.data.distances import js_distance
 
 
 def ratio_variance(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float, int]:

@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from fourlens._cache import user_cache_dir
+from fourlens.data.build_profile import profile
 from fourlens.data.corpus import as_corpus
-from fourlens.data.profile import SCHEMA_VERSION, Profile
-from fourlens.data.profiling import profile
+from fourlens.data.corpus_profile import SCHEMA_VERSION, Profile
 from fourlens.errors import BadInputError
 
 
 def cached_profile(paths: list[str], *, tokenizer: str | None = None, directory: str | os.PathLike[str] | None = None,
                    **settings: Any) -> Profile:
     """`profile(paths, tokenizer=..., **settings)`, read from the cache when nothing it depends on
-    changed. `settings` are the keyword arguments of `fourlens.data.profile` (fields, near_duplicates)."""
+    changed. `settings` are the keyword arguments of `fourlens.data.corpus_profile` (fields, near_duplicates)."""
     corpus = as_corpus(paths, text_field=settings.get("text_field", "text"), domain_field=settings.get("domain_field"),
                        url_field=settings.get("url_field"), domain_from=settings.get("domain_from"))
     files = [_fingerprint(shard) for shard in corpus.shards]

@@ -13,7 +13,7 @@ Options (`[options.data]` in the candidate's fourlens.toml, else the baseline's)
     rule = "any"
 Profiles are cached per data snapshot (`fourlens.data.profile_cache`), so repeated triage runs on an
 unchanged snapshot do not read it again.
-Severity and confidence: see `fourlens.data.diff` and `fourlens.data.report`.
+Severity and confidence: see `fourlens.data.diff` and `fourlens.data.contamination_report`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ import gzip
 import json
 from pathlib import Path
 
+from fourlens.behavior.triage import read_evals
 from fourlens.data.contamination import contamination
+from fourlens.data.contamination_report import change_findings
+from fourlens.data.corpus import as_corpus
 from fourlens.data.diff import compare_profiles, diff_figures, findings_from
-from fourlens.data.evalsets import is_lm_eval_samples
+from fourlens.data.evalsets import is_lm_eval_samples, load_eval_sets
 from fourlens.data.profile_cache import cached_profile
-from fourlens.data.report import change_findings
 from fourlens.errors import BadInputError, message_for_manifest
 from fourlens.report import Figure, Finding
 from fourlens.triage.bundle import Bundle
@@ -61,8 +63,6 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
 
 def _fields(paths: list[str], options: dict) -> dict:
     """Text and domain fields: from the options, else sniffed from the first record of the first shard."""
-    from fourlens.data.corpus import as_corpus
-
     text_field = options.get("text_field")
     domain_field = options.get("domain_field")
     url_field = options.get("url_field")
@@ -117,9 +117,7 @@ def _eval_files(candidate: Bundle, evals) -> list[str]:
 def _contamination(baseline: Bundle, candidate: Bundle, files: list[str], text_field: str,
                    options: dict) -> list[Finding]:
     """Both snapshots scanned for the same eval items: what the candidate's data newly contains is the
-    finding (`fourlens.data.report.change_findings`)."""
-    from fourlens.data.evalsets import load_eval_sets
-
+    finding (`fourlens.data.contamination_report.change_findings`)."""
     items = load_eval_sets(files)
     settings = {"n": int(options.get("n", 13)), "rule": str(options.get("rule", "any")), "text_field": text_field}
     cand_report = contamination([str(p) for p in candidate.paths("data")], items, **settings)
@@ -132,8 +130,6 @@ def _scores(bundle: Bundle):
     if not bundle.has("evals"):
         return None
     try:
-        from fourlens.behavior.triage import read_evals
-
         results, _ = read_evals(bundle.paths("evals"))
     except (ImportError, BadInputError):
         return None   # eval results in a format the behavior lens does not read: no score change

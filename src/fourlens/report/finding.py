@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from fourlens.report.jsonsafe import json_safe
+from fourlens.report.kinds import tier
 
 Lens = Literal["behavior", "training", "representation", "data"]
 LENSES: tuple[str, ...] = get_args(Lens)
@@ -149,8 +150,6 @@ def rank_findings(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Findin
     order), so a symptom never precedes the cause that explains it. Findings without links are all
     roots, so this reduces to the plain severity x confidence ranking.
     """
-    from fourlens.report.kinds import tier
-
     items = list(findings)
     ids = {f.id for f in items if f.id}
     children: dict[str, list[Finding]] = {}
@@ -190,8 +189,6 @@ def rank_findings(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Findin
 
 
 def _time_key(f: Finding) -> tuple:
-    from fourlens.report.kinds import tier
-
     return (f.step if f.step is not None else float("inf"), tier(f.kind), -f.score, f.title)
 
 

@@ -7,15 +7,18 @@ the page references the network, so the file opens offline and can be mailed aro
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
+import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import jinja2
 
 from fourlens.report.finding import LENSES
 from fourlens.report.plotting import figure_data, figure_placeholder
-
-if TYPE_CHECKING:
-    from fourlens.report.report import Report
+from fourlens.report.report_view import ReportView
 
 LENS_QUESTIONS = {
     "behavior": "What does the model do?",
@@ -31,8 +34,6 @@ HIDDEN_EVIDENCE = {"null", "explained_because"}
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> Any:
-    import jinja2
-
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("fourlens.report", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -54,18 +55,14 @@ def _environment() -> Any:
 def _plotly_js() -> str:
     """plotly.js (the package's minified bundle), gzip-compressed and base64-encoded: one copy per page,
     unpacked by the browser (`DecompressionStream`), a third of the size of the bundle inlined as is."""
-    import base64
-    import gzip
-
+    # lazily, as in fourlens.report.plotting: plotly is slow to import and most pages need no plot
     from plotly.offline import get_plotlyjs
 
     return base64.b64encode(gzip.compress(get_plotlyjs().encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
 
 
-def _figures_json(report: Report) -> str:
+def _figures_json(report: ReportView) -> str:
     """Every plotly figure of the page as data, keyed by its div id, in one JSON document."""
-    import json
-
     figures = {f"fig-{i}": figure_data(fig) for i, fig in enumerate(report.figures) if fig.kind != "image"}
     # "</" inside the JSON would end its <script> element early
     return json.dumps(figures, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
@@ -94,7 +91,7 @@ def _is_table(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(row, dict) for row in value)
 
 
-def _context(report: Report) -> dict[str, Any]:
+def _context(report: ReportView) -> dict[str, Any]:
     by_lens = report.by_lens()
     statuses = {lens: [s for s in report.lenses if s.lens == lens] for lens in LENSES}
     figures = {lens: [(f"fig-{i}", fig) for i, fig in enumerate(report.figures) if fig.lens == lens]
@@ -132,7 +129,7 @@ def _context(report: Report) -> dict[str, Any]:
     }
 
 
-def render_html(report: Report) -> str:
+def render_html(report: ReportView) -> str:
     """The whole page, with plotly.js (compressed, once) and the figures' data inlined only when the
     report has plotly figures."""
     needs_plotly = any(fig.kind != "image" for fig in report.figures)
@@ -141,7 +138,7 @@ def render_html(report: Report) -> str:
                            figures_json=_figures_json(report) if needs_plotly else "")
 
 
-def render_fragment(report: Report) -> str:
+def render_fragment(report: ReportView) -> str:
     """The report body without plotly figures, for a notebook's `_repr_html_`."""
     template = _environment().get_template("fragment.html.j2")
     return template.render(**_context(report))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from fourlens.report.figure import Figure
+
+# plotly is imported inside the builders: it takes most of a second to import and `fourlens` (the CLI
+# included) imports this package whether or not it draws anything.
 
 # Colours chosen to stay distinguishable for the common colour-vision deficiencies (Okabe-Ito).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -60,8 +64,6 @@ def figure_data(figure: Figure) -> dict[str, Any]:
 
 
 def _escape(text: str) -> str:
-    import html
-
     return html.escape(text, quote=True)
 
 

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fourlens import __version__
 from fourlens._io import write_atomic
+from fourlens._version import __version__
 from fourlens.errors import BadInputError
 from fourlens.report.figure import Figure
 from fourlens.report.finding import LENSES, Finding, rank_findings
+from fourlens.report.html import render_fragment, render_html
+from fourlens.report.terminal import print_report
 
 SCHEMA_VERSION = 2
 READS_VERSIONS = (1, 2)
@@ -221,8 +223,6 @@ class Report:
     # --- rendering --------------------------------------------------------------------------------
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
         """One self-contained HTML page (plotly inlined, no network). Written atomically to `path`."""
-        from fourlens.report.html import render_html
-
         text = render_html(self)
         if path is not None:
             write_atomic(path, text)
@@ -230,13 +230,9 @@ class Report:
 
     def print(self, console: Any = None, limit: int | None = None) -> None:
         """Print the ranked table of findings and each lens's status to the terminal (rich)."""
-        from fourlens.report.terminal import print_report
-
         print_report(self, console=console, limit=limit)
 
     def _repr_html_(self) -> str:  # notebooks
-        from fourlens.report.html import render_fragment
-
         return render_fragment(self)
 
 

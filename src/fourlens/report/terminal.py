@@ -3,24 +3,23 @@ it explains indented under it; then the inconclusive and shared findings; then e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from fourlens.report.finding import Finding
-    from fourlens.report.report import Report
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from fourlens.report.finding import Finding
+from fourlens.report.report_view import ReportView
 
 LENS_STYLES = {"behavior": "blue", "training": "dark_orange", "representation": "green", "data": "magenta"}
 STATE_STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim"}
 MAX_SIDE_ROWS = 10   # inconclusive / shared findings listed in the terminal (all of them are in HTML/JSON)
 
 
-def print_report(report: Report, console: Any = None, limit: int | None = None) -> None:
+def print_report(report: ReportView, console: Any = None, limit: int | None = None) -> None:
     """Print `report` to `console` (a `rich.console.Console`; stdout when None). `limit`: show only the
     first `limit` root causes (each still with its whole chain)."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     console = console or Console()
     subtitle = ""
     if report.baseline or report.candidate:
@@ -63,8 +62,6 @@ def print_report(report: Report, console: Any = None, limit: int | None = None) 
 
 
 def _row(table: Any, rank: str, finding: Finding, prefix: str) -> None:
-    from rich.markup import escape
-
     style = LENS_STYLES[finding.lens]
     title = f"[dim]{prefix}[/]{escape(finding.title)}" if prefix else escape(finding.title)
     table.add_row(rank, f"[{style}]{finding.lens}[/]", title, f"{finding.severity:.2f}",
@@ -72,8 +69,6 @@ def _row(table: Any, rank: str, finding: Finding, prefix: str) -> None:
 
 
 def _side_list(console: Any, label: str, findings: tuple[Finding, ...]) -> None:
-    from rich.markup import escape
-
     if not findings:
         return
     console.print(f"[bold]{len(findings)} {label}[/]")

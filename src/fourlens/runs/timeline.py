@@ -18,7 +18,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fourlens.behavior import EvalResults, load_evals, load_traces, trend
+from fourlens.behavior.safety import SAFETY_METRICS
 from fourlens.errors import FourlensError
+from fourlens.training import load_run
 from fourlens.triage.bundle import Bundle
 
 FINAL_WINDOW = 0.05
@@ -48,9 +51,6 @@ def checkpoint_metrics(bundle: Bundle, step: float = 0.0) -> dict:
 
 
 def _eval_rows(bundle: Bundle, step: float) -> tuple[list[dict], list[dict]]:
-    from fourlens.behavior import EvalResults, load_evals, trend
-    from fourlens.behavior.safety import SAFETY_METRICS
-
     results = load_evals(bundle.paths("evals"))
     items = results.items
     safety = items["metric"].isin(SAFETY_METRICS)
@@ -68,8 +68,6 @@ def _eval_rows(bundle: Bundle, step: float) -> tuple[list[dict], list[dict]]:
 
 
 def _latency(bundle: Bundle) -> dict | None:
-    from fourlens.behavior import load_traces
-
     requests = load_traces(bundle.paths("agent_traces")).requests
     latency = requests["latency_s"].to_numpy(dtype=float)
     latency = latency[np.isfinite(latency)]
@@ -122,8 +120,6 @@ def training_run(bundle: Bundle):
     choice), or None when the bundle has no training logs."""
     if not bundle.has("training_logs"):
         return None
-    from fourlens.training import load_run
-
     options = bundle.lens_options("training")
     chosen = {"run": options["run"]} if options.get("run") else {}
     return load_run(bundle.paths("training_logs"), aliases=options.get("aliases"), **chosen)

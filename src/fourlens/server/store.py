@@ -16,9 +16,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from fourlens import __version__
 from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
+from fourlens._version import __version__
 
 CACHE_FORMAT = 2   # bump when a cached payload's layout changes
 

@@ -132,6 +132,7 @@ def check_command(
     from fourlens.training.detectors.schedule import parse_schedule
     from fourlens.training.diagnose import COLUMNS
     from fourlens.training.figures import scaling_figure, signal_panels
+    from fourlens.training.scaling import checkpoint_loss, judge_checkpoint
 
     for path, suffix in ((html, "html"), (json_path, "json"), (csv, "csv")):
         _guard(path, suffix)
@@ -148,10 +149,11 @@ def check_command(
         console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
     figures = list(signal_panels(run, found))
     if scaling_runs is not None:
-        loss = _final_loss(run)
+        loss = checkpoint_loss(run)
         fit, law, family = _fit_family(scaling_runs, 0, 100, 0, console)
-        finding = _judge_checkpoint(fit, params, tokens, loss, console)
-        findings = [*findings, *([finding] if finding else [])]
+        judgement = judge_checkpoint(fit, params, tokens, loss)
+        _print_judgement(judgement, console)
+        findings = [*findings, *([judgement.finding] if judgement.finding else [])]
         figures.append(scaling_figure(family, fit, law, {"n_params": params, "n_tokens": tokens, "loss": loss}))
     note = run.missing_loss_note()
     status = LensStatus("training", "training", "ok", note or "", n_findings=len(findings))
@@ -190,6 +192,8 @@ def scaling_command(
     """Fit L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3) and the L(C) frontier."""
     from fourlens.report import Report
     from fourlens.training.figures import scaling_figure
+    from fourlens.training.scaling import judge_checkpoint
+
     _guard(html, "html")
     console = Console()
     fit, law, runs = _fit_family(runs_path, drop_highest, bootstrap, seed, console)
@@ -202,8 +206,9 @@ def scaling_command(
     marked = None
     if checkpoint is not None:
         n, d, loss = checkpoint
-        finding = _judge_checkpoint(fit, n, d, loss, console)
-        findings = [finding] if finding else []
+        judgement = judge_checkpoint(fit, n, d, loss)
+        _print_judgement(judgement, console)
+        findings = [judgement.finding] if judgement.finding else []
         marked = {"n_params": n, "n_tokens": d, "loss": loss}
     if html is not None:
         report = Report(title=f"scaling law: {runs_path}", findings=tuple(findings),
@@ -233,29 +238,10 @@ def _fit_family(runs_path: Path, drop_highest: int, bootstrap: int, seed: int, c
     return fit, law, runs
 
 
-def _judge_checkpoint(fit, n: float, d: float, loss: float, console: Console):
-    """Print where a checkpoint sits against the law; the finding when it falls outside the interval."""
-    from fourlens.training.scaling import checkpoint_finding
-
-    predicted, low, high = fit.prediction_interval(n, d)
-    console.print(f"checkpoint N={n:.3g} D={d:.3g}: loss {loss:.4g}, predicted {predicted:.4g} "
-                  f"(95% prediction interval {low:.4g}-{high:.4g})", highlight=False)
-    finding = checkpoint_finding(fit, n, d, loss)
-    if finding is not None:
-        console.print(f"[bold red]{finding.title}[/]", soft_wrap=True)
-    return finding
-
-
-def _final_loss(run) -> float:
-    """The run's final loss for the scaling law: validation loss when logged, else the mean of the last 5% of
-    training-loss points (one noisy step is not the checkpoint's loss)."""
-    for signal in ("loss/val", "val_loss", "loss"):
-        try:
-            series = run.signal(signal).dropna()
-        except KeyError:
-            continue
-        if len(series):
-            tail = series.iloc[-max(1, len(series) // 20):] if signal == "loss" else series.iloc[-1:]
-            return float(tail.mean())
-    raise BadInputError(f"{', '.join(map(str, run.source))}: no loss logged, so the run cannot be placed on the "
-                        "scaling law; log the loss or leave out --scaling-runs")
+def _print_judgement(judgement, console: Console) -> None:
+    """Where a checkpoint sits against the law, and its finding when it falls outside the interval."""
+    console.print(f"checkpoint N={judgement.n_params:.3g} D={judgement.n_tokens:.3g}: loss {judgement.loss:.4g}, "
+                  f"predicted {judgement.predicted:.4g} (95% prediction interval {judgement.low:.4g}-"
+                  f"{judgement.high:.4g})", highlight=False)
+    if judgement.finding is not None:
+        console.print(f"[bold red]{judgement.finding.title}[/]", soft_wrap=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fourlens.report import Finding, saturating
+from fourlens.training.compare import baseline_schedule_faults, final_loss_shift
 from fourlens.training.detectors import gap, health, loss, moe, ranks, schedule, throughput, trend
 from fourlens.training.detectors.base import Anomaly, steps_text
 from fourlens.training.detectors.events import Event, group_events, is_shared
@@ -134,8 +135,6 @@ def compare_runs(base_run: Run, cand_run: Run, config: DiagnoseConfig | None = N
     candidate's events (for figures). An event the baseline shows too is a finding with status
     "shared"; the learning rate is also compared with the baseline's schedule when none is declared,
     fp16 overflows with the baseline's rate, and the final loss with the baseline's."""
-    from fourlens.training.compare import baseline_schedule_faults, final_loss_shift
-
     config = config or DiagnoseConfig()
     span = RunSpan.of(cand_run)
     cand_found, base_found = detect(cand_run, config), detect(base_run, config)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from fourlens.report import Figure, Finding
+from fourlens.training.batches import attach_batches, order_files
 from fourlens.training.detectors.events import Event
 from fourlens.training.detectors.schedule import parse_schedule
 from fourlens.training.diagnose import DiagnoseConfig, compare_runs
@@ -40,8 +41,6 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     findings, events = compare_runs(base_run, cand_run, config,
                                     int(checkpoint) if checkpoint is not None else None)
     if options.get("data_order"):
-        from fourlens.training.batches import attach_batches
-
         findings = attach_batches(findings, candidate, options["data_order"])
     figures = []
     # an LR finding is read against the LR curve itself
@@ -72,8 +71,6 @@ def _logs(bundle: Bundle, data_order) -> list[Path]:
     """The bundle's training logs without the data-order files (they carry a `step` column too)."""
     if not data_order:
         return list(bundle.paths("training_logs"))
-    from fourlens.training.batches import order_files
-
     excluded = {p.resolve() for p in order_files(bundle, data_order)}
     return [p for p in bundle.paths("training_logs") if Path(p).resolve() not in excluded]
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from fourlens.errors import BadInputError
-from fourlens.triage.detect import EvidenceKind, claiming_kind, detect_kind, evidence_kinds, kind_label, kind_names
+from fourlens.triage.detect import EvidenceKind, claiming_kind, detect_kind
+from fourlens.triage.registry import evidence_kinds, kind_label, kind_names
 
 if sys.version_info >= (3, 11):
     import tomllib

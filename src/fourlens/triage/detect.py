@@ -13,8 +13,9 @@ with one `sniff(path)` per format) and detection only asks, in order:
 
 A kind may also claim whole directories (`sniff_dir`: an MLflow `mlruns/`, a W&B run folder), which
 are then one piece of evidence and not walked. A lens from another package brings its own kinds
-(`LensSpec.kinds`); they are asked after the built-in ones. Sniffing reads at most the first 64 KiB
-of a file (`fourlens._sniff`), so detecting a terabyte corpus costs nothing.
+(`LensSpec.kinds`); they are asked after the built-in ones (`fourlens.triage.registry.evidence_kinds`).
+Sniffing reads at most the first 64 KiB of a file (`fourlens._sniff`), so detecting a terabyte corpus
+costs nothing.
 """
 
 from __future__ import annotations
@@ -81,32 +82,9 @@ EVIDENCE_LABELS = {kind.name: kind.label for kind in BUILTIN_KINDS}
 SNIFF_BYTES = 64 * 1024
 
 
-def evidence_kinds() -> tuple[EvidenceKind, ...]:
-    """The built-in kinds, then those the installed plugin lenses bring (`LensSpec.kinds`)."""
-    from fourlens.triage.registry import available_lenses
-
-    kinds = list(BUILTIN_KINDS)
-    for spec in available_lenses():
-        for kind in spec.kinds:
-            if all(kind.name != known.name for known in kinds):
-                kinds.append(kind)
-    return tuple(kinds)
-
-
-def kind_names(kinds: tuple[EvidenceKind, ...] | None = None) -> tuple[str, ...]:
-    return tuple(kind.name for kind in (kinds if kinds is not None else evidence_kinds()))
-
-
-def kind_label(name: str) -> str:
-    """"training logs" for "training_logs"; a plugin kind's own label."""
-    if name in EVIDENCE_LABELS:
-        return EVIDENCE_LABELS[name]
-    return next((kind.label for kind in evidence_kinds() if kind.name == name), name.replace("_", " "))
-
-
-def detect_kind(path: Path, kinds: tuple[EvidenceKind, ...] | None = None) -> str | None:
-    """The evidence kind of one file (or of a directory read whole), or None when no lens reads it."""
-    kinds = kinds if kinds is not None else evidence_kinds()
+def detect_kind(path: Path, kinds: tuple[EvidenceKind, ...] = BUILTIN_KINDS) -> str | None:
+    """The evidence kind of one file (or of a directory read whole), or None when none of `kinds` reads
+    it. The kinds installed lenses bring, plugins included, are `fourlens.triage.evidence_kinds()`."""
     if path.is_dir():
         return claiming_kind(path, kinds)
     for kind in kinds:

@@ -14,18 +14,34 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
 
 from fourlens.report import Figure, Finding
 from fourlens.report.finding import LENSES
-from fourlens.triage.detect import EVIDENCE_KINDS, EvidenceKind
-
-if TYPE_CHECKING:
-    from fourlens.triage.bundle import Bundle
+from fourlens.triage.detect import BUILTIN_KINDS, EVIDENCE_KINDS, EVIDENCE_LABELS, EvidenceKind
 
 ENTRY_POINT_GROUP = "fourlens.lenses"
+
+
+class BundleView(Protocol):
+    """What a lens's diagnose reads of a bundle (`fourlens.triage.bundle.Bundle`, which asks this module
+    which evidence kinds the installed lenses bring)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def has(self, kind: str) -> bool: ...
+
+    def paths(self, kind: str) -> tuple[Path, ...]: ...
+
+    def lens_options(self, lens: str) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,7 @@ class NotApplicable(Exception):  # noqa: N818 - a signal, not an error
 
 
 DiagnoseResult = Sequence[Finding] | Diagnosis
-DiagnoseFn = Callable[["Bundle", "Bundle"], DiagnoseResult]
+DiagnoseFn = Callable[[BundleView, BundleView], DiagnoseResult]
 
 
 @dataclass(frozen=True)
@@ -111,8 +127,6 @@ def _installed(spec: LensSpec) -> bool:
 
 def available_lenses() -> tuple[LensSpec, ...]:
     """Built-in lenses, then those that installed packages register under `fourlens.lenses`."""
-    from importlib.metadata import entry_points
-
     plugins = []
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         spec = entry.load()
@@ -121,3 +135,24 @@ def available_lenses() -> tuple[LensSpec, ...]:
                             f"got {type(spec).__name__}")
         plugins.append(spec)
     return tuple(spec for spec in BUILTIN_LENSES if _installed(spec)) + tuple(plugins)
+
+
+def evidence_kinds() -> tuple[EvidenceKind, ...]:
+    """The built-in kinds, then those the installed plugin lenses bring (`LensSpec.kinds`)."""
+    kinds = list(BUILTIN_KINDS)
+    for spec in available_lenses():
+        for kind in spec.kinds:
+            if all(kind.name != known.name for known in kinds):
+                kinds.append(kind)
+    return tuple(kinds)
+
+
+def kind_names(kinds: tuple[EvidenceKind, ...] | None = None) -> tuple[str, ...]:
+    return tuple(kind.name for kind in (kinds if kinds is not None else evidence_kinds()))
+
+
+def kind_label(name: str) -> str:
+    """"training logs" for "training_logs"; a plugin kind's own label."""
+    if name in EVIDENCE_LABELS:
+        return EVIDENCE_LABELS[name]
+    return next((kind.label for kind in evidence_kinds() if kind.name == name), name.replace("_", " "))

@@ -6,6 +6,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".checkpoint": ("Checkpoint", "open_checkpoint"),
     ".compare": ("STATUSES", "TENSOR_COLUMNS", "WeightComparison", "compare"),
     ".layers": ("LAYER_COLUMNS", "aggregate_layers", "layer_of"),
-    ".stats": ("ChunkEngine", "PairStats", "Side"),
+    ".pair_stats": ("ChunkEngine", "PairStats", "Side"),
     ".tensor_info": ("TensorInfo",),
 })

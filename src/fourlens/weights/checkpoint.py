@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from fourlens.errors import BadInputError
+from fourlens.weights.pair_stats import Side
 from fourlens.weights.safetensors_file import SafetensorsFile
-from fourlens.weights.stats import Side
 from fourlens.weights.tensor_info import TensorInfo
 from fourlens.weights.torch_file import TorchFile
 

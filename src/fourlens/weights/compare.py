@@ -1,7 +1,7 @@
 """`compare(path_a, path_b)`: two checkpoints, tensor by tensor, in bounded memory.
 
 Each tensor present in both checkpoints with the same shape is streamed in chunks (see
-`fourlens.weights.stats`): relative change ||b - a|| / ||a||, norms, cosine, max |b - a| and NaN/Inf
+`fourlens.weights.pair_stats`): relative change ||b - a|| / ||a||, norms, cosine, max |b - a| and NaN/Inf
 counts (one compiled pass per chunk when numba is installed, else torch's float32 SIMD passes, where
 the values embed exactly in float32; float64 otherwise; chunk totals in float64). Tensors present in
 one checkpoint only, or with different shapes, get their norms and NaN/Inf counts alone. The headline
@@ -29,7 +29,7 @@ from fourlens.weights import fused
 from fourlens.weights.checkpoint import Checkpoint, PathLike, open_checkpoint
 from fourlens.weights.findings import comparison_findings
 from fourlens.weights.layers import aggregate_layers, layer_function
-from fourlens.weights.stats import ChunkEngine
+from fourlens.weights.pair_stats import ChunkEngine
 from fourlens.weights.tensor_info import TensorInfo
 
 fused.warm()  # numba's import and runtime start once, at import like torch's, not in the first compare
@@ -164,7 +164,7 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
     with the compiled kernels, 256K with torch's passes); `workers`:
     threads (default: min(4, CPUs)); `precision`: "auto" (default: float32 arithmetic for 8/16/32-bit
     weights, relative error ~1e-6; float64 for float64 and 32/64-bit integer tensors) or "float64"
-    (every chunk in float64, 2-4x slower; see `fourlens.weights.stats`). `io`: how safetensors data is read,
+    (every chunk in float64, 2-4x slower; see `fourlens.weights.pair_stats`). `io`: how safetensors data is read,
     "pread" (default: into a reused buffer) or "mmap" (through the memory map, pages handed back after
     each chunk); both keep memory bounded (see benchmarks/README.md). `kernel`: "auto" (default: one
     pass per chunk with numba's compiled kernels when numba is installed, `fourlens.weights.fused`),

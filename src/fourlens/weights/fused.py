@@ -1,10 +1,10 @@
 """One-pass kernels for a chunk pair: sum a^2, sum b^2, sum (b - a)^2 and max |b - a| in a single read.
 
-Why: the torch path (stats.py) makes six passes over every chunk (upcast a, upcast b, subtract,
+Why: the torch path (pair_stats.py) makes six passes over every chunk (upcast a, upcast b, subtract,
 min/max, square, sum), each reading the chunk again; on weights already in the page cache that
 arithmetic, not the reading, set the speed (0.43x `cat`). These kernels read each element once, keep
 it in registers, and are compiled by numba (the optional `weights` extra; umap-learn in the
-`transformer` extra brings it too). Without numba, stats.py keeps its torch path.
+`transformer` extra brings it too). Without numba, pair_stats.py keeps its torch path.
 
 Arithmetic: the values are float32 (bf16 is the upper half of a float32, so widening it is a shift);
 d = b - a is formed in float32 like the torch path (exact when the exponents of a and b are close, as
@@ -64,7 +64,7 @@ def warm() -> None:
 def pair_sums(x: torch.Tensor, y: torch.Tensor, scratch: torch.Tensor) -> Sums | None:
     """(sum a^2, sum b^2, sum (b - a)^2, max |b - a|) of two equal-length 1-D CPU tensors, or None
     when numba is missing. bf16 and float32 pairs are read in place; any other dtype whose values are
-    float32s (see stats.EXACT_IN_FLOAT32) is first upcast into `scratch`, a (2, >= n) float32 buffer."""
+    float32s (see pair_stats.EXACT_IN_FLOAT32) is first upcast into `scratch`, a (2, >= n) float32 buffer."""
     kernels = _kernels()
     if kernels is None:
         return None

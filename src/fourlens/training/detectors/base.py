@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fourlens.training.spikes import trailing_rank
+
 KINDS = ("spike", "growth", "divergence", "plateau", "gap", "schedule", "throughput", "straggler", "nonfinite",
          "overflow", "routing")
 
@@ -56,8 +58,6 @@ def finite(series: pd.Series) -> pd.Series:
 
 def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
     """(Upper) median of the `window` values before each position (NaN before `window`)."""
-    from fourlens.training.spikes import trailing_rank
-
     return trailing_rank(values, window, window // 2)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from fourlens.training.detectors.base import Anomaly, centered_median, downsample, finite, runs_of
+from fourlens.training.detectors.trend import hinge_fit
 from fourlens.training.spikes import MAD_TO_SIGMA, detect_spikes
 
 
@@ -102,8 +103,6 @@ def divergence(series: pd.Series, ratio: float = 1.5, window: int | None = None)
     crossing = runs_of(above)[-1][0]
     # where the rise began: a hinge on the log loss from its best level to the end (the halfway crossing
     # above is where it became undeniable, later than it began)
-    from fourlens.training.detectors.trend import hinge_fit
-
     lowest = int(np.argmin(smooth[:crossing + 1]))
     start, early, late = hinge_fit(np.log(np.clip(x, 1e-12, None)), lowest, len(x) - 1)
     start = min(start, crossing)

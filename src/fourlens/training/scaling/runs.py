@@ -1,4 +1,4 @@
-"""Read a table of training runs (one row per run) for scaling-law fits, and judge a checkpoint by it."""
+"""Read a table of training runs (one row per run) for scaling-law fits."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 
 from fourlens.errors import BadInputError
-from fourlens.report import Finding, saturating
-from fourlens.training.scaling.chinchilla import ChinchillaFit
 
 COLUMNS = {
     "n_params": ("n_params", "params", "n", "parameters", "model size", "model_size", "num_params"),
@@ -48,28 +46,3 @@ def load_scaling_runs(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise BadInputError(f"{source}: row {int(np.argmax(bad)) + 2} has a missing, non-numeric or non-positive "
                             "value; every run needs positive n_params, n_tokens/flops and loss")
     return table[["n_params", "n_tokens", "flops", "loss"]].reset_index(drop=True)
-
-
-def checkpoint_finding(fit: ChinchillaFit, n_params: float, n_tokens: float, loss: float,
-                       level: float = 0.95) -> Finding | None:
-    """A finding when a checkpoint's loss falls outside the law's prediction interval.
-
-    Severity: min(1, |log(loss / predicted)| / 5%) (a loss 5% off the law is full scale).
-    Confidence: the interval's level; only checkpoints outside it produce a finding."""
-    predicted, low, high = fit.prediction_interval(n_params, n_tokens, level)
-    if low <= loss <= high:
-        return None
-    direction = "above" if loss > high else "below"
-    relative = loss / predicted - 1
-    return Finding(
-        lens="training", severity=saturating(abs(np.log(loss / predicted)), 0.05), confidence=level,
-        title=(f"checkpoint loss {loss:.4g} is {direction} the scaling law's {int(level * 100)}% interval "
-               f"({low:.4g}-{high:.4g}; predicted {predicted:.4g} for N={n_params:.3g}, D={n_tokens:.3g})"),
-        evidence={"loss": loss, "predicted": predicted, "low": low, "high": high, "relative": relative,
-                  "n_params": n_params, "n_tokens": n_tokens, "fit": fit.to_dict()},
-        next_check=("a loss above the law points at the data, the LR schedule or a bug; compare its config with "
-                    "the runs the law was fitted on" if direction == "above" else
-                    "a loss below the law is suspicious: check eval/train overlap (contamination) and that the "
-                    "eval set matches the one the law was fitted on"),
-        kind="training.final_loss", subject="loss",
-    )

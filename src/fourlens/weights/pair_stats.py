@@ -12,7 +12,7 @@ Kernels (`kernel=`): with numba installed ("auto"), a chunk pair is read once by
 (`fourlens.weights.fused`: float64 sums of exact float32 squares, one pass; bf16 and float32 read in
 place, other float32-exact dtypes upcast first). Without numba ("torch"), torch makes six passes:
 upcast a and b, subtract, min/max, square, and its cascaded float32 row sum (relative error ~1e-7
-per chunk; BLAS sdot, equally fast, measured up to 6e-6).
+per chunk; BLAS sdot, equally fast, accumulates sequentially and errs more).
 
 Memory: a worker owns three float32 buffers of `chunk` elements (touched only by torch's passes and
 for dtypes the kernels do not read in place; torch's chunk, 256K, keeps them in the L2/L3 cache
@@ -46,8 +46,8 @@ import torch
 from fourlens.weights import fused
 
 # Elements per chunk. The one-pass kernels read the raw chunk once: 1M elements (2 MiB per bf16 side)
-# measured fastest (256K: 0.57 s, 1M: 0.42 s, 4M: 0.50 s for 2 x 2.69 GB cached, pread). torch's six
-# passes want their three float32 rows to stay in cache: 256K (3 MiB) beat 1M (1.0 s vs 1.2 s).
+# is the fastest size; torch's six passes want their three float32 rows (3 MiB at 256K) to stay in
+# cache. The timings of each size are in benchmarks/README.md (weights).
 DEFAULT_CHUNK = 1 << 20
 TORCH_CHUNK = 1 << 18
 PREFETCH_CHUNKS = 8      # how far ahead of the chunk being computed the kernel is asked to read
@@ -250,8 +250,8 @@ class ChunkEngine:
         out = self._local.out
         torch.aminmax(d, out=(out[3], out[4]))
         # squares in place, then one row-wise sum: torch's CPU sum is cascaded (pairwise-like), relative
-        # error ~1e-7 per chunk; BLAS sdot (torch.dot) accumulates sequentially per lane and measured
-        # 1e-6..6e-6 on 64K-256K elements, the same speed
+        # error ~1e-7 per chunk; BLAS sdot (torch.dot) accumulates sequentially per lane, an error that
+        # grows with the chunk, at the same speed
         rows.square_()
         torch.sum(rows, dim=1, out=out[:3])
         aa, bb, dd, low, high = out.tolist()

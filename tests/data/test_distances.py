@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats.contingency import association
 
-from fourlens.data.stats import cramers_v, js_distance, psi, token_contrast, two_proportion_p
+from fourlens.data.distances import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 
 
 def test_js_distance_matches_the_definition():

@@ -31,7 +31,7 @@ from fourlens.data.minhash import NUM_PERM, near_duplicate_rate
 from fourlens.data.tokenize import TokenizerIdentity
 from fourlens.errors import BadInputError
 
-SCHEMA = "fourlens.data.profile"
+SCHEMA = "fourlens.data.corpus_profile"
 SCHEMA_VERSION = 2
 READS_VERSIONS = (1, 2)   # version 1 has no group statistics
 LENGTH_BINS = 33  # bin k holds documents of [2^(k-1), 2^k) tokens; bin 0 holds empty documents

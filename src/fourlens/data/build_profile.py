@@ -11,10 +11,10 @@ import numpy as np
 
 from fourlens.data.classes import TOKEN_CLASSES, class_counts
 from fourlens.data.corpus import Corpus, as_corpus, iter_documents
+from fourlens.data.corpus_profile import LENGTH_BINS, Profile, empty_profile, length_bin
 from fourlens.data.engines import EngineConfig, map_shards
 from fourlens.data.groups import N_GROUPS, GroupAccumulator, layout_counts
 from fourlens.data.minhash import NUM_PERM, keep, signature
-from fourlens.data.profile import LENGTH_BINS, Profile, empty_profile, length_bin
 from fourlens.data.progress import ShardProgress
 from fourlens.data.tokenize import HFTokenizer, Tokenizer, load_tokenizer
 
