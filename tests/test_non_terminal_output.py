@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import eval_items
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -59,3 +61,16 @@ def test_piped_help_stays_at_a_readable_width():
     # Typer's own TERMINAL_WIDTH still decides when the user sets it
     done = _run_piped("--help", TERMINAL_WIDTH="140")
     assert max(len(line) for line in done.stdout.splitlines()) == 140
+
+
+def test_the_width_for_pipes_does_not_outlive_the_command(monkeypatch, capsys):
+    """A caller's process (a notebook, a test session) keeps its own COLUMNS after `main` returns."""
+    import typer.rich_utils
+
+    from fourlens.cli import main
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    help_width = typer.rich_utils.MAX_WIDTH
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "COLUMNS" not in os.environ and help_width == typer.rich_utils.MAX_WIDTH

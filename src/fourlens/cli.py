@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -150,20 +152,33 @@ def serve_command(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. `--debug` is accepted anywhere on the line, not only before the command."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit():
-        # Piped or redirected output is read by grep, CI logs and editors, not an 80-column terminal: rich
-        # (which reads COLUMNS) then lays tables out at their natural width and never breaks a word, a path
-        # or a command across lines.
-        os.environ["COLUMNS"] = str(NON_TERMINAL_WIDTH)
-        # ...but --help is prose for a person (`fourlens x --help | less`): Typer's help console takes an
-        # explicit width, which wins over COLUMNS; TERMINAL_WIDTH, Typer's own setting, still wins over ours.
-        import typer.rich_utils
-
-        if not os.environ.get("TERMINAL_WIDTH", "").isdigit():
-            typer.rich_utils.MAX_WIDTH = HELP_WIDTH
     if "--debug" in args[1:]:
         args = ["--debug"] + [arg for arg in args if arg != "--debug"]
-    app(args=args, prog_name="fourlens")
+    with _non_terminal_width():
+        app(args=args, prog_name="fourlens")
+
+
+@contextlib.contextmanager
+def _non_terminal_width() -> Iterator[None]:
+    """Piped or redirected output is read by grep, CI logs and editors, not an 80-column terminal: rich
+    (which reads COLUMNS) then lays tables out at their natural width and never breaks a word, a path or
+    a command across lines. --help stays prose for a person (`fourlens x --help | less`): Typer's help
+    console takes an explicit width, which wins over COLUMNS (TERMINAL_WIDTH, Typer's own setting, still
+    wins over ours). Both are restored afterwards, so a caller's process (a notebook, a test) keeps its own."""
+    import typer.rich_utils
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit():
+        yield
+        return
+    help_width = typer.rich_utils.MAX_WIDTH
+    os.environ["COLUMNS"] = str(NON_TERMINAL_WIDTH)
+    if not os.environ.get("TERMINAL_WIDTH", "").isdigit():
+        typer.rich_utils.MAX_WIDTH = HELP_WIDTH
+    try:
+        yield
+    finally:
+        os.environ.pop("COLUMNS", None)
+        typer.rich_utils.MAX_WIDTH = help_width
 
 
 if __name__ == "__main__":
