@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fourlens.behavior.evals import load_evals
+from fourlens.behavior import load_evals
 from fourlens.behavior.traces import load_traces
 from fourlens.cli import app
 from fourlens.data import profile
