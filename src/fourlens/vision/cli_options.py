@@ -2,6 +2,8 @@
 model they open (the zoo demo model unless `--model` names another; the only place that default and
 its 64 px input size are chosen), and the parsing of lists and numbers. Parsing only: the work is done
 by `fourlens.vision.outputs`.
+torch, the zoo and the loaders are imported inside the functions that need them, so that building the
+command tree (`fourlens --help`) does not load torch.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ to, as PNG grids (feature visualization, DeepDream, deconvnet reconstructions).
 
 Each verb parses its options, calls one function of `fourlens.vision.outputs` and prints one line; the
 files go through an `OutputFolder` (a rerun may replace its own files, never anything else).
+The work modules are imported inside each verb: they load torch, and `fourlens --help` builds every
+command group.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fourlens.errors import BadInputError
+from fourlens.vision.image_folder import ImageFolder
 from fourlens.vision.live import live_cam_stream, overlay_frames
 from fourlens.vision.outputs.folder import check_writable_folder
 from fourlens.vision.video import FrameWriter, read_video
@@ -27,8 +28,6 @@ def read_frames(video: Path | None, frames: Path | None) -> tuple[Iterator, floa
         raise BadInputError("give exactly one of --video FILE or --frames DIR")
     if video is not None:
         return read_video(video)
-    from fourlens.vision.image_folder import ImageFolder
-
     folder = ImageFolder(frames, size=None)
     return ((folder.pixels(i).permute(1, 2, 0) * 255).round().byte().numpy() for i in range(len(folder))), 10.0
 
