@@ -125,6 +125,10 @@ class OpenedImages:
         """An input-space image (C, H, W) back to [0, 1] pixels for display."""
         return image * self.std.view(-1, 1, 1) + self.mean.view(-1, 1, 1)
 
+    def input_range(self) -> tuple[float, float]:
+        """The range that [0, 1] pixels span in input space, over every channel: (min, max)."""
+        return float(((0 - self.mean) / self.std).min()), float(((1 - self.mean) / self.std).max())
+
 
 def open_images(paths: list[Path], side: int, mean: str | None, std: str | None) -> OpenedImages:
     """`--image` (files or folders), resized to side x side, normalized by `--mean` / `--std`."""
