@@ -185,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller inputs, one repeat (a smoke run)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--full", action="store_true", help="the issue's sizes: IG on 8 images, occlusion "
+    parser.add_argument("--full", action="store_true", help="the full sizes: IG on 8 images, occlusion "
                         "and Grad-CAM at 224 px (needs ~10 GB for Captum's default IG batch)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -100,3 +100,22 @@ def test_live_errors(tmp_path, zoo_env):
     assert result.exit_code == 2 and "not a video" in result.output, result.output
     result = runner.invoke(app, ["vision", "zoo-clip", "--out", out, "--animal", "cat"])
     assert result.exit_code == 2 and "--animal must be one of" in result.output
+
+
+def test_live_options_are_checked_before_the_model_opens_and_by_the_library(tmp_path):
+    import torch
+
+    from fourlens.errors import BadInputError
+    from fourlens.vision.outputs.live import live_to_file
+
+    out = tmp_path / "x.gif"
+    for args, message in [(["--fps", "0"], "--fps must be > 0"), (["--method", "lrp"], "cam or grad_cam")]:
+        # a model that cannot be imported: the option error comes first, so no model is opened
+        result = runner.invoke(app, ["vision", "live", "--frames", str(tmp_path), "--model", "no_such_module:net",
+                                     "--out", str(out), *args])
+        assert result.exit_code == 2 and message in result.output and "cannot import" not in result.output
+    with pytest.raises(BadInputError, match="--fps must be > 0"):
+        live_to_file(torch.nn.Identity(), None, tmp_path, out, side=8, mean=torch.zeros(3), std=torch.ones(3), fps=0)
+    with pytest.raises(BadInputError, match="exactly one of"):
+        live_to_file(torch.nn.Identity(), None, None, out, side=8, mean=torch.zeros(3), std=torch.ones(3))
+    assert not out.exists()

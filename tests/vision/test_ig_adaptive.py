@@ -85,6 +85,6 @@ def test_adaptive_on_the_zoo_model(zoo_model, zoo_batch):
 
     # Measured on 16 zoo images (docs/vision.md), map error relative to the reference at 50 steps:
     # Gauss-Legendre 0.026, trapezoid 0.020, adaptive 0.017. Mean |delta| is NOT better: 0.0072
-    # (Gauss-Legendre) vs 0.0082 (adaptive); the 1e-3 at 50 steps is reached by no rule here.
+    # (Gauss-Legendre) vs 0.0082 (adaptive); a mean |delta| of 1e-3 at 50 steps is reached by no rule here.
     assert error(adaptive) < error(trapezoid) < error(gauss)
     assert adaptive.delta.abs().mean() < 2e-2

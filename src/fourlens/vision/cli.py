@@ -2,6 +2,8 @@
 
 Every command parses its options (`cli_options`), calls one function of `fourlens.vision.outputs` (or
 the demo's generators) and prints one line.
+The work modules are imported inside each command: they load torch, and `fourlens --help` builds
+every command group.
 """
 
 from __future__ import annotations

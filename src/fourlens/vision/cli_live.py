@@ -1,7 +1,8 @@
 """`fourlens vision search | live | zoo-clip`: dataset search grids and live CAM from the command line.
 
 Registered on the vision app by `register(app)` (vision/cli.py); each verb parses its options, calls one
-function (`outputs.search`, `outputs.live`, the demo's clip generator) and prints one line.
+function (`outputs.search`, `outputs.live`, the demo's clip generator) and prints one line. The work
+modules are imported inside each verb: they load torch, and `fourlens --help` builds every command group.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import typer
 
 from fourlens.cli_errors import user_errors
+from fourlens.errors import BadInputError
 from fourlens.vision.cli_options import (
     MEAN_OPTION,
     MODEL_OPTION,
@@ -45,7 +47,6 @@ def search(
     trust_pickle: bool = PICKLE_OPTION,
 ) -> None:
     """Top-k images per channel (Zeiler & Fergus's top-9 grids): one pass over a folder of images."""
-    from fourlens.errors import BadInputError
     from fourlens.vision.image_folder import ImageFolder
     from fourlens.vision.outputs import OutputFolder
     from fourlens.vision.outputs.search import search_to_folder
@@ -88,19 +89,13 @@ def live(
     trust_pickle: bool = PICKLE_OPTION,
 ) -> None:
     """Overlay CAM (or Grad-CAM) on every frame of a video, as fast as the machine allows; prints frames/s."""
-    from fourlens.errors import BadInputError
-    from fourlens.vision.outputs.live import live_to_file
+    from fourlens.vision.outputs.live import check_live_options, live_to_file
 
-    if (video is None) == (frames is None):
-        raise BadInputError("give exactly one of --video FILE or --frames DIR")
-    if method not in ("cam", "grad_cam"):
-        raise BadInputError(f"--method must be cam or grad_cam; got {method!r}")
+    check_live_options(video, frames, method, fps)
     chosen = parse_target(target)
     at_least(batch_size, 1, "--batch-size")
     if display is not None:
         at_least(display, 1, "--display")
-    if fps is not None and not fps > 0:
-        raise BadInputError(f"--fps must be > 0; got {fps}")
     opened = open_model(model, weights, trust_pickle, size)
     result = live_to_file(opened.net, video, frames, out, side=opened.side, mean=parse_floats(mean, 3, "--mean", 0.0),
                           std=parse_floats(std, 3, "--std", 1.0), method=method, target=chosen, layer=layer,

@@ -2,6 +2,8 @@
 model they open (the zoo demo model unless `--model` names another; the only place that default and
 its 64 px input size are chosen), and the parsing of lists and numbers. Parsing only: the work is done
 by `fourlens.vision.outputs`.
+torch, the zoo and the loaders are imported inside the functions that need them, so that building the
+command tree (`fourlens --help`) does not load torch.
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class OpenedImages:
     def shown(self, image):
         """An input-space image (C, H, W) back to [0, 1] pixels for display."""
         return image * self.std.view(-1, 1, 1) + self.mean.view(-1, 1, 1)
+
+    def input_range(self) -> tuple[float, float]:
+        """The range that [0, 1] pixels span in input space, over every channel: (min, max)."""
+        return float(((0 - self.mean) / self.std).min()), float(((1 - self.mean) / self.std).max())
 
 
 def open_images(paths: list[Path], side: int, mean: str | None, std: str | None) -> OpenedImages:

@@ -3,6 +3,8 @@ to, as PNG grids (feature visualization, DeepDream, deconvnet reconstructions).
 
 Each verb parses its options, calls one function of `fourlens.vision.outputs` and prints one line; the
 files go through an `OutputFolder` (a rerun may replace its own files, never anything else).
+The work modules are imported inside each verb: they load torch, and `fourlens --help` builds every
+command group.
 """
 
 from __future__ import annotations
@@ -141,11 +143,10 @@ def dream(
     folder = OutputFolder(out)
     opened = open_model(model, weights, trust_pickle, size)
     images = open_images(image, opened.side, mean, std)
-    m, s = images.mean, images.std
-    value_range = (float(((0 - m) / s).min()), float(((1 - m) / s).max()))  # [0, 1] pixels in input space
     report = dreams_to_folder(opened.net, images.files, images.inputs, folder, layer=layer, shown=images.shown,
-                              value_range=value_range, channel=channel, parameterizations=params, octaves=octaves,
-                              octave_scale=octave_scale, steps_per_octave=steps_per_octave, lr=lr, seed=seed)
+                              value_range=images.input_range(), channel=channel, parameterizations=params,
+                              octaves=octaves, octave_scale=octave_scale, steps_per_octave=steps_per_octave, lr=lr,
+                              seed=seed)
     typer.echo(f"wrote {out / 'grid.png'} ({len(images.files)} images dreamed at {report['layer']}); objective "
                + ", ".join(f"{r['start']:.3g} -> {r['end']:.3g}" for r in report["results"]))
 

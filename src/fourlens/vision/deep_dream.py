@@ -29,6 +29,7 @@ from fourlens.vision._trace import check_channel, layer_output
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
+from fourlens.vision.present import to_pil
 
 OBJECTIVES = ("l2", "mean")
 DREAM_LR = {"pixel": 0.01, "fourier": 0.01}
@@ -57,8 +58,6 @@ class Dream:
 
     def to_pil(self, which: str = "image"):  # -> PIL.Image.Image
         """The dreamed image (or `which="original"`), shown on the original's value range."""
-        from fourlens.vision.present import to_pil
-
         low, high = self.original.min(), self.original.max()
         picture = (self.image if which == "image" else self.original).detach().float().reshape(
             self.original.shape[-3:])

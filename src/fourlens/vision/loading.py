@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
+from fourlens._torch import load_torch_file
 from fourlens.errors import BadInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
@@ -47,13 +50,9 @@ def load_state(path: Path, trust_pickle: bool = False) -> dict[str, torch.Tensor
     """A plain state dict from .safetensors, or from .pt/.pth through `torch.load(weights_only=True)`
     (`fourlens._torch.load_torch_file`: a file that needs unpickling is refused with the advice to pass
     --trust-pickle, and torch's own warnings stay out of the terminal)."""
-    from fourlens._torch import load_torch_file
-
     if not path.is_file():
         raise BadInputError(f"--weights {path} does not exist")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
         try:
             return load_file(str(path))
         except (SafetensorError, OSError) as exc:

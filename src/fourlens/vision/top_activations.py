@@ -194,8 +194,8 @@ class _Running:
 
         def locate(rows: torch.Tensor) -> torch.Tensor:
             """Flat position y * W + x of the first maximum of the given maps: (F,) -> (F,)."""
-            # Copies F maps (F, H*W), not the batch. Advanced indexing, not index_select: with 2 threads on a
-            # busy machine index_select of a few large rows took ~1 s here (1.3 ms single-threaded).
+            # Copies F maps (F, H*W), not the batch. Advanced indexing, not index_select: index_select of a few
+            # large rows can stall by orders of magnitude with several threads on a busy machine.
             return maps[rows].argmax(dim=1)
 
         if self.values is None:

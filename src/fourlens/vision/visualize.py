@@ -40,6 +40,7 @@ from fourlens.vision._trace import check_channel, layer_output
 from fourlens.vision.attribution._common import require_eager, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
 from fourlens.vision.fourier import make_parameterization
+from fourlens.vision.present import to_pil
 
 DEFAULT_SIZE = 64  # side of the image when input_shape is not given (the zoo model's size)
 # Default step per parameterization: a step on the 1/f-scaled spectrum moves the low frequencies of the
@@ -69,8 +70,6 @@ class Visualization:
 
     def to_pil(self):  # -> PIL.Image.Image
         """The image min-max scaled to [0, 1] per image (the input space need not be [0, 1])."""
-        from fourlens.vision.present import to_pil
-
         image = self.image[0].detach().float()
         low, high = image.min(), image.max()
         return to_pil((image - low) / (high - low).clamp_min(1e-12))

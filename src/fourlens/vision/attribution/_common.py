@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from fourlens._progress import shown
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution.layout import forward, logits_of
+from fourlens.vision.attribution.targets import needs_logits, resolve_targets
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -128,8 +130,6 @@ def accumulate_gradients(model: nn.Module, total: int, batch_size: int,
     folds each batch's gradients into the caller's running result. `progress`: a bar on a terminal
     when the loop runs longer than a few seconds (`progress.shown`).
     """
-    from fourlens._progress import shown
-
     parts = range(0, total, batch_size)
     for start in shown(parts, len(parts), description, progress):
         part = slice(start, min(start + batch_size, total))
@@ -141,8 +141,6 @@ def accumulate_gradients(model: nn.Module, total: int, batch_size: int,
 def target_classes(model: nn.Module, x: torch.Tensor, target: object, targets: object, batch_size: int
                    ) -> torch.Tensor:
     """The (n, T) classes to explain; "top1" costs one no-grad forward, so gradient passes stay one pass each."""
-    from fourlens.vision.attribution.targets import needs_logits, resolve_targets
-
     if needs_logits(target, targets):
         logits = class_logits(model, x, batch_size)
         return resolve_targets(target, targets, x.shape[0], logits.shape[1], x.device, logits=logits)

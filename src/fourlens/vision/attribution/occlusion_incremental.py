@@ -34,8 +34,10 @@ import torch
 from torch import nn
 
 from fourlens.vision.attribution._common import chunks
+from fourlens.vision.attribution.cam_base import probe
 from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.perturb import Perturb
+from fourlens.vision.receptive_field import receptive_field
 
 MIN_SAVING = 0.1  # below this share of the work saved, the plain sweep is simpler and as fast
 
@@ -76,9 +78,6 @@ class Plan:
 def make_plan(model: nn.Module, x: torch.Tensor, window: int, tops: torch.Tensor, lefts: torch.Tensor,
               batch_size: int) -> Plan | None:
     """The best cut layer for this sweep, or None when none saves MIN_SAVING of the work."""
-    from fourlens.vision.attribution.cam_base import probe
-    from fourlens.vision.receptive_field import receptive_field
-
     height, width = x.shape[-2:]
     try:
         records = probe(model, x[:1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution.result import Attribution
@@ -31,8 +32,6 @@ def input_space(attribution: Attribution | torch.Tensor, x: torch.Tensor) -> tor
     """An attribution as input-shaped values (n, C, H, W): raw values when the method gives them; a map at a
     layer's resolution (CAMs) upsampled bilinearly and shared equally over the channels (so it sums to the
     same); a heatmap tensor (n, H, W) likewise."""
-    from torch.nn import functional as F
-
     values = attribution.values if isinstance(attribution, Attribution) else attribution
     if isinstance(attribution, Attribution) and attribution.multi_target:
         raise BadInputError("metrics score one map per image; pass an Attribution computed with target=, "

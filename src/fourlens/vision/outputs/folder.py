@@ -14,6 +14,8 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from PIL import PngImagePlugin
+
 from fourlens._io import check_writable_folder as check_folder_is_writable
 from fourlens._io import guard_output, write_atomic
 from fourlens.errors import BadInputError
@@ -24,8 +26,6 @@ MARKERS = (PNG_TAG.encode(), b'"generator": "fourlens.vision')
 
 def png_bytes(picture) -> bytes:
     """A PIL image as PNG bytes, tagged as written by fourlens."""
-    from PIL import PngImagePlugin
-
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", PNG_TAG)
     buffer = io.BytesIO()

@@ -16,19 +16,29 @@ from torch import nn
 from torch.nn import functional as F
 
 from fourlens.errors import BadInputError
+from fourlens.vision.image_folder import ImageFolder
 from fourlens.vision.live import live_cam_stream, overlay_frames
 from fourlens.vision.outputs.folder import check_writable_folder
 from fourlens.vision.video import FrameWriter, read_video
 
+LIVE_METHODS = ("cam", "grad_cam")
+
+
+def check_live_options(video: Path | None, frames: Path | None, method: str, fps: float | None = None) -> None:
+    """The checks `live_to_file` makes before any work, callable on their own (the CLI runs them before it
+    opens the model): exactly one frame source, a known method, a positive frame rate."""
+    if (video is None) == (frames is None):
+        raise BadInputError("give exactly one of --video FILE or --frames DIR")
+    if method not in LIVE_METHODS:
+        raise BadInputError(f"--method must be cam or grad_cam; got {method!r}")
+    if fps is not None and not fps > 0:
+        raise BadInputError(f"--fps must be > 0; got {fps}")
+
 
 def read_frames(video: Path | None, frames: Path | None) -> tuple[Iterator, float]:
     """(frames (H, W, 3) uint8, frames per second) from a video file or a folder of frame images."""
-    if (video is None) == (frames is None):
-        raise BadInputError("give exactly one of --video FILE or --frames DIR")
     if video is not None:
         return read_video(video)
-    from fourlens.vision.image_folder import ImageFolder
-
     folder = ImageFolder(frames, size=None)
     return ((folder.pixels(i).permute(1, 2, 0) * 255).round().byte().numpy() for i in range(len(folder))), 10.0
 
@@ -38,8 +48,7 @@ def live_to_file(net: nn.Module, video: Path | None, frames: Path | None, out: P
                  layer: str | None = None, display: int | None = None, batch_size: int = 16,
                  fps: float | None = None) -> dict:
     """Overlay CAM on every frame and write `out` (.gif or a video); returns frames, timings and classes."""
-    if method not in ("cam", "grad_cam"):
-        raise BadInputError(f"--method must be cam or grad_cam; got {method!r}")
+    check_live_options(video, frames, method, fps)
     check_writable_folder(out.parent, "--out")
     stream, rate = read_frames(video, frames)
     shown = display or max(side, 256)
