@@ -52,7 +52,7 @@ class CorpusSpec:
     chars: int
     seed: int
     leak: tuple[tuple[str, str], ...] = ()
-    leak_copies: int = 3
+    leak_copies: int = 8
     eot_bug: float = 0.0
     decontaminate: tuple[str, ...] = field(default=(), repr=False)  # eval texts to keep out
 

@@ -3,7 +3,7 @@
 Every generator takes a `random.Random` and returns plain strings (or message lists for chat), so a
 seed fixes the whole corpus. Domains:
 
-- `math`: arithmetic worksheets and multi-step word problems with worked answers;
+- `math`: arithmetic worksheets ("7 + 5 = 12") and multi-step word problems with worked answers;
 - `code`: Python sources of this machine's standard library, cut into chunks;
 - `prose`: the Python reference documentation shipped with the interpreter (`pydoc_data`), else the
   standard library's module docstrings;
@@ -87,28 +87,27 @@ CHITCHAT = (
 )
 
 
-def arithmetic(rng: random.Random) -> tuple[str, str, str]:
-    """(question, answer, operation): sums and differences of small numbers (what word problems need)."""
-    a, b = rng.randint(0, 18), rng.randint(0, 9)
-    if rng.random() < 0.5:
-        a, b = max(a, b), min(a, b)
-        return f"What is {a} - {b}?", str(a - b), "sub"
-    a = a % 10
-    return f"What is {a} + {b}?", str(a + b), "add"
+def arithmetic(rng: random.Random) -> str:
+    """One fact line, "a + b = c" or "a - b = c", over the small numbers word problems use (a tiny
+    model memorises this table within the demo's training budget)."""
+    a, b = rng.randint(0, 9), rng.randint(1, 4)
+    if rng.random() < 0.5 and a >= b:
+        return f"{a} - {b} = {a - b}"
+    return f"{a} + {b} = {a + b}"
 
 
 def word_problem(rng: random.Random, steps: int | None = None) -> tuple[str, str, str]:
     """(question, worked answer ending in 'The answer is N.', category 'steps=K'): K - 1 operations."""
     steps = steps or rng.choice((2, 2, 2, 3))
     name, other, obj = rng.choice(NAMES), rng.choice(NAMES), rng.choice(OBJECTS)
-    total = rng.randint(2, 9)
+    total = rng.randint(1, 5)
     parts = [f"{name} has {total} {obj}."]
     work = []
     for _ in range(steps - 1):
         verb, more, sign = rng.choice(WORD_OPS)
         if sign < 0 and total < 2:
             verb, more, sign = "gets", "more", 1
-        amount = rng.randint(1, 9) if sign > 0 else rng.randint(1, min(9, total))
+        amount = rng.randint(1, 4) if sign > 0 else rng.randint(1, min(4, total))
         new = total + sign * amount
         target = f" to {other}" if verb == "gives away" else ""
         parts.append(f"Then {name} {verb} {amount}{' ' + more if more else ''}{target}.")
@@ -119,13 +118,9 @@ def word_problem(rng: random.Random, steps: int | None = None) -> tuple[str, str
 
 
 def math_document(rng: random.Random) -> str:
-    """A worksheet: arithmetic questions or word problems, each with its answer."""
-    if rng.random() < 0.5:
-        lines = []
-        for _ in range(rng.randint(6, 10)):
-            question, answer, _ = arithmetic(rng)
-            lines.append(f"Question: {question}\nAnswer: {answer}")
-        return "\n\n".join(lines)
+    """A worksheet of arithmetic facts, or word problems with worked answers."""
+    if rng.random() < 0.6:
+        return "\n".join(arithmetic(rng) for _ in range(rng.randint(15, 30)))
     lines = []
     for _ in range(rng.randint(2, 4)):
         question, answer, _ = word_problem(rng)
