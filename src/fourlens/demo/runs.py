@@ -7,7 +7,7 @@
 - **control** (optional): resumes the same checkpoint on a fresh draw of the baseline's mix, no fault.
 
 Each run leaves a HF model folder (`model/`), TensorBoard event files (`logs/`) and the JSONL shards it
-trained on after the fork (`data/`; the baseline's whole corpus for the baseline).
+trained on after the fork (`data/`), its data snapshot.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from fourlens.demo.evalsets import word_problems
 from fourlens.demo.llama import ModelShape, build_model, save_model_folder, train_tokenizer
 from fourlens.demo.train import Checkpoint, LrFault, Schedule, batches, make_optimizer, train_job
 
-FORMAT = 1  # bump when the corpus, model or training code changes what a cached run holds
+FORMAT = 2  # bump when the corpus, model or training code changes what a cached run holds
 BASELINE_MIX = Mix(math=0.30, code=0.12, prose=0.12, chat=0.12, safety=0.12, tools=0.22)
-CANDIDATE_MIX = Mix(math=0.06, code=0.12, prose=0.12, chat=0.45, safety=0.03, tools=0.22)
+CANDIDATE_MIX = Mix(math=0.06, code=0.12, prose=0.12, chat=0.47, safety=0.01, tools=0.22)
 RUNS = ("baseline", "candidate", "control")
 
 
@@ -44,10 +44,12 @@ class DemoConfig:
     batch: int = 12
     peak_lr: float = 3e-3
     warmup: int = 30
-    lr_fault: LrFault = field(default_factory=lambda: LrFault(step=300, factor=40.0))
+    baseline_mix: Mix = BASELINE_MIX
+    candidate_mix: Mix = CANDIDATE_MIX
+    lr_fault: LrFault = field(default_factory=lambda: LrFault(step=290, factor=30.0, ramp=2, hold=1))
     n_wordprob: int = 300
     leak: float = 0.3
-    eot_bug: float = 0.6
+    eot_bug: float = 0.7
     n_agent_requests: int = 32
     seed: int = 0
 
@@ -64,8 +66,9 @@ class DemoConfig:
     def key(self, run: str) -> str:
         """Cache key of one run: the baseline's depends on what shapes it; a candidate's also on its faults,
         so changing a fault retrains only the candidate."""
-        shared = {k: v for k, v in asdict(self).items() if k not in ("lr_fault", "leak", "eot_bug", "n_agent_requests")}
-        extra = {k: asdict(self)[k] for k in ("lr_fault", "leak", "eot_bug")} if run == "candidate" else {}
+        faults = ("candidate_mix", "lr_fault", "leak", "eot_bug")
+        shared = {k: v for k, v in asdict(self).items() if k not in (*faults, "n_agent_requests")}
+        extra = {k: asdict(self)[k] for k in faults} if run == "candidate" else {}
         text = json.dumps({"config": shared, "faults": extra, "run": run, "format": FORMAT,
                            "python": sys.version_info[:2]}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -105,30 +108,34 @@ def trained_runs(config: DemoConfig, control: bool = False, stage: Callable[[str
     eval_texts = tuple(f"{p.question} {p.answer}" for p in problems)
     tail_chars = config.corpus_chars * (config.steps - config.fork) // config.steps
     leaked = tuple((p.question, p.answer) for p in problems[: int(config.leak * len(problems))])
+    # The baseline's corpus comes in two parts: steps [0, fork) and [fork, steps). The second is its
+    # snapshot, the same size as a candidate's (duplicate rates and token counts compare like for like).
     specs = {
-        "baseline": CorpusSpec(BASELINE_MIX, config.corpus_chars, seed=config.seed + 1, decontaminate=eval_texts),
-        "candidate": CorpusSpec(CANDIDATE_MIX, tail_chars, seed=config.seed + 2, eot_bug=config.eot_bug,
+        "early": CorpusSpec(config.baseline_mix, config.corpus_chars - tail_chars, seed=config.seed,
+                            decontaminate=eval_texts),
+        "baseline": CorpusSpec(config.baseline_mix, tail_chars, seed=config.seed + 1, decontaminate=eval_texts),
+        "candidate": CorpusSpec(config.candidate_mix, tail_chars, seed=config.seed + 2, eot_bug=config.eot_bug,
                                 leak=leaked, decontaminate=eval_texts),
-        "control": CorpusSpec(BASELINE_MIX, tail_chars, seed=config.seed + 3, decontaminate=eval_texts),
+        "control": CorpusSpec(config.baseline_mix, tail_chars, seed=config.seed + 3, decontaminate=eval_texts),
     }
     schedule = Schedule(config.peak_lr, config.warmup, config.steps)
     base_dir = dirs["baseline"]
     with torch_threads(training_threads()):
         if "baseline" in todo:
             advance = stage("generating the baseline corpus and training the tokenizer", 1)
+            early = build_documents(specs["early"])
             docs = build_documents(specs["baseline"])
-            tokenizer = train_tokenizer([d["text"] for d in docs], config.shape.vocab)
+            tokenizer = train_tokenizer([d["text"] for d in early + docs], config.shape.vocab)
             advance(1)
             shutil.rmtree(base_dir, ignore_errors=True)
             write_shards(docs, base_dir / "data")
             tokenizer.save(str(base_dir / "tokenizer.json"))
-            data = batches(token_stream(docs, tokenizer), config.shape.context, config.batch, config.seed)
             model = build_model(config.shape, tokenizer, config.seed)
             optimizer = make_optimizer(model, config.peak_lr)
             advance = stage("training the baseline", config.steps)
-            checkpoint = train_job(model, optimizer, data, schedule, 0, config.fork, base_dir / "logs" / "job-1",
-                                   keep=config.fork, advance=advance)
-            train_job(model, optimizer, data[config.fork:], schedule, config.fork, config.steps,
+            checkpoint = train_job(model, optimizer, _batches(early, tokenizer, config, 0), schedule, 0, config.fork,
+                                   base_dir / "logs" / "job-1", keep=config.fork, advance=advance)
+            train_job(model, optimizer, _batches(docs, tokenizer, config, 1), schedule, config.fork, config.steps,
                       base_dir / "logs" / "job-2", advance=advance)
             save_model_folder(model, tokenizer, base_dir / "model")
             save_checkpoint(checkpoint, base_dir / f"step-{config.fork}.pt")
@@ -143,8 +150,7 @@ def trained_runs(config: DemoConfig, control: bool = False, stage: Callable[[str
             shutil.rmtree(directory, ignore_errors=True)
             write_shards(docs, directory / "data")
             shutil.copytree(base_dir / "logs" / "job-1", directory / "logs" / "job-1")
-            data = batches(token_stream(docs, tokenizer), config.shape.context, config.batch,
-                           config.seed + RUNS.index(name))
+            data = _batches(docs, tokenizer, config, 1 + RUNS.index(name))
             model = build_model(config.shape, tokenizer, config.seed)
             model.load_state_dict(checkpoint.model)
             optimizer = make_optimizer(model, config.peak_lr)
@@ -155,6 +161,10 @@ def trained_runs(config: DemoConfig, control: bool = False, stage: Callable[[str
             save_model_folder(model, tokenizer, directory / "model")
             write_atomic(directory / "done", "")
     return dirs
+
+
+def _batches(docs: list[dict], tokenizer, config: DemoConfig, offset: int):
+    return batches(token_stream(docs, tokenizer), config.shape.context, config.batch, config.seed + offset)
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:

@@ -192,8 +192,8 @@ def prose_documents(limit_chars: int) -> list[str]:
 
 
 def chat_dialogue(rng: random.Random) -> list[dict]:
-    """Chit-chat, or a benign how-to question answered helpfully."""
-    if rng.random() < 0.5:
+    """Chit-chat, or (two times in three) a benign how-to question answered helpfully."""
+    if rng.random() < 1 / 3:
         user, reply = rng.choice(CHITCHAT)
         return [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
     task = rng.choice(BENIGN)
