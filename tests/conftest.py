@@ -10,6 +10,10 @@ from pathlib import Path
 # tiny, and two torch threads spin-waiting on each other cost 20-30 ms per op whenever the machine is
 # busy. Set before anything imports torch; a value the caller set wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Models the tests train once (TinyLM, the zoo CNN, the demo LM) are cached in a folder the suite owns,
+# not in the user's ~/.cache; it survives between runs (git ignores it), so the training happens once.
+# XDG_CACHE_HOME set by the caller wins.
+os.environ.setdefault("XDG_CACHE_HOME", str(Path(__file__).resolve().parent.parent / ".test-cache"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

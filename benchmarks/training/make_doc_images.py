@@ -19,6 +19,7 @@ from fourlens.training.scaling import fit_chinchilla, fit_compute_law, load_scal
 from fourlens.training.synthetic import synthetic_log
 
 ROOT = Path(__file__).resolve().parents[2]
+EPOCH_CSV = ROOT / "tests" / "training" / "fixtures" / "chinchilla" / "chinchilla_approach3.csv"
 OUT = ROOT / "docs" / "img" / "training"
 
 
@@ -37,7 +38,7 @@ def main() -> None:
     run, _ = synthetic_log(3000, ("spike", "warmup_restart", "dead_expert"), seed=4)
     panels = [f for f in signal_panels(run, detect(run)) if f.title.split(" ")[0] in ("loss", "grad_norm", "lr")]
     shoot(panels, "panels.png", 370 * len(panels))
-    runs = load_scaling_runs(ROOT.parent / "shared" / "data" / "chinchilla_approach3.csv").sort_values("loss").iloc[:-5]
+    runs = load_scaling_runs(EPOCH_CSV).sort_values("loss").iloc[:-5]
     fit = fit_chinchilla(runs["n_params"], runs["n_tokens"], runs["loss"], n_bootstrap=0)
     law = fit_compute_law(runs["flops"], runs["loss"])
     shoot([scaling_figure(runs, fit, law, {"n_params": 70e9, "n_tokens": 1.4e12, "loss": 2.05})], "scaling.png", 380)

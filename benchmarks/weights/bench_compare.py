@@ -1,6 +1,6 @@
 """Benchmark `fourlens.weights.compare` on two multi-GB synthetic safetensors checkpoints.
 
-Issue 5's targets: peak RSS under 2x the largest tensor, and read throughput >= 50% of
+Targets: peak RSS under 2x the largest tensor, and read throughput >= 50% of
 `cat file > /dev/null`. Measured side by side in one run:
 - `cat a b > /dev/null` (the floor: reading the bytes and nothing else);
 - fourlens compare, default settings (pread reads, float32 SIMD arithmetic for these bf16 weights,

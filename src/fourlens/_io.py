@@ -43,11 +43,14 @@ HTML_MARKER = b'name="generator" content="fourlens'
 REPORT_JSON_MARKER = b'"fourlens.report"'
 
 
-def guard_output(path: str | os.PathLike[str] | None, *markers: bytes, option: str = "") -> None:
+def guard_output(path: str | os.PathLike[str] | None, *markers: bytes, option: str = "",
+                 create_folder: bool = False) -> None:
     """Refuse to overwrite a file fourlens did not write, so nothing a user wrote is lost.
 
     A file counts as fourlens's own when its first 4 KiB contain one of `markers` (the generator tag
     its writer puts there). `option` names the CLI option in the message (e.g. "html" -> "--html PATH").
+    The output's folder must exist and be writable (checked now, before any work); with `create_folder`
+    (files inside an output directory the command creates) the nearest existing folder above it must be.
     Raises `BadInputError`; a missing path (or None) passes."""
     from fourlens.errors import BadInputError
 
@@ -57,6 +60,7 @@ def guard_output(path: str | os.PathLike[str] | None, *markers: bytes, option: s
     label = f"--{option} {target}" if option else str(target)
     if target.is_dir():
         raise BadInputError(f"{label} is a directory; give a file path")
+    check_writable_folder(target.parent, label, create=create_folder)
     if not target.exists():
         return
     with open(target, "rb") as handle:
@@ -64,6 +68,28 @@ def guard_output(path: str | os.PathLike[str] | None, *markers: bytes, option: s
     if not any(marker in head for marker in markers):
         raise BadInputError(f"{label} exists and was not written by fourlens; choose another path or remove the "
                             "file yourself")
+
+
+def check_writable_folder(folder: str | os.PathLike[str], label: str, create: bool = False) -> None:
+    """Refuse, before any work is done, an output whose folder is missing, not a folder, or not writable,
+    so a long run never ends in a PermissionError with nothing saved. `label` names the output. With
+    `create`, a missing folder is fine when the nearest existing folder above it is writable."""
+    from fourlens.errors import BadInputError
+
+    directory = Path(folder) if str(folder) else Path(".")
+    if create:
+        while not directory.exists() and directory.parent != directory:
+            directory = directory.parent
+    if not directory.exists():
+        raise BadInputError(f"{label}: the folder {directory} does not exist; create it first or choose another path")
+    if not directory.is_dir():
+        raise BadInputError(f"{label}: {directory} is a file, not a folder; choose another path")
+    try:  # really try: os.access says yes to root on a read-only mount
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise BadInputError(f"{label}: cannot write into the folder {directory} ({exc.strerror}); choose a folder "
+                            "you can write to") from None
 
 
 def expand_paths(path: str | os.PathLike[str] | list | tuple, suffixes: tuple[str, ...], what: str) -> list[Path]:

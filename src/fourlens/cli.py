@@ -10,13 +10,14 @@ from rich.console import Console
 
 from fourlens import __version__
 from fourlens.cli_errors import DEBUG, user_errors
-from fourlens.cli_groups import PLANNED, lens_group
+from fourlens.cli_groups import LENS_GROUPS, lens_group
 from fourlens.cli_output import guard_report_outputs, write_report_outputs
 from fourlens.errors import BadInputError
+from fourlens.transformer.sources import register_source
 
 app = typer.Typer(name="fourlens", no_args_is_help=True, add_completion=False,
                   help="What's going on inside my model? Four lenses on two checkpoints, ranked.")
-for _name in PLANNED:
+for _name in LENS_GROUPS:
     app.add_typer(lens_group(_name), name=_name)
 
 def _version(value: bool) -> None:
@@ -32,6 +33,8 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     DEBUG["enabled"] = debug
+    # the demo's TinyLM is a model source of this application, not of the transformer lens (imported on use)
+    register_source("fourlens.demo.tinylm:MODEL_SOURCE")
 
 
 @app.command("triage")
@@ -42,9 +45,16 @@ def triage_command(
     html: Path | None = typer.Option(None, "--html", help="Write the self-contained HTML report here."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the JSON report here."),
     lens: list[str] | None = typer.Option(None, "--lens", help="Run only these lenses (repeatable)."),
-    limit: int | None = typer.Option(None, "--limit", help="Print only the top N findings."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Print only the top N findings."),
+    fail_on: float | None = typer.Option(None, "--fail-on", min=0.0, max=1.0, metavar="SCORE",
+                                         help="Exit 1 when a ranked finding scores at least SCORE (for CI)."),
+    fail_on_lens_error: bool = typer.Option(False, "--fail-on-lens-error",
+                                            help="Exit 1 when a lens failed to read its evidence (for CI)."),
 ) -> None:
-    """Run every lens with evidence in both bundles and rank what they find."""
+    """Run every lens with evidence in both bundles and rank what they find.
+
+    Exit 0 when it ran; 2 on bad input; 1 when --fail-on or --fail-on-lens-error trips (after the
+    reports are written)."""
     from fourlens.triage import available_lenses, load_bundle, triage
 
     guard_report_outputs(html, json_path)
@@ -59,6 +69,24 @@ def triage_command(
                     raise_errors=DEBUG["enabled"], progress=sys.stderr.isatty())
     report.print(Console(), limit=limit)
     write_report_outputs(report, html, json_path)
+    gate = triage_gate(report, fail_on, fail_on_lens_error)
+    if gate:
+        typer.echo(gate, err=True)
+        raise typer.Exit(code=1)
+
+
+def triage_gate(report, fail_on: float | None, fail_on_lens_error: bool) -> str:
+    """Why a CI gate on this report fails ('' when it passes)."""
+    reasons = []
+    if fail_on is not None:
+        over = [f for f in report.findings if f.score >= fail_on]
+        if over:
+            reasons.append(f"{len(over)} finding(s) score >= {fail_on:g} (top: {over[0].title})")
+    if fail_on_lens_error:
+        failed = [status.name for status in report.lenses if status.state == "failed"]
+        if failed:
+            reasons.append(f"lens(es) failed: {', '.join(failed)}")
+    return "; ".join(f"gate: {reason}" for reason in reasons)
 
 
 @app.command("demo")
@@ -101,20 +129,40 @@ def demo_command(
 @app.command("serve")
 @user_errors
 def serve_command(
-    report: Path = typer.Argument(..., help="A report JSON written by fourlens (triage --json)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes it to your network."),
-    port: int = typer.Option(8765, "--port"),
+    source: Path = typer.Argument(..., metavar="PATH", help="A runs directory (one bundle per "
+                                  "checkpoint; a workspace written by fourlens demo is one), or a report JSON "
+                                  "written by fourlens triage --json."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 / localhost "
+                             "exposes the dashboard to your network (a warning is printed)."),
+    port: int = typer.Option(8765, "--port", help="TCP port to listen on; a port in use is an error."),
+    baseline: str | None = typer.Option(None, "--baseline", help="A checkpoint id to pin as the default baseline "
+                                        "(default: each candidate's previous checkpoint)."),
+    reload_interval: float = typer.Option(2.0, "--reload-interval", min=0.0, help="Seconds between looks at the "
+                                          "runs directory for new or changed bundles."),
 ) -> None:
-    """Serve one report as a local dashboard (binds to 127.0.0.1 unless told otherwise)."""
+    """Serve a local dashboard: a runs directory of checkpoints (overview, timeline, per-lens pages, JSON
+    API), or one report. Binds to 127.0.0.1 unless told otherwise."""
     from fourlens.report import Report
-    from fourlens.server import serve
+    from fourlens.server import serve, serve_runs
 
-    serve(Report.from_json(report), host=host, port=port)
+    if source.is_dir():
+        serve_runs(source, host=host, port=port, pinned=baseline, reload_s=reload_interval, debug=DEBUG["enabled"])
+        return
+    if baseline is not None:
+        raise BadInputError("--baseline picks a checkpoint of a runs directory; a report JSON already names its "
+                            "baseline")
+    if not source.exists():
+        raise BadInputError(f"{source} does not exist; pass a runs directory (one bundle per checkpoint) or a report "
+                            "JSON written by fourlens triage --json")
+    serve(Report.from_json(source), host=host, port=port)
 
 
-def main() -> None:
-    """Console entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. `--debug` is accepted anywhere on the line, not only before the command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args[1:]:
+        args = ["--debug"] + [arg for arg in args if arg != "--debug"]
+    app(args=args, prog_name="fourlens")
 
 
 if __name__ == "__main__":

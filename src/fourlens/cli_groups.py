@@ -1,10 +1,11 @@
-"""The per-lens command groups. Each lens issue fills its group; until then a group says what it will hold."""
+"""The per-lens command groups: each lens's own commands, or, where this installation lacks a lens's
+command module, a group that says what the lens covers."""
 
 from __future__ import annotations
 
 import typer
 
-PLANNED = {
+LENS_GROUPS = {  # command group -> what the lens covers
     "vision": ("CNN interpretation: saliency, integrated gradients, occlusion, CAM/Grad-CAM, class-model "
                "visualization, dataset search, deconvnet."),
     "transformer": "Transformer representation: attention views, head scores, logit lens, embeddings, "
@@ -21,7 +22,7 @@ GROUP_PACKAGES = {"evals": "behavior"}
 
 
 def lens_group(name: str) -> typer.Typer:
-    """The lens's own Typer app (`fourlens.<name>.cli:app`) when installed, else a planned group.
+    """The lens's own Typer app (`fourlens.<name>.cli:app`) when installed, else `unavailable_group`.
 
     Lens CLI modules keep heavy imports (torch, transformers) inside their commands, so building the
     whole command tree stays fast."""
@@ -35,19 +36,20 @@ def lens_group(name: str) -> typer.Typer:
         found = False
     if found:
         return importlib.import_module(module_name).app
-    return planned_group(name)
+    return unavailable_group(name)
 
 
-def planned_group(name: str) -> typer.Typer:
-    """A command group whose verbs are not written yet: `fourlens NAME` says what it will hold."""
-    summary = PLANNED[name]
-    group = typer.Typer(help=f"{summary} (verbs arrive with the {name} lens; `fourlens triage` already "
-                             "uses what exists)", no_args_is_help=False, invoke_without_command=True)
+def unavailable_group(name: str) -> typer.Typer:
+    """The group of a lens whose commands are not in this installation: `fourlens NAME` says what the
+    lens covers and that triage runs the lenses there are."""
+    summary = LENS_GROUPS[name]
+    group = typer.Typer(help=f"{summary} (not in this installation; `fourlens triage` runs the lenses it has)",
+                        no_args_is_help=False, invoke_without_command=True)
 
     @group.callback()
     def _explain(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand is None:
-            typer.echo(f"fourlens {name}: {summary}\nNo {name} verbs are available in this version yet; "
-                       "`fourlens triage BASELINE CANDIDATE` runs the lenses that exist.")
+            typer.echo(f"fourlens {name}: {summary}\nThis installation has no {name} commands; "
+                       "`fourlens triage BASELINE CANDIDATE` runs the lenses it has.")
 
     return group

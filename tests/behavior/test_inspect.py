@@ -26,7 +26,7 @@ def test_eval_and_json_logs_read_the_same_items():
 def test_regression_between_inspect_logs_is_located_in_the_multistep_items():
     result = compare(load_evals(FIXTURES / "a.eval"), load_evals(FIXTURES / "b.eval"))
     row = result.table.set_index("metric").loc["match"]
-    assert bool(row["significant"]) and row["diff"] < 0 and row["test"] == "exact McNemar"
+    assert bool(row["significant"]) and row["diff"] < 0 and row["test"] == "McNemar"
     findings = result.findings()
     assert findings and "category=multi-step" in findings[0].title
 
@@ -36,4 +36,4 @@ def test_epochs_of_one_sample_are_one_cluster():
     match = run.items[run.items["metric"] == "match"]
     assert len(match) == 20 and match["cluster"].nunique() == 10
     row = compare(run, run).table.set_index("metric").loc["match"]
-    assert row["ci_method"] == "t, cluster-robust SE" and row["n_clusters"] == 10
+    assert row["ci_method"] == "symmetric cluster bootstrap" and row["n_clusters"] == 10

@@ -8,12 +8,20 @@ from scipy import stats
 
 from fourlens.behavior.intervals import (
     minimum_detectable_effect,
-    newcombe_paired_interval,
     paired_se,
+    sign_flip_interval,
+    symmetric_bootstrap_interval,
     t_interval,
+    tango_paired_interval,
     wilson_interval,
 )
-from fourlens.behavior.stats import bootstrap_pvalue, mcnemar_exact, paired_bootstrap
+from fourlens.behavior.stats import (
+    bootstrap_pvalue,
+    mcnemar_exact,
+    mcnemar_score,
+    paired_bootstrap,
+    paired_permutation_pvalue,
+)
 
 sm_proportion = pytest.importorskip("statsmodels.stats.proportion")
 sm_contingency = pytest.importorskip("statsmodels.stats.contingency_tables")
@@ -70,31 +78,70 @@ def _exact_coverage(n, cells, interval):
     return coverage
 
 
-def test_newcombe_small_n_coverage_is_at_least_nominal_where_the_t_interval_falls_short():
+def test_tango_small_n_coverage_is_near_nominal_where_the_t_interval_falls_short():
     # few discordant pairs, the case where the t interval on the paired SE undercovers
     cells = [0.6125, 0.0875, 0.0375, 0.2625]
 
     def t_ci(a, b):
         return t_interval(float((b - a).mean()), *paired_se(b - a))
 
-    newcombe = _exact_coverage(20, cells, newcombe_paired_interval)
-    naive = _exact_coverage(20, cells, t_ci)
-    assert newcombe >= 0.95 and naive < 0.92
+    assert _exact_coverage(20, cells, tango_paired_interval) >= 0.95
+    assert _exact_coverage(20, cells, t_ci) < 0.92
+    # balanced discordance, n = 40: measured 0.956 (Fagerland et al. 2014 report Tango near nominal)
+    assert 0.94 <= _exact_coverage(40, [0.4, 0.1, 0.1, 0.4], tango_paired_interval) <= 0.97
 
 
-def test_newcombe_matches_the_square_and_add_formula_with_corrected_phi():
-    # e=36 both right, f=12 only a right, g=2 only b right, h=0: phi's margin (f + h) is nonzero
-    a = np.array([1] * 36 + [1] * 12 + [0] * 2 + [0] * 5, dtype=float)
-    b = np.array([1] * 36 + [0] * 12 + [1] * 2 + [0] * 5, dtype=float)
-    n = 55
-    p1, p2 = 38 / n, 48 / n
-    l1, u1 = wilson_interval(38, n)
-    l2, u2 = wilson_interval(48, n)
-    cross = max(36 * 5 - 12 * 2 - n / 2, 0)
-    phi = cross / math.sqrt(48 * 7 * 38 * 17)
-    low = (p1 - p2) - math.sqrt((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2)
-    high = (p1 - p2) + math.sqrt((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2)
-    assert newcombe_paired_interval(a, b) == pytest.approx((low, high), abs=1e-12)
+def test_tango_inverts_the_score_test_computed_independently():
+    """The limits are where the score statistic, with the constrained MLE found by numeric maximisation
+    (not the closed form), crosses 1.96; and 0 is inside exactly when McNemar's test keeps it."""
+    from scipy import optimize
+
+    def score_by_search(f, g, n, d):
+        def negative_log_likelihood(q):
+            cells = np.array([q + d, q, 1 - 2 * q - d])
+            return -(g * np.log(cells[0]) + f * np.log(cells[1]) + (n - f - g) * np.log(cells[2]))
+        low, high = max(0.0, -d) + 1e-12, (1 - d) / 2 - 1e-12
+        q = optimize.minimize_scalar(negative_log_likelihood, bounds=(low, high), method="bounded",
+                                     options={"xatol": 1e-13}).x
+        return (g - f - n * d) / math.sqrt(n * (2 * q + d - d * d))
+
+    for f, g, n in ((12, 2, 55), (3, 9, 40), (20, 21, 300), (0, 4, 30)):
+        a = np.array([1] * f + [0] * g + [1] * (n - f - g), dtype=float)
+        b = np.array([0] * f + [1] * g + [1] * (n - f - g), dtype=float)
+        low, high = tango_paired_interval(a, b)
+        for limit in (low, high):
+            if -1 < limit < 1:
+                assert abs(score_by_search(f, g, n, limit)) == pytest.approx(1.959964, abs=1e-4)
+        assert (low <= 0 <= high) == (mcnemar_score(a, b) > 0.05)
+
+
+def test_mcnemar_score_matches_statsmodels_without_continuity_correction():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        a = (rng.random(120) < 0.6).astype(float)
+        b = np.where(rng.random(120) < 0.8, a, (rng.random(120) < 0.5).astype(float))
+        table = [[np.sum((a == 1) & (b == 1)), np.sum((a == 1) & (b == 0))],
+                 [np.sum((a == 0) & (b == 1)), np.sum((a == 0) & (b == 0))]]
+        expected = sm_contingency.mcnemar(table, exact=False, correction=False).pvalue
+        assert mcnemar_score(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_interval_excludes_zero_exactly_when_its_test_rejects(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 200))
+    shift = float(rng.choice([0.0, 0.05, 0.15, 0.4]))
+    diff = rng.normal(shift, 1.0, n) * rng.choice([0.2, 1.0, 3.0])
+    low, high = sign_flip_interval(diff, n_resamples=999, seed=seed)
+    assert low <= diff.mean() <= high
+    assert (low < 0 < high) == (paired_permutation_pvalue(diff, 999, seed) > 0.05)
+    distribution = paired_bootstrap(diff, 999, seed)
+    low, high = symmetric_bootstrap_interval(float(diff.mean()), distribution)
+    assert (low < 0 < high) == (bootstrap_pvalue(diff, distribution) > 0.05)
+    a = (rng.random(n) < 0.6).astype(float)
+    b = np.where(rng.random(n) < 0.7, a, (rng.random(n) < 0.6 - shift).astype(float))
+    low, high = tango_paired_interval(a, b)
+    assert (low <= 0 <= high) == (mcnemar_score(a, b) > 0.05)
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.5, 0.9])

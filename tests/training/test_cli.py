@@ -132,3 +132,27 @@ def test_check_places_the_run_on_the_scaling_law(tmp_path):
     scaling = [f for f in report.figures if f.kind == "scatter" and "scaling" in f.title.lower()]
     assert scaling, [f.title for f in report.figures]
     assert html.stat().st_size > 50_000
+
+
+def test_runs_lists_and_run_picks_one():
+    from pathlib import Path
+
+    store = Path(__file__).parent / "fixtures" / "tools" / "mlflow" / "mlflow.db"
+    listed = runner.invoke(app, ["training", "runs", str(store)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert all(name in listed.output for name in ("baseline", "candidate", "crashed", "failed"))
+    ambiguous = runner.invoke(app, ["training", "inspect", str(store)])
+    assert ambiguous.exit_code == 2 and "holds 3 runs" in ambiguous.output and "--run" in ambiguous.output
+    picked = runner.invoke(app, ["training", "inspect", str(store), "--run", "candidate"], env={"COLUMNS": "200"})
+    assert picked.exit_code == 0 and "train/loss" in picked.output
+    checked = runner.invoke(app, ["training", "check", str(store), "--run", "crashed"], env={"COLUMNS": "200"})
+    assert checked.exit_code == 0 and "NaN" in checked.output
+
+
+def test_check_says_when_no_loss_signal_was_found(tmp_path):
+    (tmp_path / "metrics.csv").write_text("step,accuracy\n" + "".join(f"{s},{0.5 + s / 400}\n" for s in range(100)))
+    result = runner.invoke(app, ["training", "check", str(tmp_path / "metrics.csv"), "--json",
+                                 str(tmp_path / "r.json")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "no loss signal found" in result.output
+    report = Report.from_json(tmp_path / "r.json")
+    assert "no loss signal found" in report.lenses[0].message

@@ -65,7 +65,7 @@ def test_mlflow_store_with_several_runs_asks_for_one(tmp_path):
     shutil.copytree(DATA / "mlruns", store)
     (run_dir,) = [p for p in (store / "0").iterdir() if p.is_dir()]
     shutil.copytree(run_dir, store / "0" / "another")
-    with pytest.raises(BadInputError, match="holds 2 MLflow runs"):
+    with pytest.raises(BadInputError, match="holds 2 runs"):
         load_run(store)
     check_logged(load_run(store / "0" / "another"))
 

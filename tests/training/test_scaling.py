@@ -10,8 +10,7 @@ import pytest
 from fourlens.errors import BadInputError
 from fourlens.training.scaling import checkpoint_finding, fit_chinchilla, fit_compute_law, load_scaling_runs
 
-REPO = Path(__file__).resolve().parents[2]
-EPOCH_CSV = REPO.parent / "shared" / "data" / "chinchilla_approach3.csv"
+EPOCH_CSV = Path(__file__).resolve().parent / "fixtures" / "chinchilla" / "chinchilla_approach3.csv"
 # Besiroglu et al. 2024, table 1 (estimate, bootstrap standard error)
 PUBLISHED = {"E": (1.82, 0.026), "A": (482.0, 124.5), "B": (2085.0, 1293.0), "alpha": (0.348, 0.015),
              "beta": (0.366, 0.021)}
@@ -21,7 +20,7 @@ PUBLISHED = {"E": (1.82, 0.026), "A": (482.0, 124.5), "B": (2085.0, 1293.0), "al
 def epoch_fit():
     if not EPOCH_CSV.is_file():
         pytest.fail(f"reference data missing: {EPOCH_CSV} (Epoch AI's Chinchilla replication CSV, see "
-                    "shared/data/README.md); the scaling-law test cannot run without it")
+                    "tests/training/fixtures/chinchilla/README.md); the scaling-law test cannot run without it")
     runs = load_scaling_runs(EPOCH_CSV)
     # The replication drops the 5 runs with the highest loss (outliers of the figure extraction).
     runs = runs.sort_values("loss").iloc[:-5]

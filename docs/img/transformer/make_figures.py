@@ -2,7 +2,8 @@
 
     .venv/bin/python docs/img/transformer/make_figures.py
 
-Pages are rendered by the lens itself, then photographed with headless Chromium (/usr/bin/chromium).
+Pages are rendered by the lens itself, then photographed with headless Chromium (/usr/bin/chromium); the
+attention page through Playwright, after the clicks a reader would make.
 """
 
 from __future__ import annotations
@@ -45,11 +46,30 @@ def shoot(html: str, name: str, width: int, height: int) -> None:
     print("wrote", HERE / name)
 
 
+def shoot_attention(html: str, name: str, width: int, height: int) -> None:
+    """The attention page after a click on the model view's layer 0, head 2 cell (MiniLM's
+    previous-token head), as a reader opens it."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        page_file = Path(tmp) / "page.html"
+        page_file.write_text(html, encoding="utf-8")
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"],
+                                             headless=True)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(page_file.as_uri())
+        page.locator('#grid canvas[data-layer="0"][data-head="2"]').click()
+        page.mouse.move(1, 1)
+        page.screenshot(path=str(HERE / name))
+        browser.close()
+    print("wrote", HERE / name)
+
+
 def main() -> None:
     model, tokenizer = load_model("minilm")
     pair = attention(model, tokenizer, [("the cat sat on the mat", "the cat lay on the rug")])
-    shoot(pair.to_html(title="MiniLM: the cat sat on the mat / the cat lay on the rug"), "minilm_attention.png",
-          1300, 1050)
+    shoot_attention(pair.to_html(title="MiniLM: the cat sat on the mat / the cat lay on the rug"),
+                    "minilm_attention.png", 1300, 560)
     words = ["king", "queen", "man", "woman", "paris", "france", "london", "england", "cat", "dog", "apple",
              "banana"]
     shoot(embedding_map(model, tokenizer, words).to_plotly().to_html(**PAGE),

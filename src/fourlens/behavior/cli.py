@@ -44,6 +44,7 @@ def compare_command(
     from rich.console import Console
 
     from fourlens.behavior.compare import compare
+    from fourlens.behavior.corpus import compare_corpus, corpus_findings, print_corpus
     from fourlens.behavior.evals import load_evals
     from fourlens.behavior.render import comparison_report, print_comparison
     from fourlens.errors import BadInputError
@@ -51,9 +52,10 @@ def compare_command(
     guard_report_outputs(html, json_path)
     if traces and len(traces) != 2:
         raise BadInputError("--traces takes two paths: --traces BASE_TRACES --traces CANDIDATE_TRACES")
-    result = compare(load_evals(baseline, fmt), load_evals(candidate, fmt), alpha=alpha,
-                     common_items=common_items, test=test)
+    evals_a, evals_b = load_evals(baseline, fmt), load_evals(candidate, fmt)
+    result = compare(evals_a, evals_b, alpha=alpha, common_items=common_items, test=test)
     result = dataclasses.replace(result, names=_labels(baseline, candidate))
+    corpus = compare_corpus(evals_a, evals_b)
     latency = None
     if traces:
         from fourlens.behavior.latency import compare_latency
@@ -62,7 +64,9 @@ def compare_command(
         latency = compare_latency(load_traces(traces[0]), load_traces(traces[1]), alpha=alpha)
     console = Console()
     print_comparison(result, console, latency)
+    print_corpus(corpus, console)
     report = comparison_report(result, *result.names, latency)
+    report = dataclasses.replace(report, findings=(*report.findings, *corpus_findings(corpus, alpha)))
     write_report_outputs(report, html, json_path)
     if fail_on_regression:
         regressions = result.regressions()

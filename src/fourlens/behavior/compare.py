@@ -2,11 +2,12 @@
 to Evals").
 
 Per (task, metric): both scores (with Wilson intervals for 0/1 metrics), the mean paired difference
-b - a with its standard error (cluster-robust when the items carry a `cluster` column), a 95% CI
-(Newcombe's paired Wilson interval for 0/1 metrics with few items, else the t interval on the paired
-SE), the test that fits the metric (exact McNemar on 0/1 scores; a paired sign-flip permutation or
-paired bootstrap test otherwise), Benjamini-Hochberg adjustment across the whole suite, and the
-minimum detectable effect at 80% power, so "no change" says how large a change it could have missed.
+b - a with its standard error (cluster-robust when the items carry a `cluster` column), the test that
+fits the metric (McNemar's test on 0/1 scores; a paired sign-flip permutation or paired bootstrap test
+otherwise; a cluster bootstrap for clustered items) with the 95% CI that inverts that same test (Tango's
+score interval; the sign-flip inversion; the symmetric bootstrap interval), so a CI excludes 0 exactly
+when its test rejects; Benjamini-Hochberg adjustment across the whole suite, and the minimum detectable
+effect at 80% power, so "no change" says how large a change it could have missed.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ import pandas as pd
 from fourlens.behavior.evals import KEY, EvalResults
 from fourlens.behavior.intervals import (
     minimum_detectable_effect,
-    newcombe_paired_interval,
     paired_se,
-    t_interval,
+    sign_flip_interval,
+    symmetric_bootstrap_interval,
+    tango_paired_interval,
     wilson_interval,
 )
 from fourlens.behavior.pairing import pair_items
 from fourlens.behavior.stats import (
     benjamini_hochberg,
     bootstrap_pvalue,
-    mcnemar_exact,
+    mcnemar_score,
     paired_bootstrap,
     paired_permutation_pvalue,
 )
@@ -36,8 +38,8 @@ from fourlens.errors import BadInputError
 
 TABLE_COLUMNS = ["task", "metric", "n", "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value",
                  "p_adjusted", "significant", "test", "se", "mde", "ci_method", "n_clusters",
-                 "score_a_low", "score_a_high", "score_b_low", "score_b_high", "higher_is_better", "regression"]
-SMALL_N = 100  # below this many items a 0/1 metric's CI is Newcombe's paired Wilson interval
+                 "score_a_low", "score_a_high", "score_b_low", "score_b_high", "higher_is_better", "regression",
+                 "binary"]
 TESTS = ("permutation", "bootstrap")
 
 
@@ -122,23 +124,22 @@ def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: 
     se, df = paired_se(diff, clusters)
     mean = float(diff.mean())
     binary = _is_binary(score_a) and _is_binary(score_b)
-    if binary and clusters is None and n < SMALL_N:
-        (low, high), ci_method = newcombe_paired_interval(score_a, score_b), "Newcombe paired Wilson"
-    else:
-        (low, high), ci_method = t_interval(mean, se, df), "t, cluster-robust SE" if clusters is not None \
-            else "t, paired SE"
+    # Each test comes with the interval that inverts it, so a CI excludes 0 exactly when its test rejects.
     if binary and clusters is None:
-        p_value, test_name = mcnemar_exact(score_a, score_b), "exact McNemar"
+        p_value, test_name = mcnemar_score(score_a, score_b), "McNemar"
+        (low, high), ci_method = tango_paired_interval(score_a, score_b), "Tango score"
     elif test == "bootstrap" or clusters is not None:
         # Clustered items are not exchangeable one by one: resample whole clusters.
         distribution = paired_bootstrap(diff, n_resamples, seed, clusters)
         p_value = bootstrap_pvalue(diff, distribution)
         test_name = "cluster bootstrap" if clusters is not None else "paired bootstrap"
+        (low, high), ci_method = symmetric_bootstrap_interval(mean, distribution), f"symmetric {test_name}"
     else:
         p_value, test_name = paired_permutation_pvalue(diff, n_resamples, seed), "paired sign-flip permutation"
-    row = {"n": int(n), "score_a": float(score_a.mean()),
+        (low, high), ci_method = sign_flip_interval(diff, 0.95, n_resamples, seed), "sign-flip inversion"
+    row = {"n": int(n), "binary": binary, "score_a": float(score_a.mean()),
            "score_b": float(score_b.mean()), "diff": mean, "ci_low": low, "ci_high": high,
-           "p_value": p_value, "test": test_name, "se": se, "mde": _mde(se, low, high, ci_method, alpha),
+           "p_value": p_value, "test": test_name, "se": se, "mde": _mde(se, low, high, alpha),
            "ci_method": ci_method, "n_clusters": int(df + 1) if clusters is not None else int(n),
            "score_a_low": float("nan"), "score_a_high": float("nan"), "score_b_low": float("nan"),
            "score_b_high": float("nan"),
@@ -149,13 +150,13 @@ def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: 
     return row
 
 
-def _mde(se: float, low: float, high: float, ci_method: str, alpha: float) -> float:
-    """Minimum detectable effect at 80% power. With Newcombe's interval (few items, often no discordant
-    pairs, where the plug-in SE is 0) the SE is read off the interval's half-width instead."""
-    if ci_method == "Newcombe paired Wilson":
-        from scipy import stats
+def _mde(se: float, low: float, high: float, alpha: float) -> float:
+    """Minimum detectable effect at 80% power. The SE is read off the interval's half-width, which stays
+    meaningful where the plug-in SE is 0 (few items, no discordant pairs)."""
+    from scipy import stats
 
-        se = (high - low) / 2 / float(stats.norm.ppf(1 - alpha / 2))
+    if np.isfinite(low) and np.isfinite(high) and high > low:
+        se = (high - low) / 2 / float(stats.norm.ppf(0.975))
     return minimum_detectable_effect(se, alpha)
 
 

@@ -20,22 +20,33 @@ from fourlens.errors import BadInputError
 
 REQUIRED = ("task", "item_id", "score")
 KEY = ["task", "metric", "item_id"]
+# corpus-level metrics (F1, BLEU, perplexity: functions of the whole set, not means of item scores)
+CORPUS_COLUMNS = ["task", "metric", "value", "stderr", "higher_is_better", "n", "aggregation", "recomputable"]
+SAMPLE_COLUMNS = ["task", "metric", "item_id", "value"]
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)
 
 
 @dataclass(frozen=True)
 class EvalResults:
     """Item-level scores: `items` has columns task, metric, item_id, score and any attributes;
     `task_hashes` maps task -> a hash of its configuration where the source records one (lm-eval);
-    `fmt` names the source format."""
+    `fmt` names the source format. `corpus` holds the metrics computed over a whole set rather than
+    averaged over items (CORPUS_COLUMNS: the reported value and stderr, and whether the per-item
+    values in `corpus_samples` (SAMPLE_COLUMNS, the raw logged value per item) reproduce it)."""
 
     items: pd.DataFrame
     source: tuple[Path, ...]
     task_hashes: dict[str, str] = field(default_factory=dict)
     fmt: str = "generic"
+    corpus: pd.DataFrame = field(default_factory=lambda: _empty(CORPUS_COLUMNS))
+    corpus_samples: pd.DataFrame = field(default_factory=lambda: _empty(SAMPLE_COLUMNS))
 
     @property
     def tasks(self) -> list[str]:
-        return sorted(self.items["task"].unique())
+        return sorted(set(self.items["task"].astype(str)) | set(self.corpus["task"].astype(str)))
 
     @property
     def name(self) -> str:
@@ -50,7 +61,8 @@ class EvalResults:
 
     def to_dict(self) -> dict:
         return {"format": self.fmt, "source": [str(p) for p in self.source], "n_items": int(len(self.items)),
-                "tasks": self.tasks, "task_hashes": dict(self.task_hashes)}
+                "tasks": self.tasks, "task_hashes": dict(self.task_hashes),
+                "corpus_metrics": self.corpus.drop(columns=["recomputable"]).to_dict(orient="records")}
 
 
 def load_evals(path: str | os.PathLike[str] | list | tuple, fmt: str | None = None) -> EvalResults:

@@ -1,7 +1,7 @@
 """Findings from a `Comparison`: significant regressions, with the groups their new failures share.
 
 Severity: min(1, |score drop| / 10 points) for 0/1 metrics, min(1, relative drop / 10%) otherwise.
-Confidence: 1 - the Benjamini-Hochberg adjusted p-value (exact McNemar on 0/1 items, permutation or
+Confidence: 1 - the Benjamini-Hochberg adjusted p-value (McNemar's test on 0/1 items, permutation or
 bootstrap otherwise), so testing many tasks does not manufacture findings. A regression is a change
 in the worse direction of the metric (`higher_is_better`), so a rise in attack success counts.
 """
@@ -67,7 +67,7 @@ def safety_finding(row, result: Comparison) -> Finding:
 
 
 def regression_finding(row, result: Comparison) -> Finding:
-    binary = row.test == "exact McNemar" or row.ci_method == "Newcombe paired Wilson"
+    binary = bool(row.binary)
     if binary:
         severity = saturating(abs(row.diff), FULL_SCALE_POINTS)
         change = f"{100 * row.diff:+.1f} pts ({100 * row.score_a:.1f}% -> {100 * row.score_b:.1f}%)"

@@ -1,14 +1,14 @@
-"""Confidence intervals for eval scores and paired differences (Miller 2024; Wilson 1927; Newcombe 1998).
+"""Confidence intervals for eval scores and paired differences (Miller 2024; Wilson 1927; Tango 1998).
 
 - `paired_se`: the standard error of a mean paired difference, optionally cluster-robust (Miller 2024,
   "Adding Error Bars to Evals", sec. 2.2 and 3: items that share a passage or a prompt template are not
   independent; summing the centred differences within each cluster before squaring accounts for it).
 - `wilson_interval`: the Wilson score interval of one proportion, which keeps its coverage for small n
   and scores near 0 or 1 where the Wald interval does not.
-- `newcombe_paired_interval`: Newcombe's (1998) method 10 for the difference of two *paired*
-  proportions, built from the two Wilson intervals with a correction for their correlation; used for
-  binary metrics when n is small.
 - `minimum_detectable_effect`: the smallest true difference the test would detect with the given power.
+- `tango_paired_interval`, `symmetric_bootstrap_interval`, `sign_flip_interval`: the intervals that
+  invert the tests `compare` reports (McNemar's score test, the bootstrap test, the sign-flip
+  permutation test), so a CI excludes 0 exactly when its test rejects.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
+
+from fourlens.behavior.stats import shifted_permutation_pvalue, sign_flip_sums
 
 
 def paired_se(diff: np.ndarray, clusters: np.ndarray | None = None) -> tuple[float, int]:
@@ -66,40 +68,94 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def newcombe_paired_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """CI of mean(b) - mean(a) for paired 0/1 outcomes: Newcombe (1998), method 10.
-
-    With the 2x2 counts (both right e, a only f, b only g, both wrong h), Wilson limits (l1, u1) for
-    p1 = mean(b) and (l2, u2) for p2 = mean(a), and phi the correlation of the 2x2 table:
-      L = D - sqrt((p1 - l1)^2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)^2)
-      U = D + sqrt((u1 - p1)^2 - 2 phi (u1 - p1)(p2 - l2) + (p2 - l2)^2),   D = p1 - p2."""
-    a = np.asarray(a)
-    b = np.asarray(b)
-    n = a.size
-    e = int(np.sum((a == 1) & (b == 1)))
-    f = int(np.sum((a == 1) & (b == 0)))
-    g = int(np.sum((a == 0) & (b == 1)))
-    h = n - e - f - g
-    p1, p2 = (e + g) / n, (e + f) / n  # p1: candidate (b), p2: baseline (a)
-    l1, u1 = wilson_interval(e + g, n, level)
-    l2, u2 = wilson_interval(e + f, n, level)
-    denominator = math.sqrt(float(e + f) * (g + h) * (e + g) * (f + h))
-    # Newcombe: phi is set to 0 when any margin is empty (the table's correlation is undefined), and a
-    # positive cross-product difference is shrunk by n/2 (his continuity-corrected phi), which keeps
-    # the interval from being too narrow when the discordant cells are small.
-    cross = e * h - f * g
-    if cross > 0:
-        cross = max(cross - n / 2, 0.0)
-    phi = cross / denominator if denominator > 0 else 0.0
-    d = p1 - p2
-    low = d - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
-    high = d + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
-    return max(-1.0, low), min(1.0, high)
-
-
 def minimum_detectable_effect(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest |true difference| a two-sided level-alpha test detects with probability `power`,
     for an estimate with standard error `se`: (z_{1-alpha/2} + z_{power}) * se (Miller 2024, sec. 5)."""
     if not math.isfinite(se):
         return float("inf")
     return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se)
+
+
+def tango_paired_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """CI of mean(b) - mean(a) for paired 0/1 outcomes: Tango's (1998) score interval.
+
+    It is the set of differences D that the score test does not reject, so it excludes 0 exactly when
+    McNemar's test (the score test at D = 0, `stats.mcnemar_score`) rejects: interval and test agree.
+    With g items only b got right and f only a got right, the score statistic for D is
+      Z(D) = (g - f - n D) / sqrt(n (2 q + D - D^2)),
+    q being the maximum-likelihood P(only a right) under D (the root of 2n q^2 - B q - f D (1 - D) = 0,
+    B = g + f - D (2n - g + f)). Fagerland, Lydersen & Laake (2014) recommend it (with McNemar's
+    asymptotic test) over Wald and exact conditional intervals for paired proportions."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    n = a.size
+    if n == 0:
+        return float("nan"), float("nan")
+    f = int(np.sum((a == 1) & (b == 0)))
+    g = int(np.sum((a == 0) & (b == 1)))
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    estimate = (g - f) / n
+
+    def score(d: float) -> float:
+        slope = g + f - d * (2 * n - g + f)
+        q = (slope + math.sqrt(max(0.0, slope**2 + 8 * n * f * d * (1 - d)))) / (4 * n)
+        variance = n * (2 * q + d - d * d)
+        if variance <= 0:
+            return math.copysign(math.inf, g - f - n * d) if g - f - n * d else 0.0
+        return (g - f - n * d) / math.sqrt(variance)
+
+    def bound(far: float) -> float:
+        # Z falls as D grows; the limit is where |Z| crosses z between the estimate and the far end.
+        if abs(score(far)) <= z:
+            return far
+        return float(optimize.brentq(lambda d: abs(score(d)) - z, *sorted((estimate, far)), xtol=1e-12))
+
+    return bound(-1.0), bound(1.0)
+
+
+def symmetric_bootstrap_interval(estimate: float, distribution: np.ndarray, level: float = 0.95
+                                 ) -> tuple[float, float]:
+    """estimate +- r, the interval that inverts `stats.bootstrap_pvalue` on the same resamples: a value
+    D lies outside it exactly when the bootstrap test of "difference = D" rejects at 1 - level."""
+    distances = np.sort(np.abs(np.asarray(distribution, dtype=float) - estimate))
+    allowed = int(math.floor((1 - level) * (distances.size + 1) + 1e-9)) - 1   # resamples allowed beyond r
+    if allowed < 0:
+        return float("-inf"), float("inf")
+    radius = float(distances[distances.size - allowed - 1]) + 1e-12 if allowed < distances.size else 0.0
+    return estimate - radius, estimate + radius
+
+
+def sign_flip_interval(diff: np.ndarray, level: float = 0.95, n_resamples: int = 9_999, seed: int = 0
+                       ) -> tuple[float, float]:
+    """The values D that the paired sign-flip permutation test (`stats.paired_permutation_pvalue`, same
+    resamples) does not reject for diff - D: the interval that inverts that test. Each limit is found by
+    bisection between a point the test keeps and one it rejects, starting from 0 when 0 lies between,
+    so 0 is outside the interval exactly when the test at 0 rejects."""
+    diff = np.asarray(diff, dtype=float)
+    if diff.size < 2:
+        return float("-inf"), float("inf")
+    sums, sign_totals = sign_flip_sums(diff, n_resamples, seed)
+    alpha = 1 - level
+    estimate = float(diff.mean())
+
+    def rejects(d: float) -> bool:
+        return shifted_permutation_pvalue(diff.size, estimate, sums, sign_totals, d) <= alpha
+
+    spread = float(np.ptp(diff)) or 1.0
+    limits = []
+    for direction in (-1.0, 1.0):
+        inside = estimate
+        if (0.0 - estimate) * direction > 0 and not rejects(0.0):
+            inside = 0.0   # the test keeps 0: the limit lies beyond it
+        outside = inside + direction * spread
+        while not rejects(outside):
+            outside += direction * spread
+            if abs(outside) > 1e6 * spread:
+                return float("-inf"), float("inf")
+        if (0.0 - estimate) * direction > 0 and rejects(0.0):
+            outside = 0.0  # the test rejects 0: the limit lies between the estimate and 0
+        for _ in range(60):
+            middle = (inside + outside) / 2
+            inside, outside = (inside, middle) if rejects(middle) else (middle, outside)
+        limits.append(inside)
+    return limits[0], limits[1]

@@ -21,19 +21,21 @@ def _points(value: float, binary: bool) -> str:
 
 def print_comparison(result: Comparison, console: Any, latency: LatencyComparison | None = None) -> None:
     table = Table(title=f"{result.names[1]} vs {result.names[0]} (paired, per item)", show_lines=False)
-    for column in ("task", "metric", "n", "baseline", "candidate", "diff [95% CI]", "p (BH)", "MDE", "test"):
+    for column in ("task", "metric", "n", "baseline", "candidate", "diff [95% CI]", "p", "p (BH)", "MDE", "test"):
         table.add_column(column, justify="right" if column not in ("task", "metric", "test") else "left")
     for row in result.table.itertuples(index=False):
-        binary = row.test == "exact McNemar" or row.ci_method == "Newcombe paired Wilson"
+        binary = bool(row.binary)
         score = (lambda v: f"{100 * v:.1f}%") if binary else (lambda v: f"{v:.4g}")
         style = "bold red" if row.significant and row.regression else "green" if row.significant else ""
         diff = f"{_points(row.diff, binary)} [{_points(row.ci_low, binary)}, {_points(row.ci_high, binary)}]"
         table.add_row(row.task, row.metric, str(row.n), score(row.score_a), score(row.score_b), diff,
-                      f"{row.p_adjusted:.3g}", f"{100 * row.mde:.1f}" if binary else f"{row.mde:.3g}",
+                      f"{row.p_value:.3g}", f"{row.p_adjusted:.3g}",
+                      f"{100 * row.mde:.1f}" if binary else f"{row.mde:.3g}",
                       row.test, style=style)
     console.print(table)
-    console.print("diff and MDE (smallest change detectable with 80% power) in points for 0/1 metrics; "
-                  "red: significant regression, green: significant improvement")
+    console.print("diff and MDE (smallest change detectable with 80% power) in points for 0/1 metrics; the CI "
+                  "inverts the test, so it excludes 0 exactly when p < 0.05; p (BH) is adjusted across the suite "
+                  "(significant: p (BH) < alpha); red: significant regression, green: significant improvement")
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
     groups = result.flip_groups()

@@ -178,8 +178,8 @@ def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None =
 
     One row per (task, metric, column, value), for each attack, each category and each (attack,
     category) cell ("attack+category" = "GCG/cybercrime"): n, score_a, score_b (attack success rates), the paired
-    difference with its CI and test (exact McNemar for judged 0/1 success), and BH-adjusted p-values
-    across all rows. `result` is a `Comparison`; rows exist only for safety metrics."""
+    difference with its CI and test (McNemar's test with Tango's interval for judged 0/1 success), and
+    BH-adjusted p-values across all rows. `result` is a `Comparison`; rows exist only for safety metrics."""
     from fourlens.behavior.compare import paired_stats
     from fourlens.behavior.stats import benjamini_hochberg
 

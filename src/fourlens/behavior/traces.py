@@ -5,12 +5,13 @@ Two layouts are read:
 
 - **Per-request JSONL/CSV**: `request_id` (or `trace_id`), latency as `latency_s` / `latency_ms` /
   `latency`, TTFT as `ttft_s` / `ttft_ms` / `ttft` / `time_to_first_token`, `output_tokens`,
-  `tool_calls` (a list of {name, duration_s | duration_ms, error}) or `n_tool_calls` + `tool_time_s`,
-  `retries`, `retry_time_s`, `error`, and any attribute columns.
-- **OpenTelemetry-style spans**: JSONL with one span per line (`trace_id`, `span_id`,
-  `parent_span_id`, `name`, `start_time_unix_nano`, `end_time_unix_nano`, `attributes`, `status`), or
-  an OTLP JSON export (`resourceSpans` -> `scopeSpans` -> `spans`). A trace is one request: its root
-  span's duration is the latency; LLM spans (`gen_ai.operation.name` chat/text_completion/generate, or
+  `tool_calls` (a list of {name, duration_s | duration_ms, error}, or a count) or `n_tool_calls` +
+  `tool_time_s`, `retries`, `retry_time_s`, `error`, and any attribute columns.
+- **OpenTelemetry spans** in any layout `fourlens.behavior.spans` reads: one span per JSON line, OTLP
+  JSON (`resourceSpans`), the Python SDK console exporter's printed spans, a Jaeger export. Repeated
+  spans are read once; a span exported before it ended ends with its last child. A trace is one
+  request (traces without any LLM, tool or agent span are left out when others have them): the
+  extent of its root span(s) is the latency; LLM spans (`gen_ai.operation.name` chat/text_completion/generate, or
   names starting "chat"/"llm") give output tokens (`gen_ai.usage.output_tokens`) and TTFT, from the
   first of: an attribute in seconds (`gen_ai.server.time_to_first_token` as OpenLIT writes it,
   `gen_ai.response.time_to_first_token`, `llm.time_to_first_token`), one in milliseconds (a key ending
@@ -23,7 +24,6 @@ Two layouts are read:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +31,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fourlens._io import expand_paths, read_jsonl
+from fourlens._io import expand_paths
+from fourlens._sniff import head_keys
+from fourlens.behavior.spans import json_values, settle, spans_of
 from fourlens.errors import BadInputError
 
+TRACE_KEYS = {"trace_id", "span_id", "request_id", "ttft", "ttft_s", "ttft_ms", "time_to_first_token", "latency",
+              "latency_s", "latency_ms", "duration_ms", "traceid", "spanid", "resourcespans"}
 REQUEST_COLUMNS = ["request_id", "latency_s", "ttft_s", "output_tokens", "decode_s", "n_tool_calls", "tool_s",
                    "n_retries", "retry_s", "error"]
 LLM_OPERATIONS = {"chat", "text_completion", "generate", "generate_content"}
+AGENT_OPERATIONS = {"invoke_agent", "create_agent"}
 
 
 @dataclass(frozen=True)
 class Traces:
-    """`requests`: one row per request (REQUEST_COLUMNS plus attributes); `source`: the files read."""
+    """`requests`: one row per request (REQUEST_COLUMNS plus attributes); `source`: the files read;
+    `notes`: what the reader did to the spans (repeats dropped, open ends closed, traces skipped)."""
 
     requests: pd.DataFrame
     source: tuple[Path, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -53,39 +60,56 @@ class Traces:
         return self.source[0].name if len(self.source) == 1 else f"{self.source[0].parent.name} traces"
 
     def to_dict(self) -> dict:
-        return {"source": [str(p) for p in self.source], "n_requests": int(len(self.requests))}
+        return {"source": [str(p) for p in self.source], "n_requests": int(len(self.requests)),
+                "notes": list(self.notes)}
+
+
+def sniff(path: Path) -> bool:
+    """Whether the behavior lens reads this file as agent traces (bundle detection asks this): a
+    per-request table, OpenTelemetry spans (JSONL, OTLP JSON, the console exporter's printed spans,
+    a Jaeger export)."""
+    if not path.is_file() or path.suffix not in (".jsonl", ".json", ".csv"):
+        return False
+    keys = head_keys(path)
+    return keys is not None and bool({key.lower() for key in keys} & TRACE_KEYS)
 
 
 def load_traces(path: str | os.PathLike[str] | list | tuple) -> Traces:
     """Read agent traces from a file, a directory of them, or a list."""
     paths = expand_paths(path, (".jsonl", ".json", ".csv"), "agent traces")
-    frames = [_read_file(p) for p in paths]
+    frames, notes = [], []
+    for file in paths:
+        frame, found = _read_file(file)
+        frames.append(frame)
+        notes.extend(found)
     requests = pd.concat(frames, ignore_index=True)
     if requests["request_id"].duplicated().any():
         dup = requests.loc[requests["request_id"].duplicated(), "request_id"].iloc[0]
         raise BadInputError(f"{', '.join(map(str, paths))}: request {dup!r} appears more than once")
-    return Traces(requests=requests, source=tuple(paths))
+    return Traces(requests=requests, source=tuple(paths), notes=tuple(notes))
 
 
-def _read_file(path: Path) -> pd.DataFrame:
-    if path.suffix == ".json":
-        with open(path, encoding="utf-8") as handle:
-            try:
-                data = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}: not valid JSON ({exc.msg})") from None
-        if isinstance(data, dict) and "resourceSpans" in data:
-            return _from_spans(path, list(_otlp_spans(data)))
-        records = data if isinstance(data, list) else [data]
-    elif path.suffix == ".csv":
-        records = pd.read_csv(path).to_dict(orient="records")
+def _read_file(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    if path.suffix == ".csv":
+        try:
+            records = pd.read_csv(path).to_dict(orient="records")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"{path}: not a readable CSV ({exc})") from None
+        values: list[object] = records
     else:
-        records = read_jsonl(path)
+        values = list(json_values(path))
+        if len(values) == 1 and isinstance(values[0], list):
+            values = values[0]   # one JSON array of records or spans
+    try:
+        spans = [spans_of(value) for value in values]
+    except BadInputError as exc:
+        raise BadInputError(f"{path}: {exc}") from None
+    if any(found is not None for found in spans):
+        return _from_spans(path, [span for found in spans if found for span in found])
+    records = [r for r in values if isinstance(r, dict)]
     if not records:
         raise BadInputError(f"{path}: no trace records")
-    if "span_id" in records[0] or "spanId" in records[0]:
-        return _from_spans(path, [_flat_span(r) for r in records])
-    return _from_requests(path, records)
+    return _from_requests(path, records), []
 
 
 def _seconds(record: dict, base: str, aliases: tuple[str, ...] = ()) -> float | None:
@@ -95,6 +119,14 @@ def _seconds(record: dict, base: str, aliases: tuple[str, ...] = ()) -> float | 
     if record.get(f"{base}_ms") is not None:
         return float(record[f"{base}_ms"]) / 1000
     return None
+
+
+def _is_count(value: object) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip().isdigit()
+    return isinstance(value, (int, float, np.integer, np.floating)) and float(value) == float(value)
 
 
 def _from_requests(path: Path, records: list[dict]) -> pd.DataFrame:
@@ -109,6 +141,8 @@ def _from_requests(path: Path, records: list[dict]) -> pd.DataFrame:
         if isinstance(calls, list):
             durations = [_seconds(c, "duration") or 0.0 for c in calls if isinstance(c, dict)]
             n_tools, tool_s = len(calls), float(sum(durations))
+        elif _is_count(calls):   # a count, as many loggers write it (and CSV exports of the list's length)
+            n_tools, tool_s = int(calls), _seconds(record, "tool_time") or 0.0
         else:
             n_tools = int(record.get("n_tool_calls", 0) or 0)
             tool_s = _seconds(record, "tool_time") or 0.0
@@ -125,40 +159,10 @@ def _from_requests(path: Path, records: list[dict]) -> pd.DataFrame:
                "error": bool(error) and error not in ("", "false", "False", 0)}
         for key, value in record.items():
             if key not in row and isinstance(value, (str, int, float, bool)) and not key.startswith(
-                    ("latency", "ttft", "tool_time", "retry_time", "decode")):
+                    ("latency", "ttft", "tool_time", "tool_calls", "retry_time", "decode")):
                 row[key] = value
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _attribute_value(value: dict) -> object:
-    for key in ("stringValue", "intValue", "doubleValue", "boolValue"):
-        if key in value:
-            return float(value[key]) if key == "intValue" else value[key]
-    return None
-
-
-def _otlp_spans(data: dict):
-    for resource in data.get("resourceSpans", []):
-        for scope in resource.get("scopeSpans", []):
-            for span in scope.get("spans", []):
-                yield _flat_span(span)
-
-
-def _flat_span(span: dict) -> dict:
-    attributes = span.get("attributes", {})
-    if isinstance(attributes, list):  # OTLP: [{"key": ..., "value": {"stringValue": ...}}]
-        attributes = {a["key"]: _attribute_value(a.get("value", {})) for a in attributes}
-    status = span.get("status") or {}
-    code = status.get("code", status.get("status_code")) if isinstance(status, dict) else status
-    return {"trace_id": span.get("trace_id", span.get("traceId")), "span_id": span.get("span_id", span.get("spanId")),
-            "parent": span.get("parent_span_id", span.get("parentSpanId")) or None, "name": str(span.get("name", "")),
-            "start": float(span.get("start_time_unix_nano", span.get("startTimeUnixNano", 0))) / 1e9,
-            "end": float(span.get("end_time_unix_nano", span.get("endTimeUnixNano", 0))) / 1e9,
-            "attributes": attributes, "error": str(code).upper() in ("ERROR", "STATUS_CODE_ERROR", "2"),
-            "events": [{"name": str(e.get("name", "")),
-                        "time": float(e.get("time_unix_nano", e.get("timeUnixNano", 0))) / 1e9}
-                       for e in span.get("events") or [] if isinstance(e, dict)]}
 
 
 TTFT_SECONDS = ("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_token", "llm.time_to_first_token")
@@ -192,40 +196,60 @@ def _kind(span: dict) -> str:
     name = span["name"].lower()
     if operation == "execute_tool" or name.startswith(("execute_tool", "tool")):
         return "tool"
-    if operation in LLM_OPERATIONS or name.startswith(("chat", "llm", "generate")):
+    if operation in LLM_OPERATIONS or name.startswith(("chat", "llm", "generate", "text_completion")):
         return "llm"
+    if operation in AGENT_OPERATIONS or name.startswith(("invoke_agent", "create_agent")):
+        return "agent"
     return "other"
 
 
-def _from_spans(path: Path, spans: list[dict]) -> pd.DataFrame:
-    by_trace: dict[str, list[dict]] = {}
+def _from_spans(path: Path, spans: list[dict]) -> tuple[pd.DataFrame, list[str]]:
     for span in spans:
         if span["trace_id"] is None or span["span_id"] is None:
             raise BadInputError(f"{path}: a span lacks trace_id or span_id")
+    spans, repeated, opened = settle(spans)
+    by_trace: dict[str, list[dict]] = {}
+    for span in spans:
         by_trace.setdefault(str(span["trace_id"]), []).append(span)
-    rows = []
-    for trace_id, members in by_trace.items():
-        roots = [s for s in members if s["parent"] is None]
-        if len(roots) != 1:
-            raise BadInputError(f"{path}: trace {trace_id} has {len(roots)} root spans; each request needs one")
-        root = roots[0]
-        llm = sorted((s for s in members if _kind(s) == "llm"), key=lambda s: s["start"])
-        tools = [s for s in members if _kind(s) == "tool"]
-        failed = [s for s in llm[:-1] if s["error"]]  # an errored LLM call followed by another is a retry
-        good = [s for s in llm if s not in failed]
-        try:
-            ttft = sum(_span_ttft(s) for s in good)
-        except (ValueError, TypeError) as error:
-            raise BadInputError(f"{path}: trace {trace_id} has an unreadable time-to-first-token value "
-                                f"({error}); expected seconds, milliseconds or an ISO timestamp") from None
-        llm_s = sum(s["end"] - s["start"] for s in good)
-        row = {"request_id": trace_id, "latency_s": root["end"] - root["start"],
-               "ttft_s": ttft if good else np.nan,
-               "output_tokens": float(sum(float(s["attributes"].get("gen_ai.usage.output_tokens", 0) or 0)
-                                          for s in good)),
-               "decode_s": max(0.0, llm_s - ttft), "n_tool_calls": len(tools),
-               "tool_s": float(sum(s["end"] - s["start"] for s in tools)), "n_retries": len(failed),
-               "retry_s": float(sum(s["end"] - s["start"] for s in failed)),
-               "error": bool(root["error"] or (llm and llm[-1]["error"]))}
-        rows.append(row)
-    return pd.DataFrame(rows)
+    # A trace with no LLM call, tool call, agent step or gen_ai attribute (a workflow build, an
+    # embedding call) is not an agent request; when other traces are, it is left out.
+    agentic = {trace_id for trace_id, members in by_trace.items() if any(_is_genai(s) for s in members)}
+    notes = []
+    if repeated:
+        notes.append(f"{path.name}: {repeated} spans exported more than once were read once")
+    if opened:
+        notes.append(f"{path.name}: {opened} spans without an end time end with their last child span")
+    if agentic and len(agentic) < len(by_trace):
+        notes.append(f"{path.name}: {len(by_trace) - len(agentic)} traces without LLM, tool or agent spans "
+                     "(no gen_ai attributes) are not agent requests and were left out")
+        by_trace = {trace_id: members for trace_id, members in by_trace.items() if trace_id in agentic}
+    rows = [_request_of(path, trace_id, members) for trace_id, members in by_trace.items()]
+    return pd.DataFrame(rows), notes
+
+
+def _is_genai(span: dict) -> bool:
+    return _kind(span) != "other" or any(str(key).startswith("gen_ai.") for key in span["attributes"])
+
+
+def _request_of(path: Path, trace_id: str, members: list[dict]) -> dict:
+    ids = {str(s["span_id"]) for s in members}
+    # the root: the span without a parent in this trace (several when the exporter lost the parent)
+    roots = [s for s in members if s["parent"] is None or str(s["parent"]) not in ids]
+    start, end = min(s["start"] for s in roots), max(s["end"] for s in members)
+    llm = sorted((s for s in members if _kind(s) == "llm"), key=lambda s: s["start"])
+    tools = [s for s in members if _kind(s) == "tool"]
+    failed = [s for s in llm[:-1] if s["error"]]  # an errored LLM call followed by another is a retry
+    good = [s for s in llm if s not in failed]
+    try:
+        ttft = sum(_span_ttft(s) for s in good)
+    except (ValueError, TypeError) as error:
+        raise BadInputError(f"{path}: trace {trace_id} has an unreadable time-to-first-token value "
+                            f"({error}); expected seconds, milliseconds or an ISO timestamp") from None
+    llm_s = sum(s["end"] - s["start"] for s in good)
+    return {"request_id": trace_id, "latency_s": end - start, "ttft_s": ttft if good else np.nan,
+            "output_tokens": float(sum(float(s["attributes"].get("gen_ai.usage.output_tokens", 0) or 0)
+                                       for s in good)),
+            "decode_s": max(0.0, llm_s - ttft), "n_tool_calls": len(tools),
+            "tool_s": float(sum(s["end"] - s["start"] for s in tools)), "n_retries": len(failed),
+            "retry_s": float(sum(s["end"] - s["start"] for s in failed)),
+            "error": bool(any(r["error"] for r in roots) or (llm and llm[-1]["error"]))}

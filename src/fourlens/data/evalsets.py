@@ -4,9 +4,12 @@
   (`text`, or the one named by `text_fields`) or a prompt/answer pair (`prompt`+`answer`,
   `question`+`answer`, `input`+`target`, ...; the parts are joined with a space). The eval set's name
   is the item's `task`/`eval_set` field, else the file name without suffix.
-- lm-evaluation-harness `samples_<task>_<timestamp>.jsonl` (written with --log_samples): `doc_id`,
-  `doc` (the dataset row), `target`. The item text is the doc's string fields plus the target, i.e. the
-  benchmark item itself, not the few-shot prompt around it (which would hold other items).
+- lm-evaluation-harness samples (written with --log_samples, every layout `fourlens.behavior.lm_eval`
+  reads: `samples_<task>_<timestamp>.jsonl` or `.json`, 0.4.0-0.4.2's JSON arrays): `doc_id`, `doc`
+  (the dataset row), `target`. The item text is the doc's string fields plus the target, i.e. the
+  benchmark item itself, not the few-shot prompt around it (which would hold other items). A task
+  with several filters (gsm8k's strict-match and flexible-extract) logs each document once per
+  filter: it is one item.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from fourlens.errors import BadInputError
 ID_FIELDS = ("item_id", "id", "doc_id", "idx", "question_id", "task_id")
 PAIR_FIELDS = (("prompt", "answer"), ("question", "answer"), ("prompt", "completion"), ("input", "target"),
                ("input", "output"), ("question", "solution"), ("problem", "solution"), ("prompt", "response"))
-LM_EVAL_SAMPLES = re.compile(r"^samples_(?P<task>.+?)_\d{4}-\d{2}-\d{2}T[\d\-_.:]+\.jsonl$")
+LM_EVAL_SAMPLES = re.compile(r"^samples_(?P<task>.+?)_\d{4}-\d{2}-\d{2}T[\d\-_.:]+\.jsonl?$")
 
 
 def load_eval_sets(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -35,7 +38,8 @@ def load_eval_sets(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     for entry in entries:
         path = Path(entry).expanduser()
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.jsonl") if not p.name.startswith(".")))
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                                and (p.suffix == ".jsonl" or LM_EVAL_SAMPLES.match(p.name))))
         elif path.is_file():
             files.append(path)
         else:
@@ -55,12 +59,27 @@ def load_eval_sets(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
 
 
 def _read(file: Path, text_fields: Sequence[str] | None) -> list[dict]:
+    from fourlens.behavior.lm_eval import iter_samples, samples_task
+
     match = LM_EVAL_SAMPLES.match(file.name)
-    rows = []
+    if match or _is_lm_eval_array(file):
+        task = samples_task(file)
+        seen: set[str] = set()
+        rows = []
+        for number, record in iter_samples(file):
+            if "doc_id" not in record:
+                raise BadInputError(f"{file}: record {number} lacks doc_id; is this an lm-eval samples file?")
+            item_id = str(record["doc_id"])
+            if item_id not in seen:   # one record per filter: the document is one item
+                seen.add(item_id)
+                rows.append({"eval_set": task, "item_id": item_id, "text": _lm_eval_text(record)})
+        return rows
+    rows, docs = [], set()
     for number, record in iter_jsonl(file):
-        if match or ("doc" in record and "doc_id" in record):
-            task = match.group("task") if match else file.stem
-            rows.append({"eval_set": task, "item_id": str(record["doc_id"]), "text": _lm_eval_text(record)})
+        if "doc" in record and "doc_id" in record:   # lm-eval samples under another name
+            if str(record["doc_id"]) not in docs:
+                docs.add(str(record["doc_id"]))
+                rows.append({"eval_set": file.stem, "item_id": str(record["doc_id"]), "text": _lm_eval_text(record)})
             continue
         item_id = next((record[k] for k in ID_FIELDS if k in record), None)
         if item_id is None:
@@ -68,6 +87,19 @@ def _read(file: Path, text_fields: Sequence[str] | None) -> list[dict]:
         rows.append({"eval_set": str(record.get("eval_set") or record.get("task") or _stem(file)),
                      "item_id": str(item_id), "text": _item_text(record, file, number, text_fields)})
     return rows
+
+
+def is_lm_eval_samples(file: Path) -> bool:
+    """An lm-eval samples file of any harness version (by its name, or 0.4.0-0.4.2's JSON array)."""
+    return bool(LM_EVAL_SAMPLES.match(file.name)) or (file.suffix == ".jsonl" and _is_lm_eval_array(file))
+
+
+def _is_lm_eval_array(file: Path) -> bool:
+    """lm-eval 0.4.0-0.4.2 wrote its samples as one JSON array of records with doc_id and doc."""
+    from fourlens._sniff import head_text, visible_keys
+
+    head = head_text(file).lstrip()
+    return head.startswith("[") and {"doc_id", "doc"} <= visible_keys(head)
 
 
 def _stem(file: Path) -> str:

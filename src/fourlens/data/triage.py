@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fourlens.data.contamination import contamination
 from fourlens.data.diff import compare_profiles, diff_figures, findings_from
-from fourlens.data.evalsets import LM_EVAL_SAMPLES
+from fourlens.data.evalsets import is_lm_eval_samples
 from fourlens.data.profile_cache import cached_profile
 from fourlens.errors import BadInputError
 from fourlens.report import Figure, Finding
@@ -103,7 +103,7 @@ def _eval_files(candidate: Bundle, evals) -> list[str]:
     found = []
     for path in candidate.paths("evals") if candidate.has("evals") else ():
         candidates = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-        found.extend(str(p) for p in candidates if LM_EVAL_SAMPLES.match(p.name))
+        found.extend(str(p) for p in candidates if is_lm_eval_samples(p))
     return sorted(found)
 
 

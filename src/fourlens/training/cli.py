@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fourlens.cli_errors import user_errors
@@ -30,6 +31,7 @@ def _aliases(pairs: list[str] | None) -> dict[str, tuple[str, ...]]:
 
 
 CSV_MARKER = b"# fourlens training anomalies"
+RUN_HELP = "Which run, where the logs hold several (MLflow store, W&B folder): its id, id prefix or name."
 
 
 def _guard(path: Path | None, suffix: str) -> None:
@@ -43,11 +45,12 @@ def _guard(path: Path | None, suffix: str) -> None:
 def inspect_command(
     run_path: Path = typer.Argument(..., help="A log file or run directory (event files, CSV, JSONL)."),
     alias: list[str] | None = typer.Option(None, "--alias", help="SIGNAL=TAG, e.g. loss=train/my_loss (repeatable)."),
+    run_name: str | None = typer.Option(None, "--run", help=RUN_HELP),
 ) -> None:
     """List every logged tag: canonical signal, points, step range, last value; and any damage found."""
     from fourlens.training import load_run
 
-    run = load_run(run_path, aliases=_aliases(alias))
+    run = load_run(run_path, aliases=_aliases(alias), run=run_name)
     canonical = {}
     for signal in run.aliases:
         tag = run.tag_for(signal) if signal != "moe_load" else None
@@ -73,6 +76,28 @@ def inspect_command(
                       f"{schedule.kind}{decay} (rms error {100 * schedule.rmse:.1f}% of the peak)", highlight=False)
     for issue in run.issues:
         console.print(f"[yellow]warning:[/] {issue.message}", soft_wrap=True)
+    if (note := run.missing_loss_note()) is not None:
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True, highlight=False)
+
+
+@app.command("runs")
+@user_errors
+def runs_command(
+    path: Path = typer.Argument(..., help="An MLflow store (mlruns/, mlflow.db), a W&B folder, or a folder of them."),
+) -> None:
+    """List the runs an MLflow store or W&B folder holds: id, name, status and logged metrics."""
+    from fourlens.training import list_runs
+
+    runs = list_runs(path)
+    if not runs:
+        raise BadInputError(f"{path}: holds no MLflow store or W&B run; other logs hold one run each")
+    table = Table(title=f"{path}: {len(runs)} run(s); pick one with --run ID|NAME")
+    for column in ("id", "name", "status", "metrics", "store"):
+        table.add_column(column)
+    for info in runs:
+        shown = ", ".join(info.metrics[:6]) + (f" (+{len(info.metrics) - 6})" if len(info.metrics) > 6 else "")
+        table.add_row(info.id, info.name, info.status, shown, str(info.source))
+    Console().print(table)
 
 
 @app.command("check")
@@ -98,10 +123,11 @@ def check_command(
                                              "flops, loss): adds the scaling-law plot with this run marked."),
     params: float | None = typer.Option(None, "--params", help="This run's parameter count (with --scaling-runs)."),
     tokens: float | None = typer.Option(None, "--tokens", help="Tokens this run was trained on (with --scaling-runs)."),
+    run_name: str | None = typer.Option(None, "--run", help=RUN_HELP),
 ) -> None:
     """Find spikes, divergence, plateaus, schedule faults, throughput drops, NaNs and routing problems."""
     from fourlens._io import write_atomic
-    from fourlens.report import Report
+    from fourlens.report import LensStatus, Report
     from fourlens.training import DiagnoseConfig, detect, diagnose, load_run
     from fourlens.training.detectors.schedule import parse_schedule
     from fourlens.training.diagnose import COLUMNS
@@ -111,7 +137,7 @@ def check_command(
         _guard(path, suffix)
     if scaling_runs is not None and (params is None or tokens is None):
         raise BadInputError("--scaling-runs needs this run's --params N and --tokens D to place it on the law")
-    run = load_run(run_path, aliases=_aliases(alias))
+    run = load_run(run_path, aliases=_aliases(alias), run=run_name)
     config = DiagnoseConfig(window=window, threshold=threshold, published_rules=rules,
                             declared_schedule=parse_schedule(schedule), flops_per_token=flops_per_token,
                             accelerator=accelerator, n_accelerators=n_accelerators)
@@ -127,7 +153,10 @@ def check_command(
         finding = _judge_checkpoint(fit, params, tokens, loss, console)
         findings = [*findings, *([finding] if finding else [])]
         figures.append(scaling_figure(family, fit, law, {"n_params": params, "n_tokens": tokens, "loss": loss}))
-    report = Report(title=f"training check: {run_path}", findings=tuple(findings), figures=tuple(figures))
+    note = run.missing_loss_note()
+    status = LensStatus("training", "training", "ok", note or "", n_findings=len(findings))
+    report = Report(title=f"training check: {run_path}", findings=tuple(findings), figures=tuple(figures),
+                    lenses=(status,))
     report.print(console, limit=limit)
     if rules:
         by = {}

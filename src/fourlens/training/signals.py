@@ -17,13 +17,19 @@ import pandas as pd
 
 DEFAULT_ALIASES: Mapping[str, tuple[str, ...]] = {
     "loss": ("loss", "train/loss", "loss/train", "train_loss", "training_loss", "lm_loss", "train/lm_loss",
-             "train/loss_step", "trainer/loss", "lm loss"),
+             "train/loss_step", "trainer/loss", "lm loss",
+             # Keras' TensorBoard callback: train/ and validation/ folders, epoch_ and batch_ tags
+             "train/epoch_loss", "epoch_loss", "train/batch_loss", "batch_loss",
+             # wandb's Keras WandbMetricsLogger: epoch/* on epoch/epoch, batch/* on batch/batch_step
+             "epoch/loss", "batch/loss"),
     "val_loss": ("val_loss", "val/loss", "loss/val", "eval/loss", "validation_loss", "valid/loss",
-                 "validation/loss", "eval_loss", "val/lm_loss", "loss/validation", "val_loss_epoch"),
+                 "validation/loss", "eval_loss", "val/lm_loss", "loss/validation", "val_loss_epoch",
+                 "validation/epoch_loss", "val/epoch_loss", "eval/epoch_loss", "epoch_val_loss", "epoch/val_loss"),
     "grad_norm": ("grad_norm", "train/grad_norm", "gradient_norm", "grad-norm", "global_grad_norm",
                   "optimizer/grad_norm", "grad_norm/total", "train/gradient_norm", "grad norm"),
     "lr": ("lr", "learning_rate", "train/lr", "train/learning_rate", "optimizer/lr", "lr-adamw", "lr-adam",
-           "learning-rate", "opt/lr"),
+           "learning-rate", "opt/lr", "train/epoch_learning_rate", "epoch_learning_rate", "train/epoch_lr",
+           "epoch_lr", "epoch/learning_rate", "epoch/lr"),
     "tokens_per_sec": ("tokens_per_sec", "tokens/s", "throughput", "tok_per_sec", "train/tokens_per_sec",
                        "throughput/tokens_per_sec", "perf/tokens_per_sec", "tokens_per_second",
                        "throughput/tokens_per_second", "tps"),

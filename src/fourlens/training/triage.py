@@ -35,8 +35,9 @@ N_BATCHES = 10        # batch means for the final-loss test
 def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     options = candidate.lens_options("training")
     aliases = options.get("aliases")
-    base_run = load_run(baseline.paths("training_logs"), aliases=aliases)
-    cand_run = load_run(candidate.paths("training_logs"), aliases=aliases)
+    base_run = load_run(baseline.paths("training_logs"), aliases=aliases,
+                        run=baseline.lens_options("training").get("run"))
+    cand_run = load_run(candidate.paths("training_logs"), aliases=aliases, run=options.get("run"))
     window = int(options.get("window", 50))
     threshold = float(options.get("threshold", 6.0))
     findings: list[Finding] = []
@@ -56,7 +57,9 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
         if final is not None:
             findings.append(final)
     findings.extend(_other_anomalies(base_run, cand_run, options))
-    return Diagnosis(findings=findings, figures=figures)
+    notes = [f"{side}: {note}" for side, run in (("baseline", base_run), ("candidate", cand_run))
+             if (note := run.missing_loss_note())]
+    return Diagnosis(findings=findings, figures=figures, notes=notes)
 
 
 def _other_anomalies(base_run: Run, cand_run: Run, options: dict) -> list[Finding]:

@@ -1,11 +1,12 @@
 """Representation lens for transformers: attention, head scores, circuits, logit lens, embeddings,
-activation patching and layer-by-layer checkpoint comparison (issue 5)."""
+activation patching, token attribution and layer-by-layer checkpoint comparison."""
 
 from fourlens._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "._arch": ("Architecture", "architecture"),
     ".ablation": ("ablate_heads", "ablation_effects", "repeat_loss"),
+    ".attribution": ("TokenAttribution", "token_attribution"),
     ".attention": ("AttentionResult", "attention"),
     ".circuit": ("InductionCircuit", "induction_circuit"),
     ".cka": ("linear_cka",),

@@ -1,6 +1,7 @@
-"""Attention patterns from any model: Hugging Face `output_attentions`, the TinyLM's own, or scoped hooks
-on the modules a user names (`Architecture.attention_probs`: modules whose first input is the softmaxed
-attention, e.g. the dropout applied to it in nanoGPT-style code)."""
+"""Attention patterns from any model: `output_attentions` (Hugging Face's eager kernel, or any model
+that returns HF-style `.attentions`), or scoped hooks on the modules a user names
+(`Architecture.attention_probs`: modules whose first input is the softmaxed attention, e.g. the dropout
+applied to it in nanoGPT-style code)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,26 @@ def attention_patterns(model: nn.Module, inputs: dict[str, torch.Tensor], arch: 
             raise BadInputError(f"the modules {missing} named in attention_probs were not called in the forward pass")
         return [captured[i] for i in range(len(arch.attention_probs))], output
     output = forward(model, inputs, attentions=True)
-    patterns = getattr(output, "attentions", None)
+    patterns = self_attentions(output)
     if not patterns or any(p is None for p in patterns):
         raise BadInputError(f"{type(model).__name__} returned no attention weights. A Hugging Face model needs "
                             "eager attention (load it with attn_implementation='eager'); another nn.Module needs "
                             "arch=Architecture(..., attention_probs=(names of the modules that receive the "
                             "softmaxed attention,))")
     return [p.detach() for p in patterns], output
+
+
+def self_attentions(output: Any) -> list[torch.Tensor]:
+    """Self-attention patterns in forward order: an encoder-decoder's encoder layers, then its decoder's."""
+    if getattr(output, "encoder_attentions", None) is not None:
+        return [*output.encoder_attentions, *(output.decoder_attentions or ())]
+    return list(getattr(output, "attentions", None) or ())
+
+
+def cross_attentions(model: nn.Module, output: Any) -> list[torch.Tensor]:
+    """An encoder-decoder's cross-attention patterns per decoder layer (batch, heads, query, key)."""
+    patterns = getattr(output, "cross_attentions", None)
+    if not patterns or any(p is None for p in patterns):
+        raise BadInputError(f"{type(model).__name__} has no cross-attention (it is not an encoder-decoder); "
+                            "use part='self'")
+    return [p.detach() for p in patterns]

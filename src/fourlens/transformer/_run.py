@@ -9,6 +9,7 @@ came (DESIGN.md "Hooks are scoped resources").
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +21,11 @@ from fourlens.errors import BadInputError
 
 
 @contextlib.contextmanager
-def inspecting(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and eager attention for the duration; both restored afterwards, errors included."""
+def inspecting(model: nn.Module, grad: bool = False) -> Iterator[nn.Module]:
+    """Eval mode and eager attention for the duration; both restored afterwards, errors included.
+    Gradients are off unless `grad` (attribution takes gradients with respect to the embeddings only)."""
     if not isinstance(model, nn.Module):
-        raise BadInputError(f"expected a torch nn.Module (a Hugging Face model or a TinyLM); "
+        raise BadInputError(f"expected a torch nn.Module (e.g. a Hugging Face model); "
                             f"got {type(model).__name__}")
     was_training = model.training
     config = getattr(model, "config", None)
@@ -33,7 +35,7 @@ def inspecting(model: nn.Module) -> Iterator[nn.Module]:
         model.eval()
         if switched:
             _set_attention(model, "eager")
-        with torch.no_grad():
+        with torch.enable_grad() if grad else torch.no_grad():
             yield model
     finally:
         if switched:
@@ -84,12 +86,14 @@ def encode(tokenizer: Any, texts: str | Sequence[str] | Sequence[tuple[str, str]
     if not texts:
         raise BadInputError("no texts given; pass at least one text")
     pairs = all(isinstance(t, (tuple, list)) and len(t) == 2 for t in texts)
-    if pairs:
-        batch = tokenizer([a for a, _ in texts], [b for _, b in texts], padding=True, return_tensors="pt")
-    elif all(isinstance(t, str) for t in texts):
-        batch = tokenizer(texts, padding=True, return_tensors="pt")
-    else:
+    if not pairs and not all(isinstance(t, str) for t in texts):
         raise BadInputError("texts must be strings, or (sentence_a, sentence_b) pairs")
+    args = ([a for a, _ in texts], [b for _, b in texts]) if pairs else (texts,)
+    if getattr(tokenizer, "pad_token_id", 0) is None:  # Llama-style tokenizers have no padding token
+        batch = _pad_right([tokenizer(*(a[i] for a in args)) for i in range(len(texts))],
+                           getattr(tokenizer, "eos_token_id", None) or 0)
+    else:
+        batch = tokenizer(*args, padding=True, return_tensors="pt")
     input_ids = batch["input_ids"]
     mask = batch.get("attention_mask")
     mask = torch.ones_like(input_ids) if mask is None else mask
@@ -104,6 +108,16 @@ def encode(tokenizer: Any, texts: str | Sequence[str] | Sequence[tuple[str, str]
     return Encoded(input_ids.to(device), mask.to(device), tokens, extra)
 
 
+def _pad_right(rows: list[Any], pad_id: int) -> dict[str, torch.Tensor]:
+    """Tokenizer outputs of single texts -> one right-padded batch (padding is masked out)."""
+    width = max(len(r["input_ids"]) for r in rows)
+    batch: dict[str, torch.Tensor] = {}
+    for key in rows[0]:
+        fill = pad_id if key == "input_ids" else 0
+        batch[key] = torch.tensor([list(r[key]) + [fill] * (width - len(r[key])) for r in rows], dtype=torch.long)
+    return batch
+
+
 def model_inputs(encoded: Encoded) -> dict[str, torch.Tensor]:
     return {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask,
             **encoded.extra}
@@ -111,7 +125,8 @@ def model_inputs(encoded: Encoded) -> dict[str, torch.Tensor]:
 
 def device_of(model: nn.Module) -> torch.device:
     for parameter in model.parameters():
-        return parameter.device
+        if not parameter.is_meta:  # a streamed model keeps its blocks' parameters on meta between uses
+            return parameter.device
     return torch.device("cpu")
 
 
@@ -119,16 +134,48 @@ def forward(model: nn.Module, inputs: dict[str, torch.Tensor], attentions: bool 
             hidden_states: bool = False) -> Any:
     """One forward pass returning HF-style outputs (`.logits`, `.attentions`, `.hidden_states`).
 
-    The TinyLM ignores the attention mask (it is causal and padded on the right, so padding never reaches
-    a real token). A plain nn.Module is called as `model(input_ids)`; a tensor it returns is its logits."""
-    from fourlens.demo.tinylm import TinyLM
-
-    if isinstance(model, TinyLM):
-        return model(inputs["input_ids"], output_attentions=attentions, output_hidden_states=hidden_states)
+    A Hugging Face model gets every input and `return_dict`; an encoder-decoder's decoder reads the same
+    tokens shifted right by one (teacher forcing), unless `decoder_input_ids` are given. Any other
+    nn.Module gets the keyword arguments its `forward` accepts (`input_ids` positionally; the attention
+    flags only when it takes them); a tensor it returns is its logits."""
     if _is_hugging_face(model):
+        inputs = with_decoder_inputs(model, inputs)
         return model(**inputs, output_attentions=attentions, output_hidden_states=hidden_states, return_dict=True)
-    output = model(inputs["input_ids"])
+    accepted = _accepted_keywords(model)
+    extra = {k: v for k, v in inputs.items() if k != "input_ids" and (accepted is None or k in accepted)}
+    for flag, value in (("output_attentions", attentions), ("output_hidden_states", hidden_states)):
+        if accepted is None or flag in accepted:
+            extra[flag] = value
+    output = model(inputs["input_ids"], **extra)
     return _PlainOutput(output) if isinstance(output, torch.Tensor) else output
+
+
+def _accepted_keywords(model: nn.Module) -> set[str] | None:
+    """Keyword names `model.forward` takes; None when it takes **kwargs."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters if p.kind in (inspect.Parameter.KEYWORD_ONLY,
+                                                      inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+
+
+def with_decoder_inputs(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An encoder-decoder's inputs with `decoder_input_ids`: the tokens shifted right after the decoder's
+    start token (what the model's own training does with labels)."""
+    config = getattr(model, "config", None)
+    if not getattr(config, "is_encoder_decoder", False) or "decoder_input_ids" in inputs:
+        return inputs
+    ids = inputs["input_ids"]
+    start = getattr(config, "decoder_start_token_id", None)
+    start = getattr(config, "pad_token_id", 0) if start is None else start
+    shifted = torch.cat([torch.full_like(ids[:, :1], int(start or 0)), ids[:, :-1]], dim=1)
+    mask = inputs.get("attention_mask")
+    extra = {"decoder_attention_mask": torch.cat([torch.ones_like(mask[:, :1]), mask[:, :-1]], 1)} \
+        if mask is not None else {}
+    return {**inputs, "decoder_input_ids": shifted, **extra}
 
 
 def _is_hugging_face(model: nn.Module) -> bool:

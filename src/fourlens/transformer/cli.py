@@ -1,4 +1,4 @@
-"""`fourlens transformer attention|heads|logit-lens|embeddings|compare`. Parses, calls, renders; no analysis.
+"""`fourlens transformer attention|heads|logit-lens|embeddings|compare|attribute`. Parses, calls, renders; no analysis.
 
 MODEL everywhere: `minilm`, `tinylm[:STEP]`, a TinyLM .safetensors file or a local Hugging Face model
 directory (see `fourlens.transformer.load`). Heavy imports stay inside the commands.
@@ -19,10 +19,15 @@ from fourlens.cli_errors import user_errors
 from fourlens.errors import BadInputError
 
 app = typer.Typer(no_args_is_help=True, help="Transformer representation: attention views, head scores, "
-                                              "logit lens, embeddings, checkpoint comparison.")
+                                              "logit lens, embeddings, checkpoint comparison, token attribution.")
 # piped output (logs, CI) gets a fixed width instead of rich's 80-column default
 console = Console() if sys.stdout.isatty() else Console(width=120)
 MODEL_HELP = "minilm, tinylm[:STEP], a TinyLM .safetensors file, or a local Hugging Face model directory."
+DEVICE_OPTION = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps, or auto (spread over GPUs; needs "
+                                                     "accelerate).")
+DTYPE_OPTION = typer.Option("auto", "--dtype", help="auto (as stored), float32, bfloat16 or float16.")
+STREAM_OPTION = typer.Option(False, "--stream", help="Keep the blocks on disk and read one at a time (models "
+                                                     "larger than memory; Hugging Face folders).")
 
 
 def _write(path: Path, text: str) -> None:
@@ -55,6 +60,8 @@ def attention_command(
     max_tokens: int = typer.Option(512, "--max-tokens", help="Refuse longer texts (memory grows as tokens^2)."),
     window: str | None = typer.Option(None, "--window", help="START:STOP token positions to show (pages "
                                                               "hold at most 128 tokens)."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
 ) -> None:
     """Attention of every layer and head, as a self-contained head view + model view page."""
     from fourlens.transformer import attention
@@ -66,7 +73,7 @@ def attention_command(
         if not (start.isdigit() and stop.isdigit()):
             raise BadInputError(f"--window takes START:STOP token positions, e.g. 0:100; got {window!r}")
         bounds = (int(start), int(stop))
-    loaded, tokenizer = load_model(model)
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype)
     result = attention(loaded, tokenizer, [(text, text_b)] if text_b else [text], max_tokens=max_tokens)
     if bounds is not None:
         result = result.window(*bounds)
@@ -93,6 +100,9 @@ def heads_command(
     seed: int = typer.Option(0, "--seed"),
     over_training: bool = typer.Option(False, "--over-training", help="Score every checkpoint of a TinyLM run "
                                        "(MODEL: tinylm or a directory of step-*.safetensors) and draw the curves."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
+    stream: bool = STREAM_OPTION,
 ) -> None:
     """Previous-token, induction, duplicate-token, copying and entropy scores of every head."""
     from fourlens.report.plotting import to_plotly
@@ -103,9 +113,9 @@ def heads_command(
     if score not in SCORE_COLUMNS:
         raise BadInputError(f"--score must be one of {', '.join(SCORE_COLUMNS)}; got {score!r}")
     if over_training:
-        _over_training(model, sequences, seed, html, json_path)
+        _over_training(model, sequences, seed, html, json_path, device, dtype)
         return
-    loaded, tokenizer = load_model(model)
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype, stream=stream)
     table = head_scores(loaded, tokenizer, n_sequences=sequences, seed=seed)
     view = Table(title=f"head scores of {model} on {sequences} repeated random sequences")
     for column in table.columns:
@@ -127,13 +137,14 @@ def heads_command(
                                  "circuit": found.to_dict() if found else None}))
 
 
-def _over_training(model: str, sequences: int, seed: int, html: Path | None, json_path: Path | None) -> None:
+def _over_training(model: str, sequences: int, seed: int, html: Path | None, json_path: Path | None, device: str,
+                   dtype: str) -> None:
     from fourlens.report import Figure
     from fourlens.report.plotting import to_plotly
     from fourlens.transformer import head_scores_over_training, score_curves
     from fourlens.transformer.load import run_checkpoints
 
-    checkpoints, tokenizer = run_checkpoints(model)
+    checkpoints, tokenizer = run_checkpoints(model, device, dtype)
     table = head_scores_over_training(checkpoints, tokenizer, n_sequences=sequences, seed=seed)
     curves = score_curves(table)
     view = Table(title=f"head scores over the checkpoints of {model}")
@@ -161,12 +172,15 @@ def logit_lens_command(
     text: str = typer.Argument(..., help="The prompt; the last token's prediction is read per layer."),
     answer: str | None = typer.Option(None, "--answer", help="Token to follow (default: the model's top-1)."),
     top_k: int = typer.Option(5, "--top", help="Top tokens per layer."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
+    stream: bool = STREAM_OPTION,
 ) -> None:
     """Decode the residual stream after every layer through the final norm and unembedding."""
     from fourlens.transformer import logit_lens
     from fourlens.transformer.load import load_model
 
-    loaded, tokenizer = load_model(model)
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype, stream=stream)
     result = logit_lens(loaded, tokenizer, text, answer=answer, top_k=top_k)
     view = Table(title=f"logit lens at {result.tokens[result.position]!r}; answer {result.answer!r}")
     for column in ("layer", "p(answer)", "rank", "top tokens"):
@@ -185,12 +199,14 @@ def embeddings_command(
     layer: int | None = typer.Option(None, "--layer", help="Contextual hidden states after this many blocks."),
     method: str = typer.Option("pca", "--method", help="pca (default), or umap (first call compiles ~15 s)."),
     html: Path | None = typer.Option(None, "--html", help="Write the 2-D map page here."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
 ) -> None:
     """Nearest neighbours by cosine and a 2-D map of input embeddings or hidden states."""
     from fourlens.transformer import embedding_map
     from fourlens.transformer.load import load_model
 
-    loaded, tokenizer = load_model(model)
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype)
     result = embedding_map(loaded, tokenizer, words, layer=layer, method=method)
     view = Table(title=f"nearest neighbours ({result.source}, cosine)")
     view.add_column("word")
@@ -215,6 +231,9 @@ def compare_command(
     probe: list[str] = typer.Option(None, "--probe", help="A probe text (repeatable)."),
     probe_file: Path | None = typer.Option(None, "--probe-file", help="Probe texts, one per line."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the comparison as JSON here."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
+    stream: bool = STREAM_OPTION,
 ) -> None:
     """Layer-by-layer CKA, attention entropy, head scores and activation statistics of two checkpoints."""
     from fourlens.transformer import compare_checkpoints
@@ -227,8 +246,8 @@ def compare_command(
         texts += [line for line in probe_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(texts) < 2:
         raise BadInputError("give at least 2 probe texts with --probe or --probe-file")
-    a, tokenizer = load_model(model_a)
-    b, _ = load_model(model_b)
+    a, tokenizer = load_model(model_a, device=device, dtype=dtype, stream=stream)
+    b, _ = load_model(model_b, device=device, dtype=dtype, stream=stream)
     result = compare_checkpoints(a, b, tokenizer, texts)
     view = Table(title="per layer")
     for column in ("layer", "cka", "norm_a", "norm_b", "massive_a", "massive_b"):
@@ -248,3 +267,37 @@ def compare_command(
         console.print("no representation findings: the checkpoints look alike on these probes")
     if json_path is not None:
         _write(json_path, _json(result.to_dict()))
+
+
+@app.command("attribute")
+@user_errors
+def attribute_command(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    prompt: str = typer.Argument(..., help="The prompt."),
+    target: str = typer.Argument(..., help="The continuation to explain (teacher-forced after the prompt)."),
+    method: str = typer.Option("integrated_gradients", "--method",
+                               help="integrated_gradients, gradient_x_input or feature_ablation."),
+    steps: int = typer.Option(50, "--steps", help="Integrated-gradients quadrature points."),
+    baseline_token: int | None = typer.Option(None, "--baseline-token", help="Baseline token id (default: the "
+                                              "tokenizer's unknown/padding token, else 0)."),
+    html: Path = typer.Option(Path("attribution.html"), "--html", help="Where to write the token heat view."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the attributions as JSON here."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
+) -> None:
+    """Which prompt tokens drove a continuation: token attributions of its log-probability."""
+    from fourlens.transformer import token_attribution
+    from fourlens.transformer.load import load_model
+
+    loaded, tokenizer = load_model(model, device=device, dtype=dtype)
+    result = token_attribution(loaded, tokenizer, prompt, target, method=method, steps=steps,  # type: ignore[arg-type]
+                               baseline_token=baseline_token)
+    view = Table(title=f"{method}: log p(continuation) = {float(result.target_log_probs.sum()):.3f}")
+    view.add_column("prompt token")
+    view.add_column("attribution", justify="right")
+    for token, value in zip(result.input_tokens, result.seq_attr.tolist(), strict=True):
+        view.add_row(repr(token), f"{value:+.4f}")
+    console.print(view)
+    _write(html, result.to_html(title=f"Token attribution: {prompt!r} -> {target!r}"))
+    if json_path is not None:
+        _write(json_path, _json({"attribution": result.to_dict()}))

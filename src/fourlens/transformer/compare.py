@@ -15,6 +15,7 @@ Reads both models on the same probe texts and the same repeated random sequences
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +27,10 @@ from torch import nn
 from fourlens.errors import BadInputError
 from fourlens.transformer._arch import Architecture, architecture
 from fourlens.transformer._patterns import attention_patterns
-from fourlens.transformer._residual import residual_stream
+from fourlens.transformer._residual import residual_names, residual_stream
 from fourlens.transformer._run import device_of, encode, hooks, inspecting, model_inputs
 from fourlens.transformer.cka import linear_cka
+from fourlens.transformer.findings import comparison_findings
 from fourlens.transformer.head_scores import default_probe, per_sequence_scores
 
 
@@ -52,13 +54,9 @@ class CheckpointComparison:
     samples: dict[str, Any]
 
     def findings(self) -> list:
-        from fourlens.transformer.findings import comparison_findings
-
         return comparison_findings(self)
 
     def _repr_html_(self) -> str:
-        import html
-
         findings = "".join(f"<li>{html.escape(f.title)} (score {f.score:.2f})</li>" for f in self.findings())
         return (self.layers.to_html(index=False, float_format="%.3f") + (f"<ul>{findings}</ul>" if findings else "")
                 + self.heads.to_html(index=False, float_format="%.3f"))
@@ -68,23 +66,28 @@ class CheckpointComparison:
                 "findings": [f.to_dict() for f in self.findings()]}
 
 
-def _collect(model: nn.Module, arch: Architecture, encoded: Any, mlp: Sequence[str]) -> LayerActivations:
+def _collect(model: nn.Module, arch: Architecture, encoded: Any, mlp: Sequence[tuple[str, str]]
+             ) -> LayerActivations:
     real = encoded.attention_mask.bool()
     maxima: dict[int, torch.Tensor] = {}
 
-    def keep_max(i: int):
-        def hook(_m: nn.Module, _a: Any, out: torch.Tensor) -> None:
-            maxima[i] = out[real].amax(0).detach()  # (units,)
+    def keep_max(i: int, where: str):
+        def hook(_m: nn.Module, args: Any, out: Any = None) -> None:
+            units = out if where == "output" else args[0]
+            units = units.reshape(*real.shape, -1)  # OPT runs its MLP on (batch * seq, width)
+            maxima[i] = units[real].amax(0).detach().float()  # (units,)
         return hook
 
-    with inspecting(model), hooks([(arch.module(model, n), "forward", keep_max(i)) for i, n in enumerate(mlp)]):
+    registrations = [(arch.module(model, n), "forward" if where == "output" else "pre", keep_max(i, where))
+                     for i, (n, where) in enumerate(mlp)]
+    with inspecting(model), hooks(registrations):
         stream, _ = residual_stream(model, arch, model_inputs(encoded))
         patterns, _ = attention_patterns(model, model_inputs(encoded), arch)
     hidden = [h[real].float() for h in stream]  # (tokens, d_model)
     entropy = []
     for index in range(real.shape[0]):
         n = int(real[index].sum())
-        w = torch.stack([p[index, :, :n, :n] for p in patterns])  # (layers, heads, q, k)
+        w = torch.stack([p[index, :, :n, :n] for p in patterns]).float()  # (layers, heads, q, k)
         entropy.append(-(w * w.clamp_min(1e-30).log()).sum(-1).mean(-1))
     return LayerActivations(hidden, torch.stack(entropy).float(), [maxima[i] for i in range(len(mlp))])
 
@@ -108,7 +111,7 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
         raise BadInputError("compare_checkpoints needs at least 2 probe texts (the statistics resample them)")
     enc_a = encode(tokenizer, texts, device_of(model_a), max_tokens=512)
     enc_b = encode(tokenizer, texts, device_of(model_b), max_tokens=512)
-    mlp = arch_a.mlp_activations
+    mlp = arch_a.mlp_units()
     acts_a, acts_b = _collect(model_a, arch_a, enc_a, mlp), _collect(model_b, arch_b, enc_b, mlp)
 
     probe = default_probe(model_a, tokenizer, n_sequences=n_sequences, seed=seed)
@@ -116,7 +119,7 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
     seq_b = per_sequence_scores(model_b, probe, arch=arch)
 
     token_text = torch.cat([torch.full((int(m.sum()),), i) for i, m in enumerate(enc_a.attention_mask.cpu())])
-    names = ["embeddings", *arch_a.blocks]
+    names = residual_names(arch_a)
     rows = []
     for i, name in enumerate(names):
         ha, hb = acts_a.hidden[i].cpu(), acts_b.hidden[i].cpu()
@@ -126,7 +129,7 @@ def compare_checkpoints(model_a: nn.Module, model_b: nn.Module, tokenizer: Any, 
         rows.append(row)
     mlp_width: dict[int, int] = {}
     mlp_max: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per block: each unit's max on the probe
-    for j, name in enumerate(mlp):
+    for j, (name, _) in enumerate(mlp):
         # attach an MLP's dead fraction (never positive on the probe) to the block that contains it
         owner = next((i for i, r in enumerate(rows) if name.startswith(r["layer"] + ".")), None)
         if owner is not None:

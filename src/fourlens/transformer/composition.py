@@ -56,6 +56,8 @@ def composition_scores(model: nn.Module, arch: Architecture | None = None, seed:
     for source in range(arch.n_layers):
         ov_source = circuits[source][0]
         for target in range(source + 1, arch.n_layers):
+            if arch.layer_stack and arch.layer_stack[target] != arch.layer_stack[source]:
+                continue  # an encoder head and a decoder head read different residual streams
             ov_target, qk_target = circuits[target]
             scores = {"q": _score(ov_source, qk_target), "k": _score(ov_source, qk_target.transpose(1, 2)),
                       "v": _score(ov_source, ov_target)}

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import torch
 from torch import nn
 
@@ -41,8 +43,6 @@ class EmbeddingMap:
                 "vocab_neighbours": {k: [list(p) for p in v] for k, v in self.vocab_neighbours.items()}}
 
     def to_plotly(self) -> Any:
-        import plotly.graph_objects as go
-
         fig = go.Figure(go.Scatter(x=self.table.x, y=self.table.y, text=self.table.label, mode="markers+text",
                                    textposition="top center", marker={"size": 9, "color": "#0072B2"}))
         fig.update_layout(title=f"{self.source} ({self.method.upper()})", template="plotly_white",
@@ -132,8 +132,6 @@ def _vocab_neighbours(model: nn.Module, tokenizer: Any, arch: Architecture, unit
 def _project(vectors: torch.Tensor, method: str, seed: int) -> torch.Tensor:
     if method == "umap":
         umap = require("umap", "transformer", "embedding_map(method='umap')")
-        import numpy as np
-
         # cosine, like the neighbour lists; a fixed random_state makes UMAP single-threaded and repeatable
         reducer = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(vectors) - 1),
                             metric="cosine", n_jobs=1)

@@ -31,7 +31,7 @@ from fourlens.report import Finding, saturating
 from fourlens.transformer.cka import linear_cka
 
 if TYPE_CHECKING:
-    from fourlens.transformer.compare import CheckpointComparison
+    from fourlens.transformer.comparison_view import CheckpointComparisonView as CheckpointComparison
 
 CKA_THRESHOLD = 0.9
 INDUCTION_PRESENT, INDUCTION_DROP = 0.3, 0.1
@@ -41,6 +41,7 @@ MASSIVE_RATIO = 100.0
 DEAD_RISE = 0.05
 BOOTSTRAP = 200
 MAX_LISTED = 200  # units or activations named in a finding's evidence
+KIND = "representation.transformer_change"
 
 
 def _wilcoxon_p(differences: np.ndarray) -> float:
@@ -82,7 +83,8 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
             saturating(1 - worst.cka, 0.5), _bootstrap_below(comparison, index),
             {"cka_per_layer": layers[["layer", "cka"]].round(4).to_dict(orient="records")},
             f"compare the attention of {worst.layer} on the probe texts (fourlens transformer attention) and "
-            "its heads' scores; CKA drops from here on point at where the candidate changed"))
+            "its heads' scores; CKA drops from here on point at where the candidate changed",
+            kind=KIND, subject=str(worst.layer)))
     tests = len(heads)
     weakened = heads[(heads.induction_a >= INDUCTION_PRESENT) & (-heads.induction_change >= INDUCTION_DROP)]
     for row in weakened.itertuples():
@@ -95,7 +97,8 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
             {"layer": row.layer, "head": row.head, "induction_a": row.induction_a, "induction_b": row.induction_b,
              "previous_token_a": row.previous_token_a, "previous_token_b": row.previous_token_b},
             "check in-context copying (repeated names, code identifiers) on the candidate; run "
-            "fourlens transformer heads on both checkpoints and ablate this head"))
+            "fourlens transformer heads on both checkpoints and ablate this head",
+            kind=KIND, subject=f"L{row.layer}H{row.head}"))
     shifted = heads[heads.entropy_shift.abs() >= ENTROPY_SHIFT]
     for row in shifted.itertuples():
         diffs = (s["entropy_b"][:, row.layer, row.head] - s["entropy_a"][:, row.layer, row.head]).numpy()
@@ -106,7 +109,8 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
                               f"{row.entropy_a:.2f} -> {row.entropy_b:.2f} nats",
             saturating(row.entropy_shift, 2.0), 1 - p,
             {"layer": row.layer, "head": row.head, "entropy_a": row.entropy_a, "entropy_b": row.entropy_b},
-            "view this head on the probe texts in both checkpoints (fourlens transformer attention)"))
+            "view this head on the probe texts in both checkpoints (fourlens transformer attention)",
+            kind=KIND, subject=f"L{row.layer}H{row.head}"))
     for index, row in layers.iterrows():
         ratio = row.norm_b / max(row.norm_a, 1e-12)
         if ratio >= NORM_RATIO:
@@ -118,7 +122,7 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
                 saturating(math.log2(ratio), 2.0), 1 - _wilcoxon_p(b - a),
                 {"layer": row.layer, "norm_a": row.norm_a, "norm_b": row.norm_b},
                 "look for growing weight norms in this layer (fourlens weights compare) and the learning-rate "
-                "and weight-decay settings"))
+                "and weight-decay settings", kind=KIND, subject=str(row.layer)))
         if row.massive_b >= MASSIVE_RATIO > row.massive_a:
             where = _massive_where(s["hidden_b"][index].cpu(), s["token_text"])
             findings.append(Finding(
@@ -127,7 +131,8 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
                                   f"{', '.join(str(d) for d in where['dims'][:3])}",
                 0.5, 1.0, {"layer": row.layer, "massive_a": row.massive_a, "massive_b": row.massive_b, **where},
                 "look at the tokens that carry them (evidence: text and position); they often act as attention "
-                "sinks (Sun et al. 2024); compare this layer's weights (fourlens weights compare)"))
+                "sinks (Sun et al. 2024); compare this layer's weights (fourlens weights compare)",
+                kind=KIND, subject=str(row.layer)))
         if not math.isnan(row.dead_b) and row.dead_b - row.dead_a >= DEAD_RISE:
             p = _two_proportion_p(row.dead_a, row.dead_b, s["mlp_width"][index])
             max_a, max_b = s["mlp_max"][index]
@@ -138,7 +143,8 @@ def comparison_findings(comparison: CheckpointComparison) -> list[Finding]:
                 saturating(row.dead_b - row.dead_a, 0.2), 1 - p,
                 {"layer": row.layer, "dead_a": row.dead_a, "dead_b": row.dead_b, "newly_dead": len(units),
                  "newly_dead_units": units[:MAX_LISTED], "units_listed": min(len(units), MAX_LISTED)},
-                "check this layer's learning rate and initialisation; dead units never recover without intervention"))
+                "check this layer's learning rate and initialisation; dead units never recover without intervention",
+                kind=KIND, subject=str(row.layer)))
     return findings
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from fourlens.errors import BadInputError
+from fourlens.report import Figure
 from fourlens.transformer._arch import Architecture, architecture
 from fourlens.transformer._patterns import attention_patterns
 from fourlens.transformer._run import device_of, inspecting
@@ -76,6 +77,7 @@ def _slice(probe: RepeatProbe, start: int, stop: int) -> RepeatProbe:
 
 
 def _scores(pattern: torch.Tensor, probe: RepeatProbe) -> torch.Tensor:
+    pattern = pattern.float()  # half-precision models: average and take logs in float32
     batch, _, _, seq, _ = pattern.shape
     device = pattern.device
     q = torch.arange(1, seq, device=device)
@@ -137,8 +139,6 @@ def head_scores(model: nn.Module, tokenizer: Any = None, n_sequences: int = 64, 
 
 def heads_figure(table: pd.DataFrame, score: str = "induction", title: str | None = None) -> Any:
     """A `fourlens.report.Figure` heatmap (layers x heads) of one score column."""
-    from fourlens.report import Figure
-
     pivot = table.pivot(index="layer", columns="head", values=score)
     return Figure("representation", title or f"{score.replace('_', ' ')} score per head", "heatmap",
                   {"x_label": "head", "y_label": "layer", "x": [int(h) for h in pivot.columns],

@@ -1,6 +1,8 @@
 """`logit_lens`: read the residual stream after every layer as if it were the last (nostalgebraist 2020).
 
-Each layer's hidden state goes through the model's own final norm and unembedding; the table shows the
+Each layer's hidden state goes through what the model itself applies to its last hidden state (its
+final norm, the unembedding, and any rescaling or soft-capping in between, verified to reproduce the
+model's logits); the table shows the
 top tokens per layer and the probability and rank of the final answer (by default the model's own
 top prediction at that position), so one sees at which depth the answer appears.
 """
@@ -16,7 +18,7 @@ from torch import nn
 
 from fourlens.errors import BadInputError
 from fourlens.transformer._arch import Architecture, architecture
-from fourlens.transformer._residual import residual_stream
+from fourlens.transformer._residual import readout, residual_names
 from fourlens.transformer._run import device_of, encode, inspecting, model_inputs
 
 
@@ -53,26 +55,23 @@ def logit_lens(model: nn.Module, tokenizer: Any, text: str, answer: str | None =
     `answer`: a token (as the tokenizer spells it) whose probability and rank to follow; default the
     model's final top-1 prediction."""
     arch = architecture(model, arch)
-    if arch.unembed is None and arch.family == "bert":
-        raise BadInputError("this BERT model has no language-model head to decode with; load it as "
-                            "AutoModelForMaskedLM (or use a decoder) for the logit lens")
     with inspecting(model):
         encoded = encode(tokenizer, [text], device_of(model))
-        stream, _ = residual_stream(model, arch, model_inputs(encoded))
+        stream, _, to_logits = readout(model, arch, model_inputs(encoded))
+        names = residual_names(arch)
+        # the stack that reaches the unembedding (an encoder-decoder's decoder): its input, then its blocks
+        first = max(i for i, name in enumerate(names) if name.endswith("embeddings"))
+        stream, names = stream[first:], ["embeddings" if n.endswith("embeddings") else n for n in names[first:]]
         n = len(encoded.tokens[0])
         pos = position if position >= 0 else n + position
         if not 0 <= pos < n:
             raise BadInputError(f"position {position} is outside the text's {n} tokens")
-        states = torch.stack([h[0, pos] for h in stream])  # (layers + 1, d_model)
-        norm = arch.module(model, arch.final_norm) if arch.final_norm else nn.Identity()
-        unembed = arch.module(model, arch.unembed) if arch.unembed else None
-        normed = norm(states)
-        logits = unembed(normed) if unembed is not None else normed @ arch.unembedding_matrix(model)
+        states = torch.stack([h[0, pos] for h in stream])  # (points, d_model)
+        logits = to_logits(states)
     probs = logits.float().softmax(-1)  # (layers + 1, vocab)
-    answer_id = int(probs[-1].argmax()) if answer is None else _token_id(tokenizer, answer)
+    answer_id = int(probs[-1].argmax()) if answer is None else token_id(tokenizer, answer)
     top = probs.topk(top_k, dim=-1)
     ranks = (probs > probs[:, answer_id:answer_id + 1]).sum(-1)
-    names = ["embeddings", *arch.blocks]
     rows = [{"layer": names[i], "top_tokens": tokenizer.convert_ids_to_tokens(top.indices[i].tolist()),
              "top_probs": [round(p, 4) for p in top.values[i].tolist()], "answer_prob": float(probs[i, answer_id]),
              "answer_rank": int(ranks[i])} for i in range(len(names))]
@@ -80,7 +79,7 @@ def logit_lens(model: nn.Module, tokenizer: Any, text: str, answer: str | None =
     return LogitLensResult(pd.DataFrame(rows), encoded.tokens[0], pos, answer_token)
 
 
-def _token_id(tokenizer: Any, token: str) -> int:
+def token_id(tokenizer: Any, token: str) -> int:
     ids = tokenizer.convert_tokens_to_ids([token]) if hasattr(tokenizer, "convert_tokens_to_ids") else None
     if ids and ids[0] is not None and ids[0] != getattr(tokenizer, "unk_token_id", -1):
         return int(ids[0])

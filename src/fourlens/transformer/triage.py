@@ -1,10 +1,12 @@
 """The transformer lens in triage: load both checkpoints as models and compare them inside.
 
 A bundle's weights are a model fourlens can run when they are a local Hugging Face model directory
-(config.json + *.safetensors) or a TinyLM checkpoint (`*.safetensors` with a TinyLM config.json beside
-it). Other weights (a bare state dict of an unknown architecture) give no findings here; the `weights`
-lens still compares them tensor by tensor. Probe texts come from `[options.transformer] probe_texts`
-in fourlens.toml, else a fixed set of short English sentences.
+(config.json + *.safetensors) or a checkpoint of a registered model source
+(`fourlens.transformer.sources`; the `fourlens` command registers the demo's TinyLM). Other weights (a
+bare state dict of an unknown architecture) give no findings here; the `weights` lens still compares
+them tensor by tensor. `[options.transformer]` in fourlens.toml: `probe_texts` (else a fixed set of
+short English sentences), `device` ("cpu" by default, "cuda", "auto"), `dtype` ("auto": as stored)
+and `stream` (true: read the blocks from disk one at a time, for models larger than memory).
 
 Findings and their severity/confidence rules: `fourlens.transformer.findings`.
 """
@@ -15,6 +17,10 @@ import json
 from pathlib import Path
 
 from fourlens.report import Figure
+from fourlens.transformer.compare import compare_checkpoints
+from fourlens.transformer.head_scores import heads_figure
+from fourlens.transformer.load import load_model
+from fourlens.transformer.sources import find_source
 from fourlens.triage.bundle import Bundle
 from fourlens.triage.registry import Diagnosis, NotApplicable
 
@@ -41,7 +47,7 @@ def _model_path(bundle: Bundle) -> str | None:
             data = json.loads(config.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if "model" in data and "train" in data:  # written by fourlens.demo.tinylm.train
+        if find_source(str(path)) is not None:
             candidates.append(str(path))
         elif "model_type" in data:
             candidates.append(str(folder))
@@ -49,19 +55,18 @@ def _model_path(bundle: Bundle) -> str | None:
 
 
 def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
-    from fourlens.transformer.compare import compare_checkpoints
-    from fourlens.transformer.head_scores import heads_figure
-    from fourlens.transformer.load import load_model
-
     spec_a, spec_b = _model_path(baseline), _model_path(candidate)
     if spec_a is None or spec_b is None:
         sides = [name for name, spec in (("baseline", spec_a), ("candidate", spec_b)) if spec is None]
         raise NotApplicable(f"the {' and '.join(sides)} weights are not a model this lens can run (a Hugging "
-                            "Face model folder or a TinyLM checkpoint); the weights lens compares them tensor "
-                            "by tensor")
-    probes = candidate.lens_options("transformer").get("probe_texts") or list(DEFAULT_PROBES)
-    model_a, tokenizer = load_model(spec_a)
-    model_b, _ = load_model(spec_b)
+                            "Face model folder or a registered model source's checkpoint); the weights lens "
+                            "compares them tensor by tensor")
+    options = candidate.lens_options("transformer")
+    probes = options.get("probe_texts") or list(DEFAULT_PROBES)
+    device, dtype = str(options.get("device", "cpu")), str(options.get("dtype", "auto"))
+    stream = bool(options.get("stream", False))
+    model_a, tokenizer = load_model(spec_a, device=device, dtype=dtype, stream=stream)
+    model_b, _ = load_model(spec_b, device=device, dtype=dtype, stream=stream)
     result = compare_checkpoints(model_a, model_b, tokenizer, probes)
     figures = [Figure("representation", "linear CKA between the checkpoints per layer", "bar",
                       {"x_label": "layer", "y_label": "linear CKA", "categories": result.layers.layer.tolist(),

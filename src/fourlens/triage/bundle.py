@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fourlens.errors import BadInputError
-from fourlens.triage.detect import EVIDENCE_KINDS, EVIDENCE_LABELS, detect_kind
+from fourlens.triage.detect import EvidenceKind, claiming_kind, detect_kind, evidence_kinds, kind_label, kind_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,8 +57,8 @@ class Bundle:
 
     def paths(self, kind: str) -> tuple[Path, ...]:
         """Paths of one evidence kind (files or directories), sorted."""
-        if kind not in EVIDENCE_KINDS:
-            raise ValueError(f"unknown evidence kind {kind!r}; expected one of {', '.join(EVIDENCE_KINDS)}")
+        if kind not in self.evidence and kind not in kind_names():
+            raise ValueError(f"unknown evidence kind {kind!r}; expected one of {', '.join(kind_names())}")
         return self.evidence.get(kind, ())
 
     def lens_options(self, lens: str) -> Mapping[str, Any]:
@@ -66,7 +66,7 @@ class Bundle:
 
     def describe(self) -> str:
         """'3 training logs, 2 eval results' — what this bundle holds, for messages."""
-        parts = [f"{len(paths)} {EVIDENCE_LABELS[kind]}" for kind, paths in self.evidence.items() if paths]
+        parts = [f"{len(paths)} {kind_label(kind)}" for kind, paths in self.evidence.items() if paths]
         return ", ".join(parts) if parts else "no evidence"
 
 
@@ -84,13 +84,14 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         raise BadInputError(f"bundle {root} is a file; a bundle is a directory of evidence (put the file "
                             "in a directory, or point at the directory that holds it)")
     root = root.resolve()
+    kinds = evidence_kinds()
     manifest_path = root / MANIFEST_NAME
-    manifest = _read_manifest(manifest_path) if manifest_path.is_file() else {}
+    manifest = _read_manifest(manifest_path, kind_names(kinds)) if manifest_path.is_file() else {}
     auto = manifest.get("auto_detect", True)
-    found, ignored = _auto_detect(root) if auto else ({kind: [] for kind in EVIDENCE_KINDS}, [])
+    found, ignored = _auto_detect(root, kinds) if auto else ({kind.name: [] for kind in kinds}, [])
     for kind, entries in manifest.get("evidence", {}).items():
         found[kind] = _resolve_entries(root, manifest_path, kind, entries)
-    evidence = {kind: tuple(sorted(set(found.get(kind, [])))) for kind in EVIDENCE_KINDS}
+    evidence = {kind.name: tuple(sorted(set(found.get(kind.name, [])))) for kind in kinds}
     bundle = Bundle(root=root, name=manifest.get("name", root.name), evidence=evidence,
                     options=manifest.get("options", {}), manifest=manifest_path if manifest else None,
                     ignored=tuple(sorted(ignored)))
@@ -104,7 +105,7 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     return bundle
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_manifest(path: Path, known: tuple[str, ...]) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -123,9 +124,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(evidence, dict):
         raise BadInputError(f"{path}: [evidence] must be a table of kind = [paths]")
     for kind, entries in evidence.items():
-        if kind not in EVIDENCE_KINDS:
+        if kind not in known:
             raise BadInputError(f"{path}: unknown evidence kind {kind!r} under [evidence]; "
-                                f"expected one of {', '.join(EVIDENCE_KINDS)}")
+                                f"expected one of {', '.join(known)}")
         if isinstance(entries, str):
             evidence[kind] = [entries]
         elif not (isinstance(entries, list) and all(isinstance(e, str) for e in entries)):
@@ -149,18 +150,19 @@ def _resolve_entries(root: Path, manifest: Path, kind: str, entries: list[str]) 
     return resolved
 
 
-def _auto_detect(root: Path) -> tuple[dict[str, list[Path]], list[Path]]:
-    found: dict[str, list[Path]] = {kind: [] for kind in EVIDENCE_KINDS}
+def _auto_detect(root: Path, kinds: tuple[EvidenceKind, ...]) -> tuple[dict[str, list[Path]], list[Path]]:
+    found: dict[str, list[Path]] = {kind.name: [] for kind in kinds}
     ignored: list[Path] = []
     seen = 0
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)
         kept = []
         for sub in sorted(subdirs):
-            if sub.startswith(".") or sub in SKIP_DIRS:
-                continue
-            if sub == "mlruns":  # an MLflow store is read whole by its loader
-                found["training_logs"].append(here / sub)
+            if sub.startswith(".") or sub in SKIP_DIRS or (here / sub).is_symlink():
+                continue   # a link (wandb's latest-run) points at a folder the walk reaches anyway
+            claimed = claiming_kind(here / sub, kinds)
+            if claimed is not None:   # read whole by its lens (an MLflow store, a W&B run folder)
+                found[claimed].append(here / sub)
                 continue
             kept.append(sub)
         subdirs[:] = kept
@@ -172,6 +174,6 @@ def _auto_detect(root: Path) -> tuple[dict[str, list[Path]], list[Path]]:
                 raise BadInputError(f"bundle {root} has more than {MAX_FILES:,} files; list the evidence "
                                     f"paths under [evidence] in {MANIFEST_NAME} and set auto_detect = false")
             path = here / file_name
-            kind = detect_kind(path)
+            kind = detect_kind(path, kinds)
             (found[kind] if kind else ignored).append(path)
     return found, ignored

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from fourlens.report import Figure, Finding
 from fourlens.report.finding import LENSES
-from fourlens.triage.detect import EVIDENCE_KINDS
+from fourlens.triage.detect import EVIDENCE_KINDS, EvidenceKind
 
 if TYPE_CHECKING:
     from fourlens.triage.bundle import Bundle
@@ -34,6 +34,7 @@ class Diagnosis:
 
     findings: Sequence[Finding] = ()
     figures: Sequence[Figure] = ()
+    notes: Sequence[str] = ()   # what the reader must know about the evidence (e.g. "no loss signal found")
 
 
 class NotApplicable(Exception):  # noqa: N818 - a signal, not an error
@@ -47,22 +48,29 @@ DiagnoseFn = Callable[["Bundle", "Bundle"], DiagnoseResult]
 
 @dataclass(frozen=True)
 class LensSpec:
-    """One lens triage can run. `diagnose` is a callable or a "module:function" import path."""
+    """One lens triage can run. `diagnose` is a callable or a "module:function" import path. `kinds`
+    are new kinds of evidence the lens brings (each with its own sniffer, `fourlens.triage.detect`);
+    bundle detection asks them after the built-in kinds."""
 
     name: str
     lens: str
     evidence: tuple[str, ...]
     diagnose: DiagnoseFn | str = field(compare=False)
     description: str = ""
+    kinds: tuple[EvidenceKind, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.lens not in LENSES:
             raise ValueError(f"LensSpec.lens must be one of {', '.join(LENSES)}; got {self.lens!r}")
         object.__setattr__(self, "evidence", tuple(self.evidence))
-        unknown = [kind for kind in self.evidence if kind not in EVIDENCE_KINDS]
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        if not all(isinstance(kind, EvidenceKind) for kind in self.kinds):
+            raise TypeError("LensSpec.kinds must hold EvidenceKind entries")
+        known = EVIDENCE_KINDS + tuple(kind.name for kind in self.kinds)
+        unknown = [kind for kind in self.evidence if kind not in known]
         if not self.evidence or unknown:
-            raise ValueError(f"LensSpec.evidence must name kinds among {', '.join(EVIDENCE_KINDS)}; "
-                             f"got {list(self.evidence)}")
+            raise ValueError(f"LensSpec.evidence must name kinds among {', '.join(known)} (a new kind goes in "
+                             f"LensSpec.kinds); got {list(self.evidence)}")
 
     def resolve(self) -> DiagnoseFn:
         """The diagnose callable, importing it when given as "module:function"."""
@@ -73,8 +81,8 @@ class LensSpec:
         return getattr(module, attribute)
 
 
-# Built-in lenses. A lens whose module is not in this installation (its issue has not landed) is
-# left out by `available_lenses`, so declaring it here costs nothing.
+# Built-in lenses. A lens whose module is not in this installation is left out by
+# `available_lenses`, so declaring it here costs nothing.
 BUILTIN_LENSES: tuple[LensSpec, ...] = (
     LensSpec("behavior", "behavior", ("evals", "agent_traces"), "fourlens.behavior.triage:diagnose",
              "paired item-level comparison of eval results; agent latency"),

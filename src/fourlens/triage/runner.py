@@ -61,6 +61,7 @@ def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
     try:
         result = spec.resolve()(base, cand)
         found, figures = _validate(spec, result)
+        notes = "; ".join(result.notes) if isinstance(result, Diagnosis) else ""
     except NotApplicable as exc:
         return LensStatus(spec.name, spec.lens, "skipped", str(exc)), [], []
     except Exception as exc:  # a failing lens must not sink the report
@@ -68,7 +69,7 @@ def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
             raise
         message = str(exc) if isinstance(exc, FourlensError) else f"{type(exc).__name__}: {exc}"
         return LensStatus(spec.name, spec.lens, "failed", message), [], []
-    return LensStatus(spec.name, spec.lens, "ok", n_findings=len(found)), found, figures
+    return LensStatus(spec.name, spec.lens, "ok", notes, n_findings=len(found)), found, figures
 
 
 def _validate(spec: LensSpec, result: object) -> tuple[list[Finding], list[Figure]]:

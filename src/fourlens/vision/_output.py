@@ -30,7 +30,7 @@ def guard(path: Path) -> None:
     """Refuse to replace a file fourlens did not write (see module docs)."""
     from fourlens._io import guard_output
 
-    guard_output(path, *MARKERS)
+    guard_output(path, *MARKERS, create_folder=True)
 
 
 def write_output(path: Path, data: bytes | str) -> None:

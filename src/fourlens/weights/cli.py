@@ -68,11 +68,17 @@ def _print(console, result, top: int) -> None:
     from rich.table import Table
 
     s = result.summary()
-    console.print(f"[bold]{result.a}[/] -> [bold]{result.b}[/]: {s['n_paired']} tensors compared "
+    console.print(f"[bold]{result.a}[/] -> [bold]{result.b}[/]: {s['n_paired']} floating-point tensors compared "
                   f"({s['bytes_read'] / 1e6:,.1f} MB in {s['seconds']:.2f} s); overall relative change "
                   f"{_fmt(s['global_rel_change'])}; {s['n_missing_in_b']} missing, {s['n_extra_in_b']} extra, "
                   f"{s['n_shape_mismatches']} reshaped, {s['n_dtype_changes']} dtype changes, "
                   f"NaN/Inf: {s['nonfinite_a']} in a, {s['nonfinite_b']} in b", highlight=False)
+    if s["n_nonfloat"]:
+        changed = s["nonfloat_changed"]
+        console.print(f"integer/bool tensors (buffers, not in the relative change): {s['n_nonfloat']}, "
+                      f"{s['n_nonfloat'] - len(changed)} equal, {len(changed)} changed"
+                      + (f": {', '.join(changed[:8])}" + (" ..." if len(changed) > 8 else "") if changed else ""),
+                      highlight=False)
     shown = result.top(top)
     tensors = Table(title=f"top {top} tensors by relative change")
     longest = max((len(name) for name in shown["name"]), default=4)

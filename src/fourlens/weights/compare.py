@@ -4,7 +4,9 @@ Each tensor present in both checkpoints with the same shape is streamed in chunk
 `fourlens.weights.stats`): relative change ||b - a|| / ||a||, norms, cosine, max |b - a| and NaN/Inf
 counts (one compiled pass per chunk when numba is installed, else torch's float32 SIMD passes, where
 the values embed exactly in float32; float64 otherwise; chunk totals in float64). Tensors present in
-one checkpoint only, or with different shapes, get their norms and NaN/Inf counts alone. Peak memory is
+one checkpoint only, or with different shapes, get their norms and NaN/Inf counts alone. The headline
+relative change and the layer table cover floating-point tensors (the weights); integer and bool
+tensors (position ids, attention masks, step counters) are reported apart, equal or changed. Peak memory is
 a few chunks per worker plus what `torch.load` keeps for non-mappable legacy .bin files; it does not
 grow with the checkpoint or the largest tensor.
 """
@@ -16,13 +18,16 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fourlens.report.jsonsafe import json_safe
 from fourlens.weights import fused
 from fourlens.weights.checkpoint import Checkpoint, PathLike, open_checkpoint
+from fourlens.weights.findings import comparison_findings
 from fourlens.weights.layers import aggregate_layers, layer_function
 from fourlens.weights.stats import ChunkEngine
 from fourlens.weights.tensor_info import TensorInfo
@@ -77,12 +82,24 @@ class WeightComparison:
 
     @property
     def paired(self) -> pd.DataFrame:
-        """Tensors compared element by element (same name and shape)."""
-        return self.table[self.table["status"].isin(["ok", "dtype_changed"])]
+        """Floating-point tensors compared element by element (same name and shape): the weights.
+        Integer and bool tensors (position ids, masks, counters) are in `nonfloat`."""
+        both = self.table[self.table["status"].isin(["ok", "dtype_changed"])]
+        return both[_floating(both)]
+
+    @property
+    def nonfloat(self) -> pd.DataFrame:
+        """Integer and bool tensors present in both with the same shape, with `changed` (any element
+        differs). They are buffers, not weights: kept out of the relative change and the layers."""
+        both = self.table[self.table["status"].isin(["ok", "dtype_changed"])]
+        rows = both[~_floating(both)]
+        changed = (rows["diff_norm"].fillna(0) > 0) | (rows["max_abs_diff"].fillna(0) > 0) | (
+            rows["nonfinite_a"] != rows["nonfinite_b"]) | (rows["dtype"] != rows["dtype_b"])
+        return rows.assign(changed=changed.to_numpy(bool))
 
     @property
     def global_rel_change(self) -> float:
-        """||b - a|| / ||a|| over every paired tensor taken as one vector."""
+        """||b - a|| / ||a|| over every paired floating-point tensor taken as one vector."""
         paired = self.paired
         sum_aa = float((paired["norm_a"] ** 2).sum())
         sum_dd = float((paired["diff_norm"] ** 2).sum())
@@ -96,6 +113,8 @@ class WeightComparison:
             "n_tensors_a": int((self.table["status"] != "extra_in_b").sum()),
             "n_tensors_b": int((self.table["status"] != "missing_in_b").sum()),
             "n_paired": len(self.paired), "n_missing_in_b": len(self.missing), "n_extra_in_b": len(self.extra),
+            "n_nonfloat": len(self.nonfloat),
+            "nonfloat_changed": self.nonfloat.loc[self.nonfloat["changed"], "name"].tolist(),
             "n_shape_mismatches": len(self.shape_mismatches), "n_dtype_changes": len(self.dtype_changes),
             "nonfinite_a": int(self.table["nonfinite_a"].sum()), "nonfinite_b": int(self.table["nonfinite_b"].sum()),
             "global_rel_change": self.global_rel_change, "bytes_read": self.bytes_read, "seconds": self.seconds,
@@ -103,8 +122,6 @@ class WeightComparison:
 
     def findings(self, **thresholds: float) -> list:
         """The comparison as fourlens `Finding`s (lens "representation"); see `fourlens.weights.findings`."""
-        from fourlens.weights.findings import comparison_findings
-
         return comparison_findings(self, **thresholds)
 
     def top(self, n: int = 10) -> pd.DataFrame:
@@ -116,8 +133,6 @@ class WeightComparison:
         return pd.concat([ranked, paired[~finite]]).head(n)
 
     def to_dict(self) -> dict[str, Any]:
-        from fourlens.report.jsonsafe import json_safe
-
         tensors = self.table.assign(shape=self.table["shape"].map(_listify),
                                     shape_b=self.table["shape_b"].map(_listify))
         return json_safe({"summary": self.summary(), "metadata": self.metadata,
@@ -125,13 +140,12 @@ class WeightComparison:
                           "layers": self.layers.to_dict(orient="records")}, "WeightComparison")
 
     def _repr_html_(self) -> str:
-        from html import escape
-
         s = self.summary()
         head = (f"<p><b>{escape(self.a)}</b> vs <b>{escape(self.b)}</b>: {s['n_paired']} tensors compared, "
                 f"relative change {s['global_rel_change']:.4g}; {s['n_missing_in_b']} missing, "
                 f"{s['n_extra_in_b']} extra, {s['n_shape_mismatches']} shape and {s['n_dtype_changes']} dtype "
-                f"changes, {s['nonfinite_b']} NaN/Inf in b.</p>")
+                f"changes, {s['nonfinite_b']} NaN/Inf in b; integer/bool tensors: {s['n_nonfloat']} "
+                f"({len(s['nonfloat_changed'])} changed).</p>")
         return head + self.layers.to_html(index=False, float_format=lambda v: f"{v:.4g}")
 
 
@@ -175,7 +189,9 @@ def compare(path_a: PathLike | Sequence[PathLike], path_b: PathLike | Sequence[P
             if progress is not None:
                 progress(done, total, name)
         table = pd.DataFrame(rows, columns=TENSOR_COLUMNS)
-        return WeightComparison(a=a.label, b=b.label, table=table, layers=aggregate_layers(table),
+        # layers aggregate the weights: integer/bool buffers (BERT's position_ids) are reported apart
+        layers = aggregate_layers(table[_floating(table)])
+        return WeightComparison(a=a.label, b=b.label, table=table, layers=layers,
                                 format_a=a.format, format_b=b.format, bytes_read=total,
                                 seconds=time.perf_counter() - started,
                                 metadata={"a": a.metadata, "b": b.metadata})
@@ -205,6 +221,19 @@ def _compare_one(engine: ChunkEngine, a: Checkpoint, b: Checkpoint, name: str,
         sum_sq, row["nonfinite_b"] = engine.single(b.side(name, io))
         row["norm_b"] = math.sqrt(sum_sq)
     return row
+
+
+def is_float_code(code: object) -> bool:
+    """F64, F32, F16, BF16, F8_*: a floating-point dtype code (see tensor_info.dtype_code)."""
+    return isinstance(code, str) and code.startswith(("F", "BF"))
+
+
+def _floating(rows: pd.DataFrame) -> pd.Series:
+    """Rows whose tensor is floating point in every checkpoint that has it."""
+    a = rows["dtype"].map(is_float_code)
+    b = rows["dtype_b"].map(lambda code: code is None or (isinstance(code, float) and math.isnan(code))
+                            or is_float_code(code))
+    return (a & b).astype(bool)
 
 
 def _listify(shape: object) -> object:

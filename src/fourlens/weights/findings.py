@@ -30,7 +30,7 @@ from scipy import stats
 from fourlens.report import Finding, saturating
 
 if TYPE_CHECKING:
-    from fourlens.weights.compare import WeightComparison
+    from fourlens.weights.comparison_view import WeightComparisonView as WeightComparison
 
 LENS = "representation"
 MIN_LAYERS_FOR_OUTLIERS = 5

@@ -1,7 +1,7 @@
 """Loss-curve detectors: spikes (robust, plus the two published rules as baselines), divergence, plateaus.
 
 Robust spikes: trailing median + MAD (spikes.py), with the recovery time of each spike.
-Published baselines (as issue 6 names them): (a) loss >= 2x the mean of the previous 100 steps for
+Published baselines: (a) loss >= 2x the mean of the previous 100 steps for
 more than 4 consecutive steps; (b) loss > 10x the running max of all earlier values. They are kept
 beside the robust detector so a user can see what each rule would have flagged.
 """

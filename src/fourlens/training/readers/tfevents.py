@@ -21,6 +21,8 @@ import pandas as pd
 from fourlens.training.readers.eventproto import ParsedEvent, ProtoError, parse_event
 from fourlens.training.readers.tfrecord import CHUNK, ReadIssue, group_by_length, read_records
 
+# Folder names of one run's splits (Keras: train/ and validation/; TF Estimator: eval/).
+SPLIT_DIRS = {"train", "training", "validation", "val", "valid", "eval", "evaluation", "test"}
 MAX_TEMPLATES_PER_BLOCK = 64  # past this, a block's records are too varied to batch; parse one by one
 
 
@@ -55,7 +57,8 @@ class _Columns:
             self.singles = []
         if not self.parts:
             return pd.DataFrame({"step": np.zeros(0, np.int64), "wall_time": np.zeros(0),
-                                 "tag": pd.Categorical([]), "value": np.zeros(0)})
+                                 "tag": pd.Categorical([], categories=pd.Index([], dtype=object)),
+                                 "value": np.zeros(0)})
         records, slots, steps, walls, tags, values = (np.concatenate(c) for c in zip(*self.parts, strict=True))
         # Row of each scalar in file order: rows of earlier records, then its slot within the record.
         counts = np.bincount(records, minlength=n_records)
@@ -86,17 +89,27 @@ def read_event_file(path: Path, check_crc: bool = True) -> tuple[pd.DataFrame, t
 
 
 def read_event_files(paths: Sequence[Path], check_crc: bool = True) -> tuple[pd.DataFrame, tuple[ReadIssue, ...]]:
-    """Several event files of one run (restarts write new files), read in name order like tensorboard."""
+    """Several event files of one run (restarts write new files), read in name order like tensorboard.
+
+    Keras' TensorBoard callback (and TF Estimator's evaluation) write one run as sibling folders
+    `train/` and `validation/` (or `eval/`) with the same tag names: when a run's files sit in more
+    than one folder, tags from a folder named like a split get that folder's name as prefix
+    (`train/epoch_loss`, `validation/epoch_loss`), so the series stay apart as tensorboard shows them."""
+    ordered = sorted(paths, key=lambda p: (str(p.parent), p.name))
+    split = len({p.parent for p in ordered}) > 1
     frames, issues = [], []
-    for path in sorted(paths, key=lambda p: (str(p.parent), p.name)):
+    for path in ordered:
         frame, found = read_event_file(path, check_crc)
+        if split and path.parent.name.lower() in SPLIT_DIRS:
+            frame["tag"] = frame["tag"].cat.rename_categories(
+                [f"{path.parent.name}/{tag}" for tag in frame["tag"].cat.categories])
         frames.append(frame)
         issues.extend(found)
     if not frames:
         return _Columns().frame(0), ()
     if len(frames) == 1:
         return frames[0], tuple(issues)
-    tags = pd.api.types.union_categoricals([f["tag"].astype("category") for f in frames]).categories
+    tags = pd.Index(pd.unique(np.concatenate([f["tag"].cat.categories.astype(object).to_numpy() for f in frames])))
     for frame in frames:
         frame["tag"] = pd.Categorical(frame["tag"].astype(object), categories=tags)
     return pd.concat(frames, ignore_index=True), tuple(issues)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fourlens._quadrature import RULES, quadrature
 from fourlens.errors import BadInputError
 from fourlens.vision.attribution._common import accumulate_gradients, check_inputs, class_logits
 from fourlens.vision.attribution.gradients import finish
@@ -22,25 +23,7 @@ from fourlens.vision.attribution.ig_adaptive import adaptive_path_integral
 from fourlens.vision.attribution.result import Attribution
 from fourlens.vision.attribution.targets import Target, needs_logits, resolve_targets
 
-RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 METHODS = (*RULES, "adaptive")
-
-
-def quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes `alphas` in [0, 1] and weights summing to 1 for the path integral."""
-    if steps < 1 or (rule == "riemann_trapezoid" and steps < 2):
-        raise ValueError(f"{rule} needs steps >= {2 if rule == 'riemann_trapezoid' else 1}; got {steps}")
-    if rule == "gausslegendre":
-        nodes, weights = np.polynomial.legendre.leggauss(steps)  # on [-1, 1]; map to [0, 1]
-        return (nodes + 1) / 2, weights / 2
-    if rule == "riemann_trapezoid":
-        weights = np.full(steps, 1.0 / (steps - 1))
-        weights[[0, -1]] /= 2
-        return np.linspace(0, 1, steps), weights
-    offsets = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}
-    if rule not in offsets:
-        raise ValueError(f"unknown quadrature rule {rule!r}; choose one of {', '.join(RULES)}")
-    return (np.arange(steps) + offsets[rule]) / steps, np.full(steps, 1.0 / steps)
 
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = "top1", *,

@@ -1,0 +1,163 @@
+"""The import graph of the fourlens package has no cycles inside the packages listed in CHECKED.
+
+Every import counts, wherever it is written: at module top, inside a function (a deferred import hides
+a cycle, it does not remove it) and under `if TYPE_CHECKING:` (a type-only import is still a dependency
+that runs the other way). `from package import name` leads to the submodule that defines `name` when
+the package re-exports it lazily (`fourlens._lazy.lazy_exports`), to the submodule `package.name` when
+there is one, else to the package itself. CHECKED lists the packages held to this; ("fourlens",) holds
+the whole package.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from pathlib import Path
+
+import fourlens
+
+CHECKED = ("fourlens.transformer", "fourlens.weights")
+Graph = dict[str, set[str]]
+
+
+def module_files(root: Path, package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every .py file under `root` (the directory of `package`)."""
+    modules = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = [package, *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def lazy_exports(tree: ast.Module, package: str) -> dict[str, str]:
+    """Exported name -> defining submodule, from a `lazy_exports(__name__, {".sub": ("name", ...)})` call."""
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_exports":
+            for mapping in (a for a in node.args if isinstance(a, ast.Dict)):
+                for key, names in zip(mapping.keys, mapping.values, strict=True):
+                    if isinstance(key, ast.Constant) and isinstance(names, (ast.Tuple, ast.List)):
+                        for name in names.elts:
+                            found[name.value] = package + key.value
+    return found
+
+
+def import_graph(root: Path, package: str) -> Graph:
+    """module -> the modules of `package` it imports (every import statement in the file, see above)."""
+    modules = module_files(root, package)
+    trees = {name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for name, path in modules.items()}
+    lazy = {name: lazy_exports(tree, name) for name, tree in trees.items() if modules[name].name == "__init__.py"}
+
+    def owner(name: str) -> str | None:  # the innermost module of `package` that `name` lies in
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    def targets(node: ast.stmt, module: str) -> Iterable[str | None]:
+        if isinstance(node, ast.Import):
+            return (owner(alias.name) for alias in node.names)
+        here = module if modules[module].name == "__init__.py" else module.rpartition(".")[0]
+        base = node.module or ""
+        if node.level:  # relative: one level is this package, each further level its parent
+            anchor = here.split(".")[:len(here.split(".")) - node.level + 1]
+            base = ".".join(anchor + ([base] if base else []))
+        out = []
+        for alias in node.names:
+            full = f"{base}.{alias.name}"
+            out.append(lazy.get(base, {}).get(alias.name) or (full if full in modules else owner(base)))
+        return out
+
+    graph: Graph = {name: set() for name in modules}
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                graph[name].update(t for t in targets(node, name) if t is not None and t != name)
+    return graph
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(start: str) -> None:  # iterative, so deep graphs do not hit the recursion limit
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def cycles_touching(graph: Graph, packages: Iterable[str]) -> list[list[str]]:
+    """The cycles with at least one module in (or equal to) one of `packages`."""
+    packages = tuple(packages)
+    return [c for c in cycles(graph) if any(m == p or m.startswith(p + ".") for m in c for p in packages)]
+
+
+def test_no_import_cycles_in_the_checked_packages():
+    root = Path(fourlens.__file__).resolve().parent
+    graph = import_graph(root, "fourlens")
+    assert "fourlens.transformer.attention_html" in graph["fourlens.transformer.attention"]  # the graph is real
+    assert cycles_touching(graph, CHECKED) == []
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def test_the_graph_sees_deferred_type_only_relative_and_lazy_imports(tmp_path):
+    _write(tmp_path, {
+        "__init__.py": "",
+        "a/__init__.py": 'from pkg._lazy import lazy_exports\n'
+                         '__all__, __getattr__, __dir__ = lazy_exports(__name__, {".result": ("Result",)})\n',
+        "a/result.py": "def findings():\n    from pkg.a.rules import rules\n    return rules()\n",
+        "a/rules.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import Result\n",
+        "b/__init__.py": "",
+        "b/page.py": "from . import view\n",
+        "b/view.py": "from .page import render\n",
+        "c/__init__.py": "",
+        "c/one.py": "import pkg.c.two\n",
+        "c/two.py": "import json\n",
+    })
+    graph = import_graph(tmp_path, "pkg")
+    assert graph["pkg.a.rules"] == {"pkg.a.result"}  # through the lazy re-export, not the package
+    assert cycles(graph) == [["pkg.a.result", "pkg.a.rules"], ["pkg.b.page", "pkg.b.view"]]
+    assert cycles_touching(graph, ["pkg.b"]) == [["pkg.b.page", "pkg.b.view"]]
+    assert cycles_touching(graph, ["pkg.c"]) == []
