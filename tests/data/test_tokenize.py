@@ -48,3 +48,35 @@ def test_bad_tokenizer_path(tmp_path):
 ])
 def test_token_classes(token, expected):
     assert token_class(token) == expected
+
+
+@pytest.mark.parametrize("token,expected", [
+    ("Ġ=", " ="), ("Ċ", "\n"), ("ĠĠ", "  "), ("Ã©t", "ét"), ("river", "river"), ("▁the", " the"),
+    ("##ing", "ing"), ("<|end|>", "<|end|>"), ("é", "é"),   # a SentencePiece "é" is not byte 0xE9 alone
+])
+def test_display_token_gives_the_text_a_vocabulary_entry_stands_for(token, expected):
+    from fourlens.data.classes import display_token
+
+    assert display_token(token) == expected
+
+
+def test_display_token_agrees_with_the_byte_level_decoder_on_a_whole_vocabulary():
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    from fourlens.data.classes import display_token
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    text = ["x = 1 + 2\n\tif y:  return 'café' → ∑ naïve", "déjà vu, 東京 and Zürich = 3 × 4\n\n"] * 50
+    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                      show_progress=False))
+    checked = 0
+    for entry, index in tok.get_vocab().items():
+        decoded = tok.decode([index])
+        if "\ufffd" in decoded:   # part of a multi-byte character: no text of its own
+            continue
+        assert display_token(entry) == decoded, entry
+        checked += 1
+    assert checked > 150   # every byte and the merges learnt from the two lines

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from fourlens.data.classes import TOKEN_CLASSES
+from fourlens.data.classes import TOKEN_CLASSES, display_token
 from fourlens.data.effects import CLASS_EFFECTS, domain_effect
 from fourlens.data.profile import Profile, check_same_tokenizer
 from fourlens.data.stats import cramers_v, js_distance, psi, token_contrast, two_proportion_p
@@ -181,8 +181,8 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
     lost = t[t["z"] < 0].tail(TOP_TOKENS).iloc[::-1]
     columns = ["token", "count_a", "count_b", "log2_ratio", "z"]
 
-    def names(frame: pd.DataFrame) -> str:
-        return ", ".join(repr(x) for x in frame["token"].head(5))
+    def names(frame: pd.DataFrame) -> str:   # the text a token stands for, quoted: ' =' rather than 'Ġ='
+        return ", ".join(repr(display_token(x)) for x in frame["token"].head(5))
 
     return Finding(
         lens="data", severity=saturating(js, 0.5), confidence=1.0 - p_value,
@@ -217,6 +217,7 @@ def diff_figures(d: ProfileDiff) -> list[Figure]:
     top = top[np.isfinite(top["z"])]
     figures.append(Figure("data", "Tokens that gained / lost most (weighted log-odds z)", "bar", {
         "x_label": "token", "y_label": f"z (positive: more frequent in {b})",
-        "categories": top["token"].tolist(), "series": [{"name": "z", "values": top["z"].tolist()}]},
+        "categories": [repr(display_token(t)) for t in top["token"]],
+        "series": [{"name": "z", "values": top["z"].tolist()}]},
         caption="Monroe, Colaresi & Quinn (2008) log-odds with an informative Dirichlet prior (pooled counts)"))
     return figures
