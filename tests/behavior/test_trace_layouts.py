@@ -104,7 +104,8 @@ def test_an_otlp_json_export_past_the_sniff_window_is_detected_as_agent_traces(t
     for k in range(400):
         trace = f"{k:032x}"
         spans.append({"traceId": trace, "spanId": f"{2 * k:016x}", "name": "invoke_agent demo", "kind": 1,
-                      "startTimeUnixNano": str(10**18 + 10**9 * k), "endTimeUnixNano": str(10**18 + 10**9 * k + 5 * 10**8),
+                      "startTimeUnixNano": str(10**18 + 10**9 * k),
+                      "endTimeUnixNano": str(10**18 + 10**9 * k + 5 * 10**8),
                       "attributes": [attribute("gen_ai.operation.name", "invoke_agent")], "status": {"code": 1}})
         spans.append({"traceId": trace, "spanId": f"{2 * k + 1:016x}", "parentSpanId": f"{2 * k:016x}",
                       "name": "chat demo", "kind": 3, "startTimeUnixNano": str(10**18 + 10**9 * k),

@@ -70,8 +70,9 @@ def test_display_token_agrees_with_the_byte_level_decoder_on_a_whole_vocabulary(
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     text = ["x = 1 + 2\n\tif y:  return 'café' → ∑ naïve", "déjà vu, 東京 and Zürich = 3 × 4\n\n"] * 50
-    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                      show_progress=False))
+    trainer = trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(text, trainer)
     checked = 0
     for entry, index in tok.get_vocab().items():
         decoded = tok.decode([index])
