@@ -14,7 +14,8 @@ with one `sniff(path)` per format) and detection only asks, in order:
 A kind may also claim whole directories (`sniff_dir`: an MLflow `mlruns/`, a W&B run folder), which
 are then one piece of evidence and not walked. A lens from another package brings its own kinds
 (`LensSpec.kinds`); they are asked after the built-in ones. Sniffing reads at most the first 64 KiB
-of a file (`fourlens._sniff`), so detecting a terabyte corpus costs nothing.
+of a file (`fourlens._sniff`), so detecting a terabyte corpus costs nothing. A Hugging Face
+`tokenizer.json` (in a model folder beside the weights) is no lens's evidence and is not asked about.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fourlens._sniff import TABULAR_SUFFIXES
+from fourlens._sniff import TABULAR_SUFFIXES, is_hf_tokenizer
 
 Sniff = Callable[[Path], bool]
 
@@ -109,6 +110,8 @@ def detect_kind(path: Path, kinds: tuple[EvidenceKind, ...] | None = None) -> st
     kinds = kinds if kinds is not None else evidence_kinds()
     if path.is_dir():
         return claiming_kind(path, kinds)
+    if is_hf_tokenizer(path):
+        return None   # a model folder's tokenizer.json: its vocabulary looks like any lens's fields
     for kind in kinds:
         try:
             if kind.matches(path):
