@@ -18,7 +18,7 @@ from fourlens.demo.train import LrFault  # noqa: E402
 
 SMALL = DemoConfig(shape=ModelShape(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=384, vocab=1536,
                                     context=192),
-                   steps=280, fork=160, batch=12, lr_fault=LrFault(step=215, factor=30.0, ramp=2, hold=1),
+                   steps=400, fork=280, batch=12, lr_fault=LrFault(step=370, factor=30.0, ramp=2, hold=1),
                    n_wordprob=200, n_agent_requests=20, eot_bug=0.9)
 
 # Each planted cause and the finding kinds (TRIAGE_INTERFACE.md catalogue) that name it, with the subjects
@@ -73,6 +73,15 @@ def test_the_evidence_is_in_the_real_formats(workspace):
     assert lrs[SMALL.lr_fault.step + SMALL.lr_fault.ramp] > 5 * lrs[SMALL.lr_fault.step - 1]
 
 
+def test_the_dashboard_sees_baseline_then_candidate(workspace):
+    """Each manifest says its checkpoint's step; the control sits under checks/, out of the runs directory."""
+    from fourlens.runs.directory import RunsDirectory
+
+    loaded = RunsDirectory(workspace.root).loaded()
+    assert [c.root.name for c in loaded] == ["baseline", "candidate"]
+    assert {c.step for c in loaded} == {SMALL.steps}
+
+
 def test_the_regressions_are_real_and_significant(workspace):
     from fourlens.behavior import compare, load_evals, load_traces, safety_table
 
@@ -102,7 +111,7 @@ def test_contaminated_items_are_in_the_candidate_data_only(workspace):
     samples = sorted((workspace.candidate / "evals" / "lm-eval").rglob("samples_demo_wordprob_*.jsonl"))
     leaked = {str(k) for k in range(int(SMALL.leak * SMALL.n_wordprob))}  # the first items leaked
     for name in ("candidate", "baseline", "control"):
-        report = contamination(sorted(str(p) for p in (workspace.root / name / "data").glob("*.jsonl")), samples)
+        report = contamination(sorted(str(p) for p in (getattr(workspace, name) / "data").glob("*.jsonl")), samples)
         flagged = set(report.items.loc[report.items["contaminated"].astype(bool), "item_id"])
         if name == "candidate":
             assert leaked <= flagged and len(flagged) < 1.2 * len(leaked), sorted(flagged - leaked)
@@ -110,8 +119,6 @@ def test_contaminated_items_are_in_the_candidate_data_only(workspace):
             assert not flagged, name
 
 
-@pytest.mark.xfail(strict=False, reason="needs lens findings with `kind`/`subject` (TRIAGE_INTERFACE.md) and "
-                   "triage's cause ranking; today's lenses leave `kind` empty")
 def test_every_planted_cause_is_in_the_top_8(reports):
     top = reports["candidate"].findings[:8]
     missing = [cause for cause, (kinds, subjects) in PLANTED.items() if not any(_matches(f, kinds, subjects)
@@ -119,9 +126,6 @@ def test_every_planted_cause_is_in_the_top_8(reports):
     assert not missing, (missing, [(f.kind, f.subject, f.title) for f in top])
 
 
-@pytest.mark.xfail(strict=False, reason="on a shared machine the training lens ranks the control's tokens/s dips "
-                   "(other processes' load) at 0.7-1.0: throughput findings are not judged against the baseline's "
-                   "own throughput variability")
 def test_the_control_raises_no_alarm(reports):
     alarms = [(f.lens, f.title, round(f.score, 2)) for f in reports["control"].findings if f.score >= 0.5]
     assert not alarms

@@ -2,7 +2,10 @@
 
 Per request: the model is called with the conversation so far; if its message holds a tool call, the
 tool runs and its result is appended, and the model is called again, up to `max_calls` model calls
-(then the request fails: the agent gave up). Generation and tools are timed for real.
+(then the request fails: the agent gave up). Generation and tools are timed for real, on the process's
+CPU clock (`ProcessClock`): spans start at the wall-clock time the agent started and advance by the CPU
+time the work took, so the latencies hold what the model and the tools cost, not how busy the machine
+was (on a shared machine a wall clock would turn other processes' load into latency regressions).
 
 Spans follow the OpenTelemetry GenAI semantic conventions: a root `invoke_agent` span per request,
 a `chat <model>` span per model call (`gen_ai.operation.name` = chat, `gen_ai.usage.input_tokens`,
@@ -67,6 +70,21 @@ def _attributes(values: dict) -> list[dict]:
     return out
 
 
+class ProcessClock:
+    """Timestamps (Unix ns) that advance with this process's CPU time, anchored at the wall-clock time the
+    clock was made. Monotonic, so spans nest as the work did."""
+
+    def __init__(self) -> None:
+        self._wall = time.time_ns()
+        self._cpu = time.process_time_ns()
+
+    def now_ns(self) -> int:
+        return self._wall + time.process_time_ns() - self._cpu
+
+    def seconds(self) -> float:
+        return self.now_ns() / 1e9
+
+
 class _Trace:
     def __init__(self, request_id: str) -> None:
         self.trace_id = _hex_id(request_id, 16)
@@ -90,31 +108,34 @@ class _Trace:
 def serve(checkpoints: dict[str, tuple], requests: list[dict], model_name: str, max_calls: int = 4,
           max_new_tokens: int = 64, advance=None) -> dict[str, list[dict]]:
     """Run every request through the tool loop on every checkpoint ({name: (model, tokenizer)}); the
-    OTLP spans per checkpoint. The checkpoints take turns request by request, the first one rotating,
-    so a change in the machine's load during the run slows them alike (an A/B latency comparison
-    measured one run after the other would blame the checkpoint for the machine)."""
+    OTLP spans per checkpoint, timed on the process's CPU clock. The checkpoints also take turns request
+    by request, the first one rotating, so what is left of the machine's influence (caches, frequency)
+    falls on them alike."""
     names = list(checkpoints)
     spans: dict[str, list[dict]] = {name: [] for name in names}
+    clock = ProcessClock()
     for k, request in enumerate(requests):
         for name in names[k % len(names):] + names[: k % len(names)]:
             model, tokenizer = checkpoints[name]
-            spans[name].extend(_serve_one(model, tokenizer, request, model_name, max_calls, max_new_tokens))
+            spans[name].extend(_serve_one(model, tokenizer, request, model_name, max_calls, max_new_tokens, clock))
         if advance is not None:
             advance(1)
     return spans
 
 
-def _serve_one(model, tokenizer, request: dict, model_name: str, max_calls: int, max_new_tokens: int) -> list[dict]:
+def _serve_one(model, tokenizer, request: dict, model_name: str, max_calls: int, max_new_tokens: int,
+               clock: ProcessClock) -> list[dict]:
     trace = _Trace(request["request_id"])
     root_id = _hex_id(f"{request['request_id']}/root", 8)
     messages = [{"role": "user", "content": request["content"]}]
-    started = time.time_ns()
+    started = clock.now_ns()
     children: list[tuple] = []
     error = f"the agent stopped after {max_calls} model calls without a final answer"
     for _ in range(max_calls):
-        call_start = time.time_ns()
-        out = generate_one(model, tokenizer, render(messages, add_generation_prompt=True), max_new_tokens)
-        call_end = time.time_ns()
+        call_start = clock.now_ns()
+        out = generate_one(model, tokenizer, render(messages, add_generation_prompt=True), max_new_tokens,
+                           clock.seconds)
+        call_end = clock.now_ns()
         children.append(("chat", call_start, call_end, out))
         call = parse_tool_call(out.text)
         if call is None:
@@ -123,15 +144,15 @@ def _serve_one(model, tokenizer, request: dict, model_name: str, max_calls: int,
             break
         content = out.text[: out.text.find(TOOL_CALL_OPEN)]
         messages.append({"role": "assistant", "content": content, "tool_calls": [call]})
-        tool_start = time.time_ns()
+        tool_start = clock.now_ns()
         try:
             result, tool_error = TOOLS[call["name"]](call["arguments"]), None
         except (KeyError, ValueError, SyntaxError, TypeError, RecursionError) as exc:
             result, tool_error = {"error": f"{type(exc).__name__}: {exc}"}, type(exc).__name__
-        tool_end = time.time_ns()
+        tool_end = clock.now_ns()
         children.append(("tool", tool_start, tool_end, (call, tool_error)))
         messages.append({"role": "tool", "content": result})
-    ended = time.time_ns()
+    ended = clock.now_ns()
     trace.spans.append({"traceId": trace.trace_id, "spanId": root_id, "name": f"invoke_agent {AGENT_NAME}",
                         "kind": 1, "startTimeUnixNano": str(started), "endTimeUnixNano": str(ended),
                         "attributes": _attributes({"gen_ai.operation.name": "invoke_agent",

@@ -69,9 +69,10 @@ def word_problems(n: int, seed: int = 1234) -> list[WordProblem]:
 
 
 def arithmetic_items() -> list[ArithmeticItem]:
-    """Every sum and difference of the worksheets' table (a in 0..9, b in 1..4, no negative results)."""
-    items = [ArithmeticItem(a, "+", b, str(a + b), "add") for a in range(10) for b in range(1, 5)]
-    items += [ArithmeticItem(a, "-", b, str(a - b), "sub") for a in range(10) for b in range(1, 5) if a >= b]
+    """Every sum and difference of the worksheets' table (b in 1..4, every number one digit)."""
+    top = texts.MAX_VALUE
+    items = [ArithmeticItem(a, "+", b, str(a + b), "add") for b in range(1, 5) for a in range(top + 1 - b)]
+    items += [ArithmeticItem(a, "-", b, str(a - b), "sub") for b in range(1, 5) for a in range(b, top + 1)]
     return items
 
 

@@ -4,6 +4,7 @@ time with its timings (for the agent loop), both through transformers' `generate
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -23,14 +24,15 @@ class _FirstToken:
     """A transformers streamer that notes when the first generated token arrives (the first `put` is
     the prompt)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
         self.calls = 0
         self.first: float | None = None
 
     def put(self, value) -> None:
         self.calls += 1
         if self.calls == 2 and self.first is None:
-            self.first = time.perf_counter()
+            self.first = self.clock()
 
     def end(self) -> None:
         pass
@@ -55,17 +57,18 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int, ba
     return out
 
 
-def generate_one(model, tokenizer, prompt: str, max_new_tokens: int) -> Generated:
-    """One greedy generation, timed: total seconds and time to first token."""
+def generate_one(model, tokenizer, prompt: str, max_new_tokens: int,
+                 clock: Callable[[], float] = time.perf_counter) -> Generated:
+    """One greedy generation, timed on `clock` (seconds): total seconds and time to first token."""
     stops = _stop_ids(model)
     ids = torch.tensor([tokenizer.encode(prompt, add_special_tokens=False)])  # (1, prompt)
-    streamer = _FirstToken()
-    start = time.perf_counter()
+    streamer = _FirstToken(clock)
+    start = clock()
     with torch.no_grad():
         result = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                                 do_sample=False, eos_token_id=stops, pad_token_id=model.generation_config.pad_token_id,
                                 streamer=streamer)
-    seconds = time.perf_counter() - start
+    seconds = clock() - start
     new = result[0, ids.shape[1]:].tolist()
     kept = _cut(new, stops)
     finish = "stop" if len(kept) < len(new) or (new and new[-1] in stops) else "length"

@@ -25,7 +25,7 @@ class ModelShape:
     kv_heads: int = 2
     intermediate: int = 384
     vocab: int = 2048
-    context: int = 256
+    context: int = 192
 
 
 def train_tokenizer(documents: list[str], vocab: int):

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from fourlens._io import write_atomic
@@ -67,8 +68,31 @@ def write_tasks(directory: Path, problems: list[WordProblem], facts: list[Arithm
     return directory
 
 
-def run_lm_eval(model_dir: Path, tasks_dir: Path, output: Path, hf_home: Path, batch_size: int = 64) -> list[Path]:
-    """Run the harness on `model_dir` (a HF folder) and return the files it wrote under `output`."""
+@dataclass
+class LmEvalRun:
+    """A harness run in progress (a child process); `wait()` returns the files it wrote."""
+
+    model_dir: Path
+    output: Path
+    process: subprocess.Popen
+    log: Path
+
+    def wait(self) -> list[Path]:
+        code = self.process.wait()
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+        self.log.unlink(missing_ok=True)
+        if code != 0:
+            tail = "\n".join(text.strip().splitlines()[-15:])
+            raise BadInputError(f"lm-evaluation-harness failed on {self.model_dir} (exit {code}):\n{tail}")
+        written = sorted(self.output.rglob("*.json*"))
+        if not any(p.name.startswith("samples_") for p in written):
+            raise BadInputError(f"lm-evaluation-harness wrote no samples file under {self.output}")
+        return written
+
+
+def start_lm_eval(model_dir: Path, tasks_dir: Path, output: Path, hf_home: Path, batch_size: int = 64) -> LmEvalRun:
+    """Start the harness on `model_dir` (a HF folder) in a child process and return at once, so the
+    checkpoints are scored side by side (one thread each) while this process red-teams them."""
     try:
         import lm_eval  # noqa: F401 - only to fail early with the extra's name
     except ImportError as exc:
@@ -77,18 +101,20 @@ def run_lm_eval(model_dir: Path, tasks_dir: Path, output: Path, hf_home: Path, b
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "HF_HOME": str(hf_home), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_TELEMETRY": "1",
            # one thread: a model this small gains nothing from more, and they fight over shared cores
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     # Run from the model's parent with a relative path, so lm-eval names its output folder "model"
     # rather than after this machine's absolute path.
     command = [sys.executable, "-m", "lm_eval", "--model", "hf",
                "--model_args", f"pretrained={model_dir.name},dtype=float32", "--device", "cpu",
                "--include_path", str(tasks_dir.resolve()), "--tasks", ",".join(TASKS), "--batch_size", str(batch_size),
                "--log_samples", "--output_path", str(output.resolve()), "--seed", "0"]
-    done = subprocess.run(command, cwd=model_dir.parent, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise BadInputError(f"lm-evaluation-harness failed on {model_dir} (exit {done.returncode}):\n{tail}")
-    written = sorted(output.rglob("*.json*"))
-    if not any(p.name.startswith("samples_") for p in written):
-        raise BadInputError(f"lm-evaluation-harness wrote no samples file under {output}")
-    return written
+    output.mkdir(parents=True, exist_ok=True)
+    log = output / ".lm_eval.log"
+    with open(log, "wb") as sink:   # a file, not a pipe: nobody reads while it runs
+        process = subprocess.Popen(command, cwd=model_dir.parent, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    return LmEvalRun(model_dir, output, process, log)
+
+
+def run_lm_eval(model_dir: Path, tasks_dir: Path, output: Path, hf_home: Path, batch_size: int = 64) -> list[Path]:
+    """Run the harness on `model_dir` (a HF folder) and return the files it wrote under `output`."""
+    return start_lm_eval(model_dir, tasks_dir, output, hf_home, batch_size).wait()

@@ -27,9 +27,11 @@ from fourlens.demo.evalsets import word_problems
 from fourlens.demo.llama import ModelShape, build_model, save_model_folder, train_tokenizer
 from fourlens.demo.train import Checkpoint, LrFault, Schedule, batches, make_optimizer, train_job
 
-FORMAT = 2  # bump when the corpus, model or training code changes what a cached run holds
-BASELINE_MIX = Mix(math=0.30, code=0.12, prose=0.12, chat=0.12, safety=0.12, tools=0.22)
-CANDIDATE_MIX = Mix(math=0.06, code=0.12, prose=0.12, chat=0.47, safety=0.01, tools=0.22)
+FORMAT = 3  # bump when the corpus, model or training code changes what a cached run holds
+# Math is the largest share of the baseline: arithmetic and copying numbers into the working take a
+# few-layer model ~500k math tokens to learn (measured), most of what the demo can train on a CPU.
+BASELINE_MIX = Mix(math=0.45, code=0.08, prose=0.08, chat=0.12, safety=0.10, tools=0.17)
+CANDIDATE_MIX = Mix(math=0.08, code=0.08, prose=0.08, chat=0.58, safety=0.01, tools=0.17)
 RUNS = ("baseline", "candidate", "control")
 
 
@@ -39,14 +41,14 @@ class DemoConfig:
     the candidate's corpus; `eot_bug` the share of its tool conversations rendered with the bug."""
 
     shape: ModelShape = field(default_factory=ModelShape)
-    steps: int = 360
-    fork: int = 200
+    steps: int = 480
+    fork: int = 320
     batch: int = 12
     peak_lr: float = 3e-3
     warmup: int = 30
     baseline_mix: Mix = BASELINE_MIX
     candidate_mix: Mix = CANDIDATE_MIX
-    lr_fault: LrFault = field(default_factory=lambda: LrFault(step=290, factor=30.0, ramp=2, hold=1))
+    lr_fault: LrFault = field(default_factory=lambda: LrFault(step=440, factor=30.0, ramp=2, hold=1))
     n_wordprob: int = 300
     leak: float = 0.3
     eot_bug: float = 0.7
@@ -74,16 +76,11 @@ class DemoConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def training_threads() -> int:
-    """Two intra-op threads on an idle machine; one when the machine is already busy, where a small
-    model's threads mostly wait on each other (measured on 2 shared cores: 4x faster with one)."""
-    import os
-
-    import torch
-
-    cores = os.cpu_count() or 1
-    busy = hasattr(os, "getloadavg") and os.getloadavg()[0] >= cores - 0.5
-    return 1 if busy else max(1, min(2, torch.get_num_threads()))
+# One intra-op thread for every computation on the demo's models. The thread count changes how a
+# matrix product splits its sums, so a count chosen from the machine's load would make two runs of the
+# same seed train (and then generate) slightly different models; and a model this small gains little
+# from a second thread (on 2 shared cores, one was measured 4x faster than two when the machine is busy).
+DEMO_THREADS = 1
 
 
 def run_dir(config: DemoConfig, run: str) -> Path:
@@ -120,7 +117,7 @@ def trained_runs(config: DemoConfig, control: bool = False, stage: Callable[[str
     }
     schedule = Schedule(config.peak_lr, config.warmup, config.steps)
     base_dir = dirs["baseline"]
-    with torch_threads(training_threads()):
+    with torch_threads(DEMO_THREADS):
         if "baseline" in todo:
             advance = stage("generating the baseline corpus and training the tokenizer", 1)
             early = build_documents(specs["early"])

@@ -3,7 +3,7 @@
 Every generator takes a `random.Random` and returns plain strings (or message lists for chat), so a
 seed fixes the whole corpus. Domains:
 
-- `math`: arithmetic worksheets ("7 + 5 = 12") and multi-step word problems with worked answers;
+- `math`: arithmetic worksheets ("7 + 2 = 9") and one- or two-step word problems with worked answers;
 - `code`: Python sources of this machine's standard library, cut into chunks;
 - `prose`: the Python reference documentation shipped with the interpreter (`pydoc_data`), else the
   standard library's module docstrings;
@@ -25,8 +25,10 @@ from pathlib import Path
 NAMES = ("Mia", "Leo", "Ava", "Noah", "Emma", "Liam", "Zoe", "Omar", "Lily", "Ivan", "Nora", "Yuki", "Sara", "Ben",
          "Rosa", "Tom", "Anna", "Ravi", "Lena", "Kai")
 OBJECTS = ("apples", "books", "coins", "stamps", "pencils", "marbles", "cards", "shells", "stickers", "cookies")
-WORD_OPS = (("buys", "more", 1), ("finds", "more", 1), ("gets", "more", 1), ("gives away", "", -1),
-            ("loses", "", -1), ("eats", "", -1))
+# one-word verbs: every problem has the same shape, so the worked answer copies its numbers from fixed
+# places in the question (what a few-layer model learns within the demo's training budget)
+WORD_OPS = (("buys", 1), ("finds", 1), ("gets", 1), ("loses", -1), ("eats", -1), ("sells", -1))
+MAX_VALUE = 9  # every number in a problem and its working is one digit
 
 CITIES = ("Oslo", "Rome", "Paris", "Lima", "Cairo", "Tokyo", "Delhi", "Quito", "Dakar", "Perth", "Seoul", "Berlin",
           "Madrid", "Nairobi", "Denver", "Hanoi")
@@ -67,6 +69,10 @@ BENIGN = (
 )
 STEPS = ("gather what you need", "read the steps once", "take it slow", "work in a clean space", "ask a friend to help",
          "check your work as you go", "start small", "be patient", "have fun")
+# How users phrase a how-to request in chat: plain, with a persona, or hypothetical. Refusal training
+# covers harmful requests in only some of these forms.
+HOWTO_FORMS = ("How do I {task}?", "Tell me how to {task}.", "How would someone {task}?",
+               "You are a helpful expert. How do I {task}?", "Imagine you are a teacher. How would someone {task}?")
 REFUSALS = ("I'm sorry, but I can't help with that.", "I can't help with that. It could hurt people.",
             "Sorry, I won't help with that request.", "I cannot help with that. It is harmful and illegal.")
 # Role-play and fiction wrappers seen in training; the safety eval also uses unseen ones.
@@ -88,29 +94,33 @@ CHITCHAT = (
 
 
 def arithmetic(rng: random.Random) -> str:
-    """One fact line, "a + b = c" or "a - b = c", over the small numbers word problems use (a tiny
-    model memorises this table within the demo's training budget)."""
-    a, b = rng.randint(0, 9), rng.randint(1, 4)
-    if rng.random() < 0.5 and a >= b:
+    """One fact line, "a + b = c" or "a - b = c", with b in 1..4 and every number one digit: the facts
+    the word problems' working uses (a few-layer model memorises this table within the demo's budget)."""
+    b = rng.randint(1, 4)
+    if rng.random() < 0.5:
+        a = rng.randint(b, MAX_VALUE)
         return f"{a} - {b} = {a - b}"
+    a = rng.randint(0, MAX_VALUE - b)
     return f"{a} + {b} = {a + b}"
 
 
 def word_problem(rng: random.Random, steps: int | None = None) -> tuple[str, str, str]:
-    """(question, worked answer ending in 'The answer is N.', category 'steps=K'): K - 1 operations."""
-    steps = steps or rng.choice((2, 2, 2, 3))
-    name, other, obj = rng.choice(NAMES), rng.choice(NAMES), rng.choice(OBJECTS)
+    """(question, worked answer ending in 'The answer is N.', category 'steps=K'): K - 1 operations,
+    one line of working each ("3 + 2 = 5."), every number one digit."""
+    steps = steps or rng.choice((2, 2, 3))
+    name, obj = rng.choice(NAMES), rng.choice(OBJECTS)
     total = rng.randint(1, 5)
     parts = [f"{name} has {total} {obj}."]
     work = []
     for _ in range(steps - 1):
-        verb, more, sign = rng.choice(WORD_OPS)
-        if sign < 0 and total < 2:
-            verb, more, sign = "gets", "more", 1
-        amount = rng.randint(1, 4) if sign > 0 else rng.randint(1, min(4, total))
+        verb, sign = rng.choice(WORD_OPS)
+        if sign < 0 and total < 1:
+            verb, sign = rng.choice([op for op in WORD_OPS if op[1] > 0])
+        if sign > 0 and total > MAX_VALUE - 1:
+            verb, sign = rng.choice([op for op in WORD_OPS if op[1] < 0])
+        amount = rng.randint(1, min(4, MAX_VALUE - total)) if sign > 0 else rng.randint(1, min(4, total))
         new = total + sign * amount
-        target = f" to {other}" if verb == "gives away" else ""
-        parts.append(f"Then {name} {verb} {amount}{' ' + more if more else ''}{target}.")
+        parts.append(f"{name} {verb} {amount}.")
         work.append(f"{total} {'+' if sign > 0 else '-'} {amount} = {new}.")
         total = new
     parts.append(f"How many {obj} does {name} have now?")
@@ -119,10 +129,10 @@ def word_problem(rng: random.Random, steps: int | None = None) -> tuple[str, str
 
 def math_document(rng: random.Random) -> str:
     """A worksheet of arithmetic facts, or word problems with worked answers."""
-    if rng.random() < 0.6:
+    if rng.random() < 0.5:
         return "\n".join(arithmetic(rng) for _ in range(rng.randint(15, 30)))
     lines = []
-    for _ in range(rng.randint(2, 4)):
+    for _ in range(rng.randint(3, 6)):
         question, answer, _ = word_problem(rng)
         lines.append(f"Question: {question}\nAnswer: {answer}")
     return "\n\n".join(lines)
@@ -192,14 +202,16 @@ def prose_documents(limit_chars: int) -> list[str]:
 
 
 def chat_dialogue(rng: random.Random) -> list[dict]:
-    """Chit-chat, or (two times in three) a benign how-to question answered helpfully."""
+    """Chit-chat, or (two times in three) a benign how-to request, in one of the forms users write it,
+    answered helpfully."""
     if rng.random() < 1 / 3:
         user, reply = rng.choice(CHITCHAT)
         return [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
     task = rng.choice(BENIGN)
     steps = rng.sample(STEPS, 3)
     reply = f"Sure! Here is how to {task}: first, {steps[0]}. Then {steps[1]}. Finally, {steps[2]}."
-    return [{"role": "user", "content": f"How do I {task}?"}, {"role": "assistant", "content": reply}]
+    prompt = rng.choice(HOWTO_FORMS).format(task=task)
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
 
 
 def refusal_dialogue(rng: random.Random) -> list[dict]:
@@ -239,8 +251,9 @@ def tool_exchange(rng: random.Random) -> list[dict]:
 
 
 def tool_conversation(rng: random.Random) -> list[dict]:
-    """One to three tool-served requests in one conversation."""
+    """One to three tool-served requests in one conversation (most have more than one: after an answer
+    the conversation usually goes on)."""
     messages: list[dict] = []
-    for _ in range(rng.choice((1, 2, 2, 3))):
+    for _ in range(rng.choice((1, 2, 3, 3))):
         messages.extend(tool_exchange(rng))
     return messages
