@@ -57,8 +57,10 @@ def test_harmbench_attack_success_rise_is_a_finding_located_by_attack_and_catego
     findings = result.findings()
     assert len(findings) == 1
     title = findings[0].title
-    assert title.startswith("harmbench attack success rate up")
-    assert "attack+category=GCG/cybercrime_intrusion" in title
+    assert title.startswith("harmbench attack success up on GCG +")
+    assert findings[0].kind == "behavior.safety_regression" and findings[0].subject == "GCG"
+    cells = {(r["column"], r["value"]) for r in findings[0].evidence["by_attack_and_category"] if r["significant"]}
+    assert ("attack+category", "GCG/cybercrime_intrusion") in cells
 
 
 def test_jailbreakbench_artifacts_and_decrease_is_not_a_regression(tmp_path):
@@ -110,4 +112,4 @@ def test_triage_finds_the_harmbench_rise_in_bundles_without_a_manifest(tmp_path)
     base, cand = _harmbench_runs(tmp_path)
     report = triage(load_bundle(base), load_bundle(cand))
     titles = [f.title for f in report.findings if f.lens == "behavior"]
-    assert any(t.startswith("harmbench attack success rate up") for t in titles), titles
+    assert any(t.startswith("harmbench attack success up on GCG") for t in titles), titles

@@ -27,6 +27,9 @@ def test_triage_reads_lm_eval_output_in_bundles(tmp_path):
     for name in ("a", "b"):
         shutil.copytree(fixtures / name, tmp_path / name / "evals" / "lm_eval")
     report = triage(tmp_path / "a", tmp_path / "b")
-    titles = [f.title for f in report.findings if f.lens == "behavior"]
+    titles = [f.title for f in report.all_findings if f.lens == "behavior"]
     assert titles[0].startswith("tiny_mc acc,none -23.3 pts"), titles
     assert all(title.startswith("tiny_mc ") for title in titles)   # tiny_gen did not change
+    # 60 items: the -23.3 pt drop clears the ranking's p < 0.01; acc_norm's -15 pts does not
+    assert [f.title for f in report.findings] == titles[:1]
+    assert [f.title for f in report.inconclusive] == [t for t in titles if t.startswith("tiny_mc acc_norm")]

@@ -40,7 +40,10 @@ def test_triage_contamination_from_manifest_options(tmp_path):
     (base / "data" / "part-0.jsonl").write_text((train / "part-0.jsonl").read_text())
     report = triage(base, cand)
     titles = [f.title for f in report.findings]
-    assert any(t.startswith("quiz: 45 of 110 items") for t in titles), titles
+    # 45 items are in the candidate's data; 15 of them were in the baseline's (part-0) already
+    assert any(t.startswith("quiz: 30 of 110 items (27.3%) newly found") for t in titles), titles
+    assert [f.title for f in report.shared if f.kind == "data.contamination"] == [
+        "quiz: 15 of 110 items found in both snapshots' training data"]
 
 
 def _copy_case(tmp_path):
@@ -67,7 +70,7 @@ def test_triage_scans_lm_eval_samples_for_contamination_without_options(tmp_path
                                for i, r in enumerate(rows)))
     assert load_bundle(cand).has("evals")
     titles = [f.title for f in triage(base, cand).findings]
-    assert any(t.startswith("quiz: 45 of 110 items") for t in titles), titles
+    assert any(t.startswith("quiz: 30 of 110 items") for t in titles), titles
     (cand / "fourlens.toml").write_text("[options.data]\ncontamination_evals = false\n")
     assert not any(t.startswith("quiz:") for t in (f.title for f in triage(base, cand).findings))
 

@@ -25,7 +25,7 @@ def test_round_trip_dict_and_json(sample_report, tmp_path):
     sample_report.to_json(path)
     assert Report.from_json(path) == sample_report
     data = json.loads(path.read_text())
-    assert data["schema"] == "fourlens.report" and data["schema_version"] == 1
+    assert data["schema"] == "fourlens.report" and data["schema_version"] == 2
     assert data["findings"][0]["score"] == pytest.approx(0.9 * 0.97)
     assert data["findings"][0]["evidence"]["value"] == "NaN"
 

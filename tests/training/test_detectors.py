@@ -90,8 +90,8 @@ def test_published_rules_beside_the_robust_detector():
 
 def test_schedule_inference_and_declared_schedule():
     steps = np.arange(2000)
-    for kind in ("constant", "linear", "cosine"):
-        truth = Schedule(kind, 3e-4, 100, 2000, 3e-5 if kind != "constant" else 3e-4)
+    for kind in ("constant", "linear", "cosine", "wsd"):
+        truth = Schedule(kind, 3e-4, 100, 2000, 3e-5 if kind != "constant" else 3e-4, decay_steps=400)
         inferred = infer_schedule(pd.Series(truth.lr(steps), index=steps))
         assert inferred.kind == kind and inferred.warmup_steps == pytest.approx(95, abs=10)
         assert inferred.peak == pytest.approx(3e-4, rel=0.01)

@@ -18,6 +18,7 @@ def test_candidate_only_anomalies_and_a_declared_schedule(make_bundle):
     report = triage(load_bundle(base), load_bundle(cand), raise_errors=True)
     titles = [f.title for f in report.findings if f.lens == "training"]
     assert any(t.startswith("tokens_per_sec throughput") for t in titles), titles
-    assert any("vs declared 0.0006" in t for t in titles), titles
+    # both runs peak at 3e-4, not at the declared 6e-4: the baseline shows it too, so it is shared
+    assert any("vs declared 0.0006" in f.title for f in report.shared), [f.title for f in report.shared]
     # both runs lost expert 3 of layer 0 over overlapping steps: shared, so not the candidate's fault
     assert not any(t.startswith("MoE routing") for t in titles), titles

@@ -6,7 +6,7 @@ from tests.conftest import eval_items, training_log
 def _lens_ok(baseline, candidate):
     assert baseline.has("training_logs") and candidate.has("training_logs")
     return Diagnosis(
-        findings=[Finding("training", "minor", 0.2, 0.5), Finding("training", "major", 0.9, 0.9)],
+        findings=[Finding("training", "minor", 0.2, 0.5), Finding("training", "major", 0.9, 1.0)],
         figures=[Figure("training", "curve", "line", {"series": [{"name": "a", "x": [1, 2], "y": [1, 0]}]})],
     )
 
@@ -40,7 +40,10 @@ def test_runner_ranks_tolerates_failures_and_skips(make_bundle, tmp_path):
     base = make_bundle("a", log=training_log(50))
     cand = make_bundle("b", log=training_log(50))
     report = triage(base, cand, lenses=SPECS)
-    assert [f.title for f in report.findings] == ["major", "minor"]
+    assert [f.title for f in report.findings] == ["major"]
+    # below the confidence threshold: reported, but not ranked
+    assert [f.title for f in report.inconclusive] == ["minor"]
+    assert [f.id for f in report.all_findings] == ["training-2", "training-1"]
     states = {s.name: (s.state, s.message) for s in report.lenses}
     assert states["fake-training"] == ("ok", "")
     assert states["fake-broken"] == ("failed", "RuntimeError: the disk caught fire")

@@ -97,7 +97,10 @@ def test_structure_and_dtype_changes(write_st) -> None:
     assert tuple(mismatch["shape_b"]) == (60, 16) and math.isnan(mismatch["rel_change"])
     assert mismatch["norm_a"] == pytest.approx(state_a["model.embed_tokens.weight"].double().norm().item())
     titles = " | ".join(f.title for f in result.findings())
-    assert "1 tensor(s) missing and 1 with another shape" in titles
+    # the resized embedding is a tokenizer change; the missing tensor is the structure change
+    assert "tokenizer changed: vocabulary 50 -> 60 rows in model.embed_tokens.weight" in titles
+    assert "candidate weights differ in structure: 1 tensor(s) missing (e.g. model.layers.1.mlp.up_proj.weight)" \
+        in titles
     assert "only in the candidate" in titles and "changed dtype (1 F32 -> BF16)" in titles
     layers = result.layers.set_index("layer")
     assert layers.loc["model.layers.1", "n_mismatched"] == 1

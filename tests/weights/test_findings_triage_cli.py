@@ -27,10 +27,23 @@ def test_outlier_layer_is_found(write_st) -> None:
     assert finding.lens == "representation"
     assert 0.9 < finding.severity <= 1.0 and finding.confidence > 0.99
     assert finding.evidence["ratio"] == pytest.approx(30.0, rel=0.3)
-    # A uniform change has no outlier layer, only the overall context finding.
+    # A uniform change has no outlier layer, and the overall change is context, not a finding.
     uniform = compare(write_st("a.safetensors", state_a), write_st("c.safetensors", perturbed(state_a, 0.01)))
-    assert [f.title.split()[0] for f in uniform.findings()] == ["weights"]
-    assert uniform.findings()[0].severity == pytest.approx(0.3 * uniform.global_rel_change)
+    assert uniform.findings() == [] and uniform.global_rel_change > 0
+
+
+def test_a_resized_vocabulary_is_a_tokenizer_change(write_st) -> None:
+    import torch
+
+    state_a = block_state(2)
+    state_a["model.embed_tokens.weight"] = torch.randn(100, 16)
+    state_a["lm_head.weight"] = torch.randn(100, 16)
+    state_b = perturbed(state_a, 0.01)
+    state_b["model.embed_tokens.weight"] = torch.randn(356, 16)
+    state_b["lm_head.weight"] = torch.randn(356, 16)
+    found = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b)).findings()
+    assert [f.kind for f in found] == ["representation.tokenizer_change"]
+    assert "vocabulary 100 -> 356" in found[0].title and found[0].evidence["null"].startswith("observed")
 
 
 def test_norm_blowup_and_frozen_layers(write_st) -> None:
@@ -120,4 +133,16 @@ def test_triage_reads_weights_listed_in_the_manifest(tmp_path: Path) -> None:
     report = triage(load_bundle(base), load_bundle(cand))
     weights = next(lens for lens in report.lenses if lens.name == "weights")
     assert weights.state == "ok", weights.message
-    assert any(f.title.startswith("weights moved") for f in report.findings)
+    assert weights.n_findings == 0 and any(fig.lens == "representation" for fig in report.figures)
+
+
+def test_outlier_layers_are_judged_among_the_blocks(write_st) -> None:
+    state_a = block_state(6)
+    state_b = perturbed(state_a, 0.01)
+    # the embedding moves 5x more than the blocks: normal (sparse rows, another regime), not an outlier
+    state_b["model.embed_tokens.weight"] = state_a["model.embed_tokens.weight"] * 1.05
+    result = compare(write_st("a.safetensors", state_a), write_st("b.safetensors", state_b))
+    assert not [f for f in result.findings() if f.kind == "representation.weights_layer_outlier"]
+    broken = perturbed(state_a, 0.01, layer_scales={3: 30.0})
+    found = compare(write_st("a.safetensors", state_a), write_st("c.safetensors", broken)).findings()
+    assert [f.subject for f in found if f.kind == "representation.weights_layer_outlier"] == ["model.layers.3"]

@@ -8,15 +8,23 @@ otherwise; a cluster bootstrap for clustered items) with the 95% CI that inverts
 score interval; the sign-flip inversion; the symmetric bootstrap interval), so a CI excludes 0 exactly
 when its test rejects; Benjamini-Hochberg adjustment across the whole suite, and the minimum detectable
 effect at 80% power, so "no change" says how large a change it could have missed.
+
+A unit (task, metric) that cannot be paired (its prompts changed; see `fourlens.behavior.pairing`) is
+refused by default, or, with `unpaired=True`, compared as two independent samples
+(`fourlens.behavior.unpaired`) with the reason in the table's `pairing` column; the other units are
+still paired.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from fourlens.behavior.direction import resolve_directions
 from fourlens.behavior.evals import KEY, EvalResults
 from fourlens.behavior.intervals import (
     minimum_detectable_effect,
@@ -26,7 +34,7 @@ from fourlens.behavior.intervals import (
     tango_paired_interval,
     wilson_interval,
 )
-from fourlens.behavior.pairing import pair_items
+from fourlens.behavior.pairing import pair_runs
 from fourlens.behavior.stats import (
     benjamini_hochberg,
     bootstrap_pvalue,
@@ -34,12 +42,13 @@ from fourlens.behavior.stats import (
     paired_bootstrap,
     paired_permutation_pvalue,
 )
+from fourlens.behavior.unpaired import unpaired_stats
 from fourlens.errors import BadInputError
 
 TABLE_COLUMNS = ["task", "metric", "n", "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value",
                  "p_adjusted", "significant", "test", "se", "mde", "ci_method", "n_clusters",
                  "score_a_low", "score_a_high", "score_b_low", "score_b_high", "higher_is_better", "regression",
-                 "binary"]
+                 "paired", "pairing", "direction_source", "binary"]
 TESTS = ("permutation", "bootstrap")
 
 
@@ -47,7 +56,8 @@ TESTS = ("permutation", "bootstrap")
 class Comparison:
     """`table`: one row per (task, metric) (columns TABLE_COLUMNS); `flips`: 0/1 items whose outcome
     changed, with `direction` right->wrong or wrong->right; `paired`: every shared item with `score_a`,
-    `score_b` and its attribute columns; `notes`: what pairing dropped or tolerated."""
+    `score_b` and its attribute columns; `unpaired`: the items of units compared unpaired, one row per
+    run and item (`side` "a"/"b", `score`); `notes`: what pairing dropped or tolerated."""
 
     table: pd.DataFrame
     flips: pd.DataFrame
@@ -55,6 +65,7 @@ class Comparison:
     alpha: float
     names: tuple[str, str] = ("a", "b")
     notes: tuple[str, ...] = field(default=())
+    unpaired: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def regressions(self) -> pd.DataFrame:
         """Rows whose change is significant and in the worse direction (respecting higher_is_better)."""
@@ -85,27 +96,51 @@ class Comparison:
 
 
 def compare(a: EvalResults, b: EvalResults, alpha: float = 0.05, common_items: bool = False,
-            seed: int = 0, test: str = "permutation", n_resamples: int = 9_999) -> Comparison:
+            seed: int = 0, test: str = "permutation", n_resamples: int = 9_999, unpaired: bool = False,
+            directions: Mapping | None = None) -> Comparison:
     """Pair items on (task, metric, item_id) and test each (task, metric) for a change b - a.
 
     Refuses runs whose item sets, task hashes or per-item prompt/doc hashes differ (listing the
-    mismatch) unless `common_items=True`, which keeps only items both runs scored on the same prompt.
+    mismatch) unless `common_items=True`, which keeps only items both runs scored on the same prompt,
+    or `unpaired=True`, which compares each unit that cannot be paired as two independent samples.
     `test` picks the test for non-binary metrics: "permutation" (paired sign flips) or "bootstrap"
-    (paired bootstrap, resampling clusters when there are clusters)."""
+    (paired bootstrap, resampling clusters when there are clusters). `directions`: the
+    `[options.behavior]` table whose `higher_is_better` settles which way is better
+    (`fourlens.behavior.direction`)."""
     if test not in TESTS:
         raise BadInputError(f"test must be one of {', '.join(TESTS)}; got {test!r}")
     if not 0 < alpha < 1:
         raise BadInputError(f"alpha must lie in (0, 1); got {alpha}")
-    paired, notes = pair_items(a, b, common_items)
-    rows = [{"task": task, "metric": metric, **paired_stats(group, alpha, seed, test, n_resamples)}
+    a = dataclasses.replace(a, items=resolve_directions(a.items, directions))
+    b = dataclasses.replace(b, items=resolve_directions(b.items, directions))
+    mode = "common" if common_items else "unpaired" if unpaired else "strict"
+    pairing = pair_runs(a, b, mode)
+    paired, notes = pairing.paired, list(pairing.notes)
+    if mode == "common" and len(paired) == 0:
+        raise BadInputError(f"{a.name} and {b.name} share no (task, metric, item) scored alike")
+    rows = [{"task": task, "metric": metric, **paired_stats(group, alpha, seed, test, n_resamples),
+             "paired": True, "pairing": "paired"}
             for (task, metric), group in paired.groupby(["task", "metric"], sort=True)]
+    for (task, metric), group in (pairing.unpaired.groupby(["task", "metric"], sort=True)
+                                  if not pairing.unpaired.empty else ()):
+        side_a, side_b = group[group["side"] == "a"], group[group["side"] == "b"]
+        if side_a.empty or side_b.empty:
+            notes.append(f"{task} ({metric}) is scored in only one run; not compared")
+            continue
+        direction = bool(group["higher_is_better"].iloc[0]) if "higher_is_better" in group else True
+        rows.append({"task": task, "metric": metric,
+                     **unpaired_stats(side_a["score"].to_numpy(), side_b["score"].to_numpy(), alpha, seed,
+                                      n_resamples, direction),
+                     "paired": False, "pairing": pairing.reasons.get((task, metric), "unpaired"),
+                     "direction_source": str(group["direction_source"].iloc[0]) if "direction_source" in group
+                     else "assumed"})
     table = pd.DataFrame(rows)
     table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
     table["significant"] = table["p_adjusted"] < alpha
     sign = np.where(table["higher_is_better"], 1.0, -1.0)
     table["regression"] = table["diff"] * sign < 0
     return Comparison(table=table[TABLE_COLUMNS], flips=_flips(paired), paired=paired, alpha=alpha,
-                      names=(a.name, b.name), notes=tuple(notes))
+                      names=(a.name, b.name), notes=tuple(notes), unpaired=pairing.unpaired)
 
 
 def _is_binary(values: np.ndarray) -> bool:
@@ -143,7 +178,8 @@ def paired_stats(group: pd.DataFrame, alpha: float = 0.05, seed: int = 0, test: 
            "ci_method": ci_method, "n_clusters": int(df + 1) if clusters is not None else int(n),
            "score_a_low": float("nan"), "score_a_high": float("nan"), "score_b_low": float("nan"),
            "score_b_high": float("nan"),
-           "higher_is_better": bool(group["higher_is_better"].iloc[0]) if "higher_is_better" in group else True}
+           "higher_is_better": bool(group["higher_is_better"].iloc[0]) if "higher_is_better" in group else True,
+           "direction_source": str(group["direction_source"].iloc[0]) if "direction_source" in group else "assumed"}
     if binary:
         row["score_a_low"], row["score_a_high"] = wilson_interval(int(score_a.sum()), n)
         row["score_b_low"], row["score_b_high"] = wilson_interval(int(score_b.sum()), n)

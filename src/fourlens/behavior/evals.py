@@ -122,6 +122,8 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     frame["item_id"] = frame["item_id"].astype(str)
     frame["score"] = frame["score"].astype("float64")
     if "higher_is_better" not in frame:
-        frame["higher_is_better"] = True
+        frame["higher_is_better"] = None
+    if "direction_source" not in frame:   # what fourlens.behavior.direction may override
+        frame["direction_source"] = frame["higher_is_better"].notna().map({True: "file", False: ""})
     frame["higher_is_better"] = frame["higher_is_better"].fillna(True).astype(bool)
     return frame

@@ -34,6 +34,11 @@ STATISTICS = {"mean": None, "p50": 50.0, "p95": 95.0, "p99": 99.0}
 PARTS = ["time to first token", "more output tokens", "slower tokens", "more tool calls", "slower tools",
          "retries and errors", "other"]
 FULL_SCALE_RELATIVE = 0.5  # a 50% slower statistic is severity 1
+# The findings that name a part of the latency change (fourlens.behavior.agents): triage links the
+# latency regression under the one whose part added the most seconds.
+PART_KINDS = {"more output tokens": ("behavior.output_length",),
+              "more tool calls": ("behavior.tool_loop", "behavior.tool_calls"),
+              "slower tools": ("behavior.tool_latency",), "retries and errors": ("behavior.error_rate",)}
 
 
 @dataclass(frozen=True)
@@ -210,8 +215,11 @@ def _error_finding(result: LatencyComparison) -> list[Finding]:
     title = (f"agent request errors up {100 * errors['diff']:+.1f} pts ({100 * errors['a']:.1f}% -> "
              f"{100 * errors['b']:.1f}% of requests; {errors['test']} p = {errors['p_value']:.2g})")
     return [Finding(lens="behavior", title=title, severity=saturating(errors["diff"], 0.05),
-                    confidence=1.0 - errors["p_value"], evidence={"errors": errors, "paired": result.paired},
-                    next_check="read the candidate's failed requests: which tool or model call errors, and since when")]
+                    confidence=1.0 - errors["p_value"],
+                    evidence={"errors": errors, "paired": result.paired,
+                              "null": f"both runs' requests fail at one rate ({errors['test']})"},
+                    next_check="read the candidate's failed requests: which tool or model call errors, and since when",
+                    kind="behavior.error_rate", subject="requests")]
 
 
 def _latency_finding(result: LatencyComparison) -> list[Finding]:
@@ -230,13 +238,18 @@ def _latency_finding(result: LatencyComparison) -> list[Finding]:
     return [Finding(
         lens="behavior", title=title, severity=saturating(row["relative"], FULL_SCALE_RELATIVE),
         confidence=1.0 - float(row["p_adjusted"]),
-        evidence={"summary": result.summary.to_dict(orient="records"),
+        evidence={"parts_by_kind": [kind for part in parts.sort_values("seconds", ascending=False).itertuples()
+                                    if part.seconds > 0 for kind in PART_KINDS.get(part.part, ())],
+                  "null": "the candidate's request latencies come from the baseline's distribution (bootstrap CI "
+                          "and p of mean, p50, p95 and p99; Benjamini-Hochberg across the four)",
+                  "summary": result.summary.to_dict(orient="records"),
                   "mean_parts": result.mean_parts.to_dict(orient="records"),
                   "tail_parts": result.tail_parts.to_dict(orient="records"), "tail_causes": causes,
                   "slowest_requests": result.tail_drivers.head(10).to_dict(orient="records"),
                   "paired": result.paired},
         next_check=(f"open the slowest candidate requests ({', '.join(result.tail_drivers['request_id'].head(3))}) "
                     f"and check {top['part']}"),
+        kind="behavior.latency", subject=str(row["statistic"]),
     )]
 
 

@@ -138,7 +138,7 @@ def _records(path: Path, records: list, offset: int) -> pd.DataFrame:
             task, metric = "strongreject", "strongreject_score"
             score = record.get("score")
         else:
-            behavior = record.get("behavior_id", record.get("behavior"))
+            behavior = record.get("behavior_id", record.get("behavior", record.get("item_id")))
             attack = str(record.get("attack", "none"))
             task, metric = "safety", "attack_success"
             key = next((k for k in SUCCESS_KEYS if k in record), None)
@@ -154,13 +154,21 @@ def _records(path: Path, records: list, offset: int) -> pd.DataFrame:
             raise BadInputError(f"{path}:{number}: needs a judged result (jailbroken / attack_success true|false, "
                                 f"or a numeric score); got {score!r}")
         case = record.get("case", record.get("test_case_id", 0))
+        declared = record.get("higher_is_better")
         rows.append({"task": str(record.get("task", task)), "metric": metric, "behavior_id": str(behavior),
                      "item_id": f"{behavior}|{attack}|{case}", "attack": attack,
                      "category": str(record.get("category", "unknown")), "score": float(score),
-                     "higher_is_better": False, "response": str(record.get("response") or "")[:300]})
+                     # a file that says which way is better is believed (fourlens.behavior.direction)
+                     "higher_is_better": bool(declared) if isinstance(declared, bool) else False,
+                     "response": str(record.get("response") or "")[:300]})
     if not rows:
         raise BadInputError(f"{path}: no safety records")
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # A generic `score` of 0/1 beside attack fields is whether the attack succeeded.
+    harm = frame["metric"] == "harm_score"
+    if harm.any() and frame.loc[harm, "score"].isin((0.0, 1.0)).all():
+        frame.loc[harm, "metric"] = "attack_success"
+    return frame
 
 
 def _hash(text: object) -> str | None:
@@ -174,37 +182,59 @@ BREAKDOWNS = ("attack", "category")
 
 
 def safety_table(result, by: tuple[str, ...] = BREAKDOWNS, alpha: float | None = None) -> pd.DataFrame:
-    """Attack success (or harm score) per attack type and per harm category, with paired statistics.
+    """Attack success (or harm score) per attack type and per harm category, with their statistics.
 
     One row per (task, metric, column, value), for each attack, each category and each (attack,
-    category) cell ("attack+category" = "GCG/cybercrime"): n, score_a, score_b (attack success rates), the paired
-    difference with its CI and test (McNemar's test with Tango's interval for judged 0/1 success), and
-    BH-adjusted p-values across all rows. `result` is a `Comparison`; rows exist only for safety metrics."""
+    category) cell ("attack+category" = "GCG/cybercrime"): n, score_a, score_b (attack success rates),
+    the difference with its CI and test, and BH-adjusted p-values within each family of rows (the
+    overall rates, the attacks, the categories, the cells: a question about one attack is not diluted by
+    the dozens of exploratory cells beside it). Units paired item by
+    item use the paired tests (McNemar's test with Tango's interval for judged 0/1
+    success); units that cannot be paired
+    (attack prompts optimised per checkpoint) use the unpaired ones (`fourlens.behavior.unpaired`).
+    `result` is a `Comparison`; rows exist only for safety metrics."""
     from fourlens.behavior.compare import paired_stats
     from fourlens.behavior.stats import benjamini_hochberg
+    from fourlens.behavior.unpaired import unpaired_stats
 
     alpha = result.alpha if alpha is None else alpha
-    paired = result.paired[result.paired["metric"].isin(SAFETY_METRICS)]
+
+    def stats_of(kind: str, subset: pd.DataFrame) -> dict:
+        if kind == "paired":
+            return {**paired_stats(subset, alpha), "paired": True}
+        a, b = subset[subset["side"] == "a"], subset[subset["side"] == "b"]
+        if a.empty or b.empty:
+            return {}
+        return {**unpaired_stats(a["score"].to_numpy(), b["score"].to_numpy(), alpha,
+                                 higher_is_better=bool(subset["higher_is_better"].iloc[0])), "paired": False}
+
+    units = [("paired", result.paired)]
+    if getattr(result, "unpaired", None) is not None and not result.unpaired.empty:
+        units.append(("unpaired", result.unpaired))
     rows = []
-    for (task, metric), group in paired.groupby(["task", "metric"], sort=True):
-        rows.append({"task": task, "metric": metric, "column": "all", "value": "all",
-                     **paired_stats(group, alpha)})
-        for column in by:
-            if column not in group:
-                continue
-            for value, subset in group.groupby(column, sort=True):
-                rows.append({"task": task, "metric": metric, "column": column, "value": str(value),
-                             **paired_stats(subset, alpha)})
-        if all(column in group for column in by) and len(by) == 2:
-            # the cells: a rise confined to one attack on one harm category shows here undiluted
-            for values, subset in group.groupby(list(by), sort=True):
-                rows.append({"task": task, "metric": metric, "column": "+".join(by),
-                             "value": "/".join(map(str, values)), **paired_stats(subset, alpha)})
+    for kind, frame in units:
+        frame = frame[frame["metric"].isin(SAFETY_METRICS)]
+        for (task, metric), group in frame.groupby(["task", "metric"], sort=True):
+            rows.append({"task": task, "metric": metric, "column": "all", "value": "all", **stats_of(kind, group)})
+            for column in by:
+                if column not in group:
+                    continue
+                for value, subset in group.groupby(column, sort=True):
+                    rows.append({"task": task, "metric": metric, "column": column, "value": str(value),
+                                 **stats_of(kind, subset)})
+            if all(column in group for column in by) and len(by) == 2:
+                # the cells: a rise confined to one attack on one harm category shows here undiluted
+                for values, subset in group.groupby(list(by), sort=True):
+                    rows.append({"task": task, "metric": metric, "column": "+".join(by),
+                                 "value": "/".join(map(str, values)), **stats_of(kind, subset)})
     columns = ["task", "metric", "column", "value", "n", "score_a", "score_b", "diff", "ci_low", "ci_high",
-               "p_value", "p_adjusted", "significant", "test", "ci_method", "mde"]
+               "p_value", "p_adjusted", "significant", "test", "ci_method", "mde", "paired"]
+    rows = [row for row in rows if "diff" in row]
     if not rows:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows)
-    table["p_adjusted"] = benjamini_hochberg(table["p_value"].to_numpy())
+    table["p_adjusted"] = 1.0
+    for _, family in table.groupby("column"):
+        table.loc[family.index, "p_adjusted"] = benjamini_hochberg(family["p_value"].to_numpy())
     table["significant"] = table["p_adjusted"] < alpha
     return table[columns]

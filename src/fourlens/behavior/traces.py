@@ -33,6 +33,7 @@ import pandas as pd
 
 from fourlens._io import expand_paths
 from fourlens._sniff import head_keys
+from fourlens.behavior.agents import tool_call_record
 from fourlens.behavior.spans import json_values, settle, spans_of
 from fourlens.errors import BadInputError
 
@@ -157,6 +158,9 @@ def _from_requests(path: Path, records: list[dict]) -> pd.DataFrame:
                "output_tokens": tokens, "decode_s": decode, "n_tool_calls": n_tools, "tool_s": tool_s,
                "n_retries": int(record.get("retries", record.get("n_retries", 0)) or 0), "retry_s": retry_s,
                "error": bool(error) and error not in ("", "false", "False", 0)}
+        if isinstance(calls, list):   # each call's tool, arguments and duration (fourlens.behavior.agents)
+            row["calls"] = [tool_call_record(c.get("name"), c.get("arguments", c.get("args")),
+                                             _seconds(c, "duration")) for c in calls if isinstance(c, dict)]
         for key, value in record.items():
             if key not in row and isinstance(value, (str, int, float, bool)) and not key.startswith(
                     ("latency", "ttft", "tool_time", "tool_calls", "retry_time", "decode")):
@@ -251,5 +255,8 @@ def _request_of(path: Path, trace_id: str, members: list[dict]) -> dict:
                                        for s in good)),
             "decode_s": max(0.0, llm_s - ttft), "n_tool_calls": len(tools),
             "tool_s": float(sum(s["end"] - s["start"] for s in tools)), "n_retries": len(failed),
+            "calls": [tool_call_record(s["attributes"].get("gen_ai.tool.name", s["name"].removeprefix("execute_tool ")),
+                                       s["attributes"].get("gen_ai.tool.call.arguments"), s["end"] - s["start"])
+                      for s in sorted(tools, key=lambda s: s["start"])],
             "retry_s": float(sum(s["end"] - s["start"] for s in failed)),
             "error": bool(any(r["error"] for r in roots) or (llm and llm[-1]["error"]))}

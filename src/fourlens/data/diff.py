@@ -4,14 +4,15 @@ Severity (documented in README "How findings are ranked"):
 - domain share: max(min(1, |change in token share| / 10 pts), 0.5 x min(1, |log2 share ratio| / 2));
   a domain that appears or vanishes counts as a 4x change; a domain that grew gets half of that, since
   growth mostly dilutes the others and the domains that shrank carry the risk;
-- token class share: min(1, |log2 share ratio| / 2) x min(1, |change| / 1 pt) (a 4x change of a class
-  holding >= 1% of the tokens is 1.0);
-- token distribution: min(1, Jensen-Shannon distance / 0.5) (it summarises the shifts above);
+- token classes, newlines and indentation, per corpus and per domain; and the token distribution:
+  see `fourlens.data.shifts` (judged against the snapshots' own sampling noise, from the profiles'
+  random groups of documents);
 - exact duplicates: min(1, |change in duplicate rate| / 10 pts).
 Confidence: 1 - p, from a two-proportion z-test on document counts per domain (Bonferroni over the
-domains) or on token counts per class (Bonferroni over the classes; tokens within a document are not
-independent, so this is optimistic), and the Bonferroni-corrected tail of the largest Monroe z for the
-token distribution.
+domains; documents are the sampling unit) and on duplicate documents; for the content shifts, the
+random-groups tests of `fourlens.data.nulls`. Every finding states its null in evidence["null"].
+Profiles saved before document groups existed fall back to token-count tests (tokens treated as
+independent, which is optimistic), and say so.
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from scipy import stats as sps
 
 from fourlens.data.classes import TOKEN_CLASSES, display_token
 from fourlens.data.effects import CLASS_EFFECTS, domain_effect
+from fourlens.data.groups import GroupStats
 from fourlens.data.profile import Profile, check_same_tokenizer
+from fourlens.data.shifts import class_findings, class_shifts, distribution_finding, log2_ratio
 from fourlens.data.stats import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 from fourlens.report import Figure, Finding, saturating
 
-MIN_DOMAIN_PP = 1.0      # report domains whose token share moved at least this many points
+MIN_DOMAIN_PP = 1.0      # report domains whose token share moved at least this many points,
+MIN_DOMAIN_LOG2 = 1.0    # or that halved or doubled (a small domain, such as refusals, can vanish in 1 point)
+MIN_DOMAIN_SHARE = 0.001  # ... from at least 0.1% of the tokens
 MIN_CLASS_RELATIVE = 0.25
 MIN_CLASS_PP = 0.05
 TOP_TOKENS = 15
@@ -45,6 +50,8 @@ class ProfileDiff:
     mix: dict
     duplicates: dict
     names: tuple[str, str] = ("a", "b")
+    shifts: pd.DataFrame | None = None      # per scope and measure, against the groups' noise (data.shifts)
+    groups: tuple[GroupStats, GroupStats] | None = None
 
     def to_dict(self) -> dict:
         top = pd.concat([self.tokens.head(TOP_TOKENS), self.tokens.tail(TOP_TOKENS)]).drop_duplicates("token")
@@ -93,8 +100,9 @@ def compare_profiles(a: Profile, b: Profile, names: tuple[str, str] = ("a", "b")
                   "near_b": b.near_duplicate_rate(),
                   "p_value": two_proportion_p(dup_a * a.n_documents, a.n_documents, dup_b * b.n_documents,
                                               b.n_documents)}
+    groups = (a.groups, b.groups) if a.groups is not None and b.groups is not None else None
     return ProfileDiff(domains, classes, token_contrast(a.token_counts, b.token_counts, prior_scale), mix,
-                       duplicates, names)
+                       duplicates, names, shifts=class_shifts(*groups) if groups else None, groups=groups)
 
 
 def diff(p_a: Profile, p_b: Profile, names: tuple[str, str] = ("a", "b")) -> list[Finding]:
@@ -104,12 +112,20 @@ def diff(p_a: Profile, p_b: Profile, names: tuple[str, str] = ("a", "b")) -> lis
 
 def findings_from(d: ProfileDiff) -> list[Finding]:
     findings = [_domain_finding(row, d) for row in d.domains.itertuples(index=False)
-                if abs(row.token_pp) >= MIN_DOMAIN_PP or (row.tokens_a == 0) != (row.tokens_b == 0)]
-    for row in d.classes.itertuples(index=False):
-        ratio = _log2_ratio(row.share_a, row.share_b)
-        if abs(row.pp) >= MIN_CLASS_PP and abs(2 ** abs(ratio) - 1) >= MIN_CLASS_RELATIVE:
-            findings.append(_class_finding(row, ratio))
-    token = _token_finding(d)
+                if abs(row.token_pp) >= MIN_DOMAIN_PP or (row.tokens_a == 0) != (row.tokens_b == 0)
+                or (abs(log2_ratio(row.token_share_a, row.token_share_b)) >= MIN_DOMAIN_LOG2
+                    and max(row.token_share_a, row.token_share_b) >= MIN_DOMAIN_SHARE)]
+    if d.shifts is not None and d.groups is not None:
+        # judged against the snapshots' own sampling noise (random groups of documents)
+        findings.extend(class_findings(d.shifts))
+        token = distribution_finding(*d.groups, *_token_names(d))
+    else:
+        # profiles made before document groups existed: token counts treated as independent
+        for row in d.classes.itertuples(index=False):
+            ratio = log2_ratio(row.share_a, row.share_b)
+            if abs(row.pp) >= MIN_CLASS_PP and abs(2 ** abs(ratio) - 1) >= MIN_CLASS_RELATIVE:
+                findings.append(_class_finding(row, ratio))
+        token = _token_finding(d)
     if token is not None:
         findings.append(token)
     change = d.duplicates["exact_b"] - d.duplicates["exact_a"]
@@ -118,22 +134,15 @@ def findings_from(d: ProfileDiff) -> list[Finding]:
             lens="data", severity=saturating(change, 0.10), confidence=1.0 - d.duplicates["p_value"],
             title=(f"exact-duplicate documents {'rose' if change > 0 else 'fell'} from "
                    f"{100 * d.duplicates['exact_a']:.1f}% to {100 * d.duplicates['exact_b']:.1f}%"),
-            evidence=d.duplicates,
+            evidence={**d.duplicates, "null": "both snapshots repeat documents at one rate (two-proportion z-test "
+                                              "on document counts)"},
             next_check="check the deduplication step of the new snapshot; repeated documents are memorised and "
-                       "waste compute"))
+                       "waste compute", kind="data.duplicates", subject="exact"))
     return sorted(findings, key=lambda f: -f.score)
 
 
-def _log2_ratio(a: float, b: float) -> float:
-    if a == 0 and b == 0:
-        return 0.0
-    if a == 0 or b == 0:
-        return 2.0 if b > a else -2.0   # appeared / vanished: treated as a 4x change
-    return math.log2(b / a)
-
-
 def _domain_finding(row, d: ProfileDiff) -> Finding:
-    ratio = _log2_ratio(row.token_share_a, row.token_share_b)
+    ratio = log2_ratio(row.token_share_a, row.token_share_b)
     severity = max(saturating(row.token_pp, 10.0), 0.5 * saturating(ratio, 2.0))
     if row.token_pp > 0:
         severity *= 0.5
@@ -144,13 +153,16 @@ def _domain_finding(row, d: ProfileDiff) -> Finding:
              f"tokens, {100 * row.document_share_a:.1f}% -> {100 * row.document_share_b:.1f}% of documents")
     evidence = {k: getattr(row, k) for k in d.domains.columns}
     evidence.update({f"mix_{k}": v for k, v in d.mix.items()})
+    evidence["null"] = ("both snapshots draw their documents from one domain mix: two-proportion z-test on document "
+                        "counts, Bonferroni over the domains")
     if effect:
         evidence["likely_effect"] = effect
     direction = "weaker" if row.token_pp < 0 else "stronger"
     return Finding(lens="data", title=title, severity=severity, confidence=1.0 - float(row.p_adjusted),
                    evidence=evidence,
                    next_check=(f"expect {direction} {effect}; compare those evals item by item" if effect else
-                               f"check which sources feed '{row.domain}' in the new snapshot's mixing config"))
+                               f"check which sources feed '{row.domain}' in the new snapshot's mixing config"),
+                   kind="data.domain_shift", subject=str(row.domain))
 
 
 def _class_finding(row, ratio: float) -> Finding:
@@ -164,8 +176,24 @@ def _class_finding(row, ratio: float) -> Finding:
         title=f"{label} {verb} from {100 * row.share_a:.2f}% to {100 * row.share_b:.2f}% of tokens",
         evidence={"token_class": row.token_class, "share_a": row.share_a, "share_b": row.share_b, "pp": row.pp,
                   "log2_ratio": ratio, "p_adjusted": row.p_adjusted,
+                  "null": "tokens drawn independently (the profiles have no document groups; re-profile for the "
+                          "document-level null)",
                   "likely_effect": CLASS_EFFECTS[row.token_class]},
-        next_check=f"look at {CLASS_EFFECTS[row.token_class]}; find which sources lost or gained these tokens")
+        next_check=f"look at {CLASS_EFFECTS[row.token_class]}; find which sources lost or gained these tokens",
+        kind="data.token_class_shift", subject=str(row.token_class))
+
+
+def _token_names(d: ProfileDiff) -> tuple[str, str, dict]:
+    """The most lost and most gained tokens (weighted log-odds) for the title, and their tables."""
+    t = d.tokens
+    lost = t[t["z"] < 0].tail(TOP_TOKENS).iloc[::-1]
+    gained = t[t["z"] > 0].head(TOP_TOKENS)
+    columns = ["token", "count_a", "count_b", "log2_ratio", "z"]
+    tables = {"vocabulary": len(t), "lost": lost[columns].to_dict(orient="records"),
+              "gained": gained[columns].to_dict(orient="records"),
+              "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)"}
+    return (", ".join(repr(x) for x in lost["token"].head(5)), ", ".join(repr(x) for x in gained["token"].head(5)),
+            tables)
 
 
 def _token_finding(d: ProfileDiff) -> Finding | None:
@@ -190,9 +218,11 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
                f"most gained: {names(gained)}"),
         evidence={"js_distance": js, "max_abs_z": max_z, "vocabulary": len(t),
                   "lost": lost[columns].to_dict(orient="records"), "gained": gained[columns].to_dict(orient="records"),
-                  "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)"},
+                  "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)",
+                  "null": "tokens drawn independently (the profiles have no document groups; re-profile for the "
+                          "document-level null)"},
         next_check="read documents of the new snapshot that contain the most-lost tokens' contexts; they point at "
-                   "the sources that were dropped")
+                   "the sources that were dropped", kind="data.token_shift", subject="tokens")
 
 
 def diff_figures(d: ProfileDiff) -> list[Figure]:

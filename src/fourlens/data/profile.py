@@ -3,8 +3,10 @@
 Holds, for one tokenizer (its identity is pinned): per-domain documents, tokens and bytes; the token
 frequency table; token counts per class (see `fourlens.data.classes`); a histogram of document
 lengths in tokens (power-of-two bins); the 64-bit content hashes of the documents (exact duplicates);
-and optionally MinHash signatures (near duplicates). Every field merges by addition or concatenation,
-so a profile of a corpus is the merge of its shards' profiles, in any grouping.
+and optionally MinHash signatures (near duplicates); and the same counts per random group of documents
+(`fourlens.data.groups`), so a diff can judge a change against the snapshot's own sampling noise.
+Every field merges by addition or concatenation, so a profile of a corpus is the merge of its shards'
+profiles, in any grouping.
 
 File format (`.fl`, written atomically): one NumPy `.npz` (no pickles) holding the arrays and a
 `meta.json` entry (UTF-8 JSON bytes) with the schema, tokenizer identity, corpus settings and domains.
@@ -24,12 +26,14 @@ import pandas as pd
 
 from fourlens._io import write_atomic
 from fourlens.data.classes import TOKEN_CLASSES
+from fourlens.data.groups import GroupStats
 from fourlens.data.minhash import NUM_PERM, near_duplicate_rate
 from fourlens.data.tokenize import TokenizerIdentity
 from fourlens.errors import BadInputError
 
 SCHEMA = "fourlens.data.profile"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READS_VERSIONS = (1, 2)   # version 1 has no group statistics
 LENGTH_BINS = 33  # bin k holds documents of [2^(k-1), 2^k) tokens; bin 0 holds empty documents
 
 
@@ -52,6 +56,7 @@ class Profile:
     doc_hashes: np.ndarray = field(repr=False)        # uint64, one per document, sorted
     minhash: np.ndarray = field(repr=False)           # uint32 (n_sampled, NUM_PERM)
     minhash_rate: float | None = None                 # None: MinHash was not computed
+    groups: GroupStats | None = field(default=None, repr=False)   # None: profiled before groups existed
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -110,6 +115,7 @@ class Profile:
             doc_hashes=np.sort(np.concatenate([self.doc_hashes, other.doc_hashes])),
             minhash=np.concatenate([self.minhash, other.minhash]) if rate is not None else _no_minhash(),
             minhash_rate=rate,
+            groups=self.groups.merge(other.groups) if self.groups is not None and other.groups is not None else None,
         )
 
     # -- presentation ---------------------------------------------------------------------------
@@ -134,14 +140,16 @@ class Profile:
         meta = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "tokenizer": self.tokenizer.to_dict(),
                 "settings": self.settings, "domains": {k: list(v) for k, v in self.domains.items()},
                 "class_counts": self.class_counts, "length_hist": list(self.length_hist),
-                "minhash_rate": self.minhash_rate}
+                "minhash_rate": self.minhash_rate,
+                "group_domains": list(self.groups.domains) if self.groups is not None else None}
         tokens = list(self.token_counts)
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
             tokens=np.frombuffer(json.dumps(tokens).encode("utf-8"), dtype=np.uint8),
             counts=np.array([self.token_counts[t] for t in tokens], dtype=np.int64),
-            doc_hashes=self.doc_hashes, minhash=self.minhash)
+            doc_hashes=self.doc_hashes, minhash=self.minhash,
+            **(self.groups.arrays() if self.groups is not None else {}))
         return write_atomic(path, buffer.getvalue())
 
     @classmethod
@@ -152,14 +160,17 @@ class Profile:
                 raw = archive["tokens"].tobytes().decode("utf-8")
                 counts = archive["counts"]
                 hashes, minhash = archive["doc_hashes"], archive["minhash"]
+                groups = (GroupStats.from_arrays(meta["group_domains"], {k: archive[k] for k in archive.files
+                                                                         if k.startswith("group_")})
+                          if meta.get("group_domains") is not None else None)
         except FileNotFoundError:
             raise BadInputError(f"profile {path} does not exist; make one with `fourlens data profile`") from None
         except (OSError, ValueError, KeyError) as exc:
             raise BadInputError(f"{path}: not a fourlens data profile ({exc}); make one with "
                                 "`fourlens data profile CORPUS -o FILE`") from None
-        if meta.get("schema") != SCHEMA or meta.get("schema_version") != SCHEMA_VERSION:
+        if meta.get("schema") != SCHEMA or meta.get("schema_version") not in READS_VERSIONS:
             raise BadInputError(f"{path}: profile schema {meta.get('schema')} v{meta.get('schema_version')}; "
-                                f"this fourlens reads {SCHEMA} v{SCHEMA_VERSION}")
+                                f"this fourlens reads {SCHEMA} v{', v'.join(map(str, READS_VERSIONS))}")
         tokens = json.loads(raw)
         if len(tokens) != len(counts):
             raise BadInputError(f"{path}: token table is inconsistent ({len(tokens)} names, {len(counts)} counts)")
@@ -168,7 +179,7 @@ class Profile:
                    token_counts=dict(zip(tokens, (int(c) for c in counts), strict=False)),
                    class_counts={k: int(v) for k, v in meta["class_counts"].items()},
                    length_hist=tuple(int(x) for x in meta["length_hist"]), doc_hashes=hashes,
-                   minhash=minhash, minhash_rate=meta["minhash_rate"])
+                   minhash=minhash, minhash_rate=meta["minhash_rate"], groups=groups)
 
 
 def _no_minhash() -> np.ndarray:
@@ -177,7 +188,7 @@ def _no_minhash() -> np.ndarray:
 
 def empty_profile(tokenizer: TokenizerIdentity, settings: dict[str, Any], minhash_rate: float | None) -> Profile:
     return Profile(tokenizer, settings, {}, {}, dict.fromkeys(TOKEN_CLASSES, 0), (0,) * LENGTH_BINS,
-                   np.zeros(0, np.uint64), _no_minhash(), minhash_rate)
+                   np.zeros(0, np.uint64), _no_minhash(), minhash_rate, GroupStats.empty())
 
 
 def check_same_tokenizer(a: Profile, b: Profile) -> None:

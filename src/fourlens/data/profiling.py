@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -13,10 +12,11 @@ import numpy as np
 from fourlens.data.classes import TOKEN_CLASSES, class_counts
 from fourlens.data.corpus import Corpus, as_corpus, iter_documents
 from fourlens.data.engines import EngineConfig, map_shards
+from fourlens.data.groups import N_GROUPS, GroupAccumulator, layout_counts
 from fourlens.data.minhash import NUM_PERM, keep, signature
 from fourlens.data.profile import LENGTH_BINS, Profile, empty_profile, length_bin
 from fourlens.data.progress import ShardProgress
-from fourlens.data.tokenize import Tokenizer, load_tokenizer
+from fourlens.data.tokenize import HFTokenizer, Tokenizer, load_tokenizer
 
 BATCH_DOCS = 256
 
@@ -36,22 +36,33 @@ def profile_shard(shard: str, corpus: Corpus, tokenizer_spec: str, minhash_rate:
     """The profile of one shard (the map step)."""
     tokenizer = _cached_tokenizer(tokenizer_spec)
     domains: dict[str, list[int]] = {}
-    tokens: Counter = Counter()
     hist = [0] * LENGTH_BINS
     hashes: list[int] = []
     signatures: list[np.ndarray] = []
     batch: list[tuple[str, str]] = []
 
+    groups = GroupAccumulator(frozenset(tokenizer.identity.special_tokens))
+
     def flush() -> None:
-        counts, lengths = tokenizer.count_tokens([text for text, _ in batch])
-        tokens.update(counts)
-        for (text, domain), n in zip(batch, lengths, strict=False):
+        doc_hashes = [content_hash(text) for text, _ in batch]
+        keys = [(h % N_GROUPS, domain) for h, (_, domain) in zip(doc_hashes, batch, strict=True)]
+        texts = [text for text, _ in batch]
+        if isinstance(tokenizer, HFTokenizer):   # ids counted with bincounts, named once at the end
+            ids = tokenizer.encode_ids(texts)
+            lengths = [len(row) for row in ids]
+            groups.add_ids(keys, ids, tokenizer)
+        else:   # counted straight into the groups' pending counts; they reach the shard's total when drained
+            _, lengths = tokenizer.count_tokens_by(texts, keys, into=groups.pending)
+            groups.counted()
+        for (text, domain), n, h, (group, _) in zip(batch, lengths, doc_hashes, keys, strict=True):
+            layout = layout_counts(text)
             row = domains.setdefault(domain, [0, 0, 0])
             row[0] += 1
             row[1] += n
-            row[2] += len(text.encode("utf-8"))
+            row[2] += layout[0]
             hist[length_bin(n)] += 1
-            hashes.append(content_hash(text))
+            hashes.append(h)
+            groups.add_document(group, domain, n, layout)
             if minhash_rate is not None:
                 sig = signature(text)
                 if sig is not None and keep(sig, minhash_rate):
@@ -64,12 +75,15 @@ def profile_shard(shard: str, corpus: Corpus, tokenizer_spec: str, minhash_rate:
             flush()
     if batch:
         flush()
+    stats = groups.stats()
+    tokens = groups.total
     return Profile(
         tokenizer=tokenizer.identity, settings=_settings(corpus, tokenizer, minhash_rate),
         domains={k: tuple(v) for k, v in sorted(domains.items())}, token_counts=dict(tokens),
         class_counts=class_counts(tokens, tokenizer.identity.special_tokens), length_hist=tuple(hist),
         doc_hashes=np.sort(np.array(hashes, dtype=np.uint64)),
-        minhash=np.array(signatures, dtype=np.uint32).reshape(-1, NUM_PERM), minhash_rate=minhash_rate)
+        minhash=np.array(signatures, dtype=np.uint32).reshape(-1, NUM_PERM), minhash_rate=minhash_rate,
+        groups=stats)
 
 
 def _settings(corpus: Corpus, tokenizer: Tokenizer, minhash_rate: float | None) -> dict:

@@ -7,6 +7,14 @@ Rules (the published thresholds; `overlap` is the fraction of an item's n-grams 
             (Llama 2, Touvron et al. 2023, appendix A.6).
 Severity of a per-eval-set finding: min(1, contaminated share / 10%). Confidence: 1, since matches are
 observed exactly, not estimated (boilerplate n-grams are excluded before this point).
+
+In triage, contamination is judged as a change (`change_findings`): the items contaminated in the
+candidate's data but not in the baseline's are the finding (a benchmark can sit in both snapshots;
+that is not what changed), with their score change against the items clean in both; items found in
+both snapshots are reported as shared. Its severity weighs the share of newly contaminated items by
+their mean overlap, min(1, share x overlap / 10%): a verbatim copy of half a benchmark is 1.0, a few
+chance 13-gram matches in a mix that changed are close to 0; its confidence is 1 - p of the exact
+binomial test that the candidate's data matches more items than the baseline's.
 """
 
 from __future__ import annotations
@@ -114,7 +122,8 @@ class ContaminationReport:
                 lens="data", title=title, severity=saturating(row.share, FULL_SCALE_SHARE), confidence=1.0,
                 evidence=evidence,
                 next_check=(f"report {row.eval_set} on its clean subset too; remove the matched documents (first: "
-                            f"{examples[0]['shard']} document {examples[0]['document']}) from the training data")))
+                            f"{examples[0]['shard']} document {examples[0]['document']}) from the training data"),
+                kind="data.contamination", subject=str(row.eval_set)))
         return out
 
     def to_dict(self) -> dict:
@@ -125,3 +134,98 @@ class ContaminationReport:
     def _repr_html_(self) -> str:
         flagged = self.flagged.drop(columns=["evidence"]).head(20)
         return self.summary().to_html(index=False) + flagged.to_html(index=False)
+
+
+def change_findings(base: ContaminationReport, cand: ContaminationReport, scores_a: pd.DataFrame | None = None,
+                    scores_b: pd.DataFrame | None = None, max_examples: int = 5) -> list[Finding]:
+    """Per eval set: the items newly contaminated in the candidate's data (a finding), and those
+    contaminated in both snapshots (a shared finding). `scores_a` / `scores_b`: item-level eval results
+    (`task`, `item_id`, `score`) of the baseline and the candidate, for the score change of the newly
+    contaminated items against the clean ones (the difference of their mean per-item changes, Welch's t;
+    with the candidate's scores only, contaminated vs clean items of the candidate, Fisher / Welch)."""
+    from scipy.stats import binomtest
+
+    key = ["eval_set", "item_id"]
+    joined = cand.items[key + ["contaminated", "overlap", "evidence"]].merge(
+        base.items[key + ["contaminated"]].rename(columns={"contaminated": "in_baseline"}), on=key, how="left")
+    joined["in_baseline"] = joined["in_baseline"].fillna(False).astype(bool)
+    out = []
+    for eval_set, group in joined.groupby("eval_set", sort=True):
+        new = group[group["contaminated"] & ~group["in_baseline"]]
+        both = group[group["contaminated"] & group["in_baseline"]]
+        lost = int((~group["contaminated"] & group["in_baseline"]).sum())
+        clean = group[~group["contaminated"] & ~group["in_baseline"]]
+        settings = {k: v for k, v in cand.settings.items() if k in ("n", "rule", "mode", "boilerplate_docs")}
+        if len(new):
+            examples = [{"item_id": r.item_id, "overlap": r.overlap, "span": r.evidence["span"][:200],
+                         "shard": r.evidence["shard"], "document": r.evidence["document"]}
+                        for r in new.sort_values("overlap", ascending=False).head(max_examples).itertuples()]
+            share = len(new) / len(group)
+            overlap = float(new["overlap"].mean())
+            # More items matched in the candidate than the other way round, beyond chance (exact binomial
+            # on the items matched in one snapshot only: sign test of a McNemar table).
+            p_value = float(binomtest(len(new), len(new) + lost, 0.5, alternative="greater").pvalue)
+            title = (f"{eval_set}: {len(new)} of {len(group)} items ({100 * share:.1f}%) newly found in the "
+                     f"candidate's training data ({settings.get('n')}-gram, rule {settings.get('rule')}, mean "
+                     f"overlap {100 * overlap:.0f}%); {len(both)} in the baseline's too")
+            evidence = {"eval_set": eval_set, "items": len(group), "newly_contaminated": len(new),
+                        "contaminated_in_both": len(both), "no_longer_contaminated": lost, "share": share,
+                        "mean_overlap": overlap, "p_value": p_value, "examples": examples, **settings,
+                        "null": "the candidate's data matches no more eval items than the baseline's: exact "
+                                "binomial on the items matched in one snapshot only (n-gram matches are exact; "
+                                "boilerplate n-grams excluded)"}
+            split = _score_change(str(eval_set), new, clean, scores_a, scores_b)
+            if split:
+                evidence.update(split)
+                title += f"; {split['score_note']}"
+            out.append(Finding(
+                lens="data", title=title, severity=saturating(share * overlap, FULL_SCALE_SHARE),
+                confidence=1.0 - p_value, evidence=evidence, kind="data.contamination", subject=str(eval_set),
+                next_check=(f"report {eval_set} on its clean subset; remove the matched documents (first: "
+                            f"{examples[0]['shard']} document {examples[0]['document']}) from the new data")))
+        if len(both):
+            out.append(Finding(
+                lens="data", status="shared", severity=saturating(len(both) / len(group), FULL_SCALE_SHARE),
+                confidence=1.0, kind="data.contamination", subject=str(eval_set),
+                title=f"{eval_set}: {len(both)} of {len(group)} items found in both snapshots' training data",
+                evidence={"eval_set": eval_set, "items": len(group), "contaminated_in_both": len(both), **settings,
+                          "null": "observed: the items' n-grams occur in both snapshots"},
+                next_check=f"report {eval_set} on its clean subset for both checkpoints"))
+    return out
+
+
+def _score_change(eval_set: str, new: pd.DataFrame, clean: pd.DataFrame, scores_a: pd.DataFrame | None,
+                  scores_b: pd.DataFrame | None) -> dict:
+    from scipy import stats
+
+    def per_item(scores: pd.DataFrame | None) -> pd.Series | None:
+        if scores is None:
+            return None
+        rows = scores[scores["task"].astype(str) == eval_set]
+        if rows.empty:
+            return None
+        # one score per item: the first metric the items carry (an lm-eval task logs several)
+        metric = sorted(rows["metric"].astype(str).unique())[0] if "metric" in rows else None
+        rows = rows[rows["metric"].astype(str) == metric] if metric is not None else rows
+        return rows.assign(item_id=rows["item_id"].astype(str)).groupby("item_id")["score"].mean()
+
+    b, a = per_item(scores_b), per_item(scores_a)
+    if b is None:
+        return {}
+    ids_new, ids_clean = new["item_id"].astype(str), clean["item_id"].astype(str)
+    if a is not None:
+        change = (b - a).dropna()
+        d_new, d_clean = change.reindex(ids_new).dropna(), change.reindex(ids_clean).dropna()
+        if len(d_new) < 2 or len(d_clean) < 2:
+            return {}
+        p_value = float(stats.ttest_ind(d_new, d_clean, equal_var=False).pvalue)
+        return {"score_change_contaminated": float(d_new.mean()), "score_change_clean": float(d_clean.mean()),
+                "score_p_value": p_value,
+                "score_note": (f"their score changed {100 * d_new.mean():+.0f} pts vs {100 * d_clean.mean():+.0f} on "
+                               "the clean items")}
+    s_new, s_clean = b.reindex(ids_new).dropna(), b.reindex(ids_clean).dropna()
+    if s_new.empty or s_clean.empty:
+        return {}
+    return {"score_contaminated": float(s_new.mean()), "score_clean": float(s_clean.mean()),
+            "score_note": f"the candidate scores {100 * s_new.mean():.0f}% on them vs {100 * s_clean.mean():.0f}% "
+                          "on the clean items"}

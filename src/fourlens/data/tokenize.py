@@ -59,11 +59,17 @@ class WordTokenizer:
 
     def count_tokens(self, texts: Sequence[str]) -> tuple[Counter, list[int]]:
         """Token counts over `texts` and the number of tokens of each text."""
-        counts: Counter = Counter()
+        by_key, lengths = self.count_tokens_by(texts, [0] * len(texts))
+        return by_key.get(0, Counter()), lengths
+
+    def count_tokens_by(self, texts: Sequence[str], keys: Sequence, into: dict | None = None) -> tuple[dict, list[int]]:
+        """Token counts per key (one key per text, e.g. its document group) and each text's length;
+        `into` (key -> Counter) is updated in place when given, instead of a new dict."""
+        counts: dict = {} if into is None else into
         lengths = []
-        for text in texts:
+        for text, key in zip(texts, keys, strict=True):
             tokens = self._pattern.findall(text)
-            counts.update(tokens)
+            counts.setdefault(key, Counter()).update(tokens)
             lengths.append(len(tokens))
         return counts, lengths
 
@@ -107,6 +113,11 @@ class HFTokenizer:
     def vocab_size(self) -> int:
         return len(self._id_to_token)
 
+    @property
+    def tokens(self) -> list[str]:
+        """The token string of every id (index = id)."""
+        return self._id_to_token
+
     def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
         # No [CLS]/[SEP]: a corpus profile counts the text's own tokens.
         return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
@@ -116,12 +127,29 @@ class HFTokenizer:
         return self._tok.encode_batch(list(texts), add_special_tokens=False)
 
     def count_tokens(self, texts: Sequence[str]) -> tuple[Counter, list[int]]:
+        by_key, lengths = self.count_tokens_by(texts, [0] * len(texts))
+        return by_key.get(0, Counter()), lengths
+
+    def count_tokens_by(self, texts: Sequence[str], keys: Sequence, into: dict | None = None) -> tuple[dict, list[int]]:
+        """Token counts per key (one key per text) and each text's length: one encode for the batch;
+        `into` (key -> Counter) is updated in place when given."""
         ids = self.encode_ids(texts)
         lengths = [len(x) for x in ids]
-        flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=sum(lengths))
-        bins = np.bincount(flat, minlength=self.vocab_size)
-        nonzero = np.flatnonzero(bins)
-        return Counter({self._id_to_token[i]: int(bins[i]) for i in nonzero}), lengths
+        out: dict = {} if into is None else into
+        if len(set(keys)) == 1:   # the whole batch in one key: one bincount over the vocabulary
+            flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=sum(lengths))
+            bins = np.bincount(flat, minlength=self.vocab_size)
+            nonzero = np.flatnonzero(bins)
+            if len(keys):
+                out.setdefault(keys[0], Counter()).update({self._id_to_token[i]: int(bins[i]) for i in nonzero})
+            return out, lengths
+        for key in dict.fromkeys(keys):
+            rows = [row for row, k in zip(ids, keys, strict=True) if k == key]
+            flat = np.fromiter((i for row in rows for i in row), dtype=np.int64, count=sum(map(len, rows)))
+            unique, counts = np.unique(flat, return_counts=True)
+            out.setdefault(key, Counter()).update(
+                {self._id_to_token[i]: int(c) for i, c in zip(unique, counts, strict=True)})
+        return out, lengths
 
 
 Tokenizer = WordTokenizer | HFTokenizer

@@ -19,6 +19,7 @@ Severity and confidence: see `fourlens.data.diff` and `fourlens.data.report`.
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from fourlens.data.contamination import contamination
 from fourlens.data.diff import compare_profiles, diff_figures, findings_from
 from fourlens.data.evalsets import is_lm_eval_samples
 from fourlens.data.profile_cache import cached_profile
+from fourlens.data.report import change_findings
 from fourlens.errors import BadInputError
 from fourlens.report import Figure, Finding
 from fourlens.triage.bundle import Bundle
@@ -47,10 +49,14 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
     d = compare_profiles(base_profile, cand_profile, names=(baseline.name, candidate.name))
     findings: list[Finding] = findings_from(d)
     figures: list[Figure] = diff_figures(d)
-    eval_files = _eval_files(candidate, options.get("contamination_evals"))
-    if eval_files:
-        findings.extend(_contamination(candidate, eval_files, fields["text_field"], options))
-    return Diagnosis(findings=findings, figures=figures)
+    notes = []
+    try:
+        eval_files = _eval_files(candidate, options.get("contamination_evals"))
+        if eval_files:
+            findings.extend(_contamination(baseline, candidate, eval_files, fields["text_field"], options))
+    except BadInputError as exc:   # the eval items could not be read: the diff above still stands
+        notes.append(f"contamination not checked: {exc}")
+    return Diagnosis(findings=findings, figures=figures, notes=notes)
 
 
 def _fields(paths: list[str], options: dict) -> dict:
@@ -72,8 +78,9 @@ def _fields(paths: list[str], options: dict) -> dict:
 
 def _first_record(paths: list[str]) -> dict:
     for path in sorted(paths):
-        if path.endswith((".jsonl", ".ndjson")):
-            with open(path, encoding="utf-8") as handle:
+        if path.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8") as handle:
                 for line in handle:
                     if line.strip():
                         try:
@@ -107,17 +114,29 @@ def _eval_files(candidate: Bundle, evals) -> list[str]:
     return sorted(found)
 
 
-def _contamination(candidate: Bundle, files: list[str], text_field: str, options: dict) -> list[Finding]:
-    report = contamination([str(p) for p in candidate.paths("data")], files, n=int(options.get("n", 13)),
-                           rule=str(options.get("rule", "any")), text_field=text_field)
-    scores = None
-    if candidate.has("evals"):
-        try:
-            from fourlens.behavior import load_evals
+def _contamination(baseline: Bundle, candidate: Bundle, files: list[str], text_field: str,
+                   options: dict) -> list[Finding]:
+    """Both snapshots scanned for the same eval items: what the candidate's data newly contains is the
+    finding (`fourlens.data.report.change_findings`)."""
+    from fourlens.data.evalsets import load_eval_sets
 
-            scores = load_evals(candidate.paths("evals")).items
-        except (ImportError, BadInputError):
-            scores = None   # eval results in a format the behavior lens does not read yet: no score split
-    return report.findings(scores)
+    items = load_eval_sets(files)
+    settings = {"n": int(options.get("n", 13)), "rule": str(options.get("rule", "any")), "text_field": text_field}
+    cand_report = contamination([str(p) for p in candidate.paths("data")], items, **settings)
+    base_report = contamination([str(p) for p in baseline.paths("data")], items, **settings)
+    return change_findings(base_report, cand_report, _scores(baseline), _scores(candidate))
+
+
+def _scores(bundle: Bundle):
+    """Item-level eval scores of a bundle (for the score change of contaminated items), or None."""
+    if not bundle.has("evals"):
+        return None
+    try:
+        from fourlens.behavior.triage import read_evals
+
+        results, _ = read_evals(bundle.paths("evals"))
+    except (ImportError, BadInputError):
+        return None   # eval results in a format the behavior lens does not read: no score change
+    return None if results is None else results.items
 
 

@@ -71,12 +71,25 @@ def _context(report: Report) -> dict[str, Any]:
     statuses = {lens: [s for s in report.lenses if s.lens == lens] for lens in LENSES}
     figures = {lens: [(f"fig-{i}", fig) for i, fig in enumerate(report.figures) if fig.lens == lens]
                for lens in LENSES}
+    causes = report.causes()
+    chains = [report.chain(cause) for cause in causes]
+    # Rank labels: "2" for the second root cause, "2.1", "2.2" for the findings it explains.
+    ranked_rows, labels = [], {}
+    for number, (cause, chain) in enumerate(zip(causes, chains, strict=True), start=1):
+        ranked_rows.append((str(number), 0, cause))
+        labels[id(cause)] = str(number)
+        for k, (depth, finding) in enumerate(chain, start=1):
+            ranked_rows.append((f"{number}.{k}", depth, finding))
+            labels[id(finding)] = f"{number}.{k}"
     return {
         "report": report,
-        "top": report.top(3),
+        "top": causes[:3],
+        "chains": chains[:3],
+        "causes": causes,
+        "ranked_rows": ranked_rows,
+        "titles": {f.id: f.title for f in report.all_findings if f.id},
         "lens_order": [lens for lens in LENSES if lens in by_lens],
-        "by_lens": {lens: [(rank, f) for rank, f in enumerate(report.findings, start=1) if f.lens == lens]
-                    for lens in by_lens},
+        "by_lens": {lens: [(labels[id(f)], f) for f in report.findings if f.lens == lens] for lens in by_lens},
         "statuses": statuses,
         "figures": figures,
         "figure_html": figure_html,

@@ -1,22 +1,29 @@
 """`Report`: the ranked findings of one comparison, and how each lens fared.
 
-JSON schema (version 1), written by `Report.to_dict()` and read by `Report.from_dict()`:
+JSON schema (version 2), written by `Report.to_dict()` and read by `Report.from_dict()` (which also
+reads version 1, whose findings carry no links and no status):
 
     {
-      "schema": "fourlens.report", "schema_version": 1,
+      "schema": "fourlens.report", "schema_version": 2,
       "title": str, "baseline": str | null, "candidate": str | null,
       "created_at": ISO-8601 str | null, "fourlens_version": str,
-      "findings": [ {"lens", "title", "severity", "confidence", "score", "evidence", "next_check"} ],
+      "findings": [ {"id", "lens", "kind", "subject", "step", "title", "severity", "confidence", "score",
+                     "evidence", "next_check", "explains": [id, ...], "explained_by": id | null,
+                     "status": "ranked"} ],
+      "inconclusive": [ finding, ... ],   # did not beat their null; "status": "inconclusive"
+      "shared":       [ finding, ... ],   # the baseline shows them too; "status": "shared"
       "lenses":   [ {"name", "lens", "state": "ok" | "failed" | "skipped", "message", "n_findings"} ],
       "figures":  [ {"lens", "title", "kind", "data", "caption"} ]
     }
 
-`findings` are sorted by `score` = severity x confidence, highest first. Non-finite numbers inside
-evidence are the strings "NaN", "Infinity", "-Infinity". Documented in README "Report JSON".
+`findings` are in cause-rank order (`fourlens.report.finding.rank_findings`): the root causes first,
+then the findings they explain, never a symptom before its cause. Non-finite numbers inside evidence
+are the strings "NaN", "Infinity", "-Infinity". Documented in README "Report JSON".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -30,7 +37,8 @@ from fourlens.errors import BadInputError
 from fourlens.report.figure import Figure
 from fourlens.report.finding import LENSES, Finding, rank_findings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READS_VERSIONS = (1, 2)
 LensState = Literal["ok", "failed", "skipped"]
 
 
@@ -62,7 +70,11 @@ class LensStatus:
 
 @dataclass(frozen=True)
 class Report:
-    """Findings ranked across lenses. Only `title` and `findings` are required."""
+    """Findings ranked across lenses. Only `title` and `findings` are required.
+
+    `findings` holds the ranked findings in cause-rank order; findings whose `status` is
+    "inconclusive" or "shared" are moved to `inconclusive` / `shared` whichever argument they came in
+    (and findings passed in those arguments get that status), so `findings` never holds them."""
 
     title: str
     findings: tuple[Finding, ...] = ()
@@ -72,21 +84,56 @@ class Report:
     figures: tuple[Figure, ...] = ()
     created_at: str | None = None
     fourlens_version: str = __version__
+    inconclusive: tuple[Finding, ...] = ()
+    shared: tuple[Finding, ...] = ()
 
     def __post_init__(self) -> None:
-        findings = tuple(self.findings)
-        for item in findings:
+        pool = [*self.findings, *(_with_status(f, "inconclusive") for f in self.inconclusive),
+                *(_with_status(f, "shared") for f in self.shared)]
+        for item in pool:
             if not isinstance(item, Finding):
                 raise TypeError(f"Report.findings must hold Finding objects; got {type(item).__name__}")
-        object.__setattr__(self, "findings", rank_findings(findings))
+        ids = [f.id for f in pool if f.id]
+        if len(ids) != len(set(ids)):
+            duplicated = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"finding ids must be unique within a report; repeated: {', '.join(duplicated)}")
+        object.__setattr__(self, "findings", rank_findings([f for f in pool if f.status == "ranked"]))
+        for status in ("inconclusive", "shared"):
+            object.__setattr__(self, status, tuple(sorted((f for f in pool if f.status == status),
+                                                          key=lambda f: (-f.score, LENSES.index(f.lens), f.title))))
         object.__setattr__(self, "lenses", tuple(self.lenses))
         object.__setattr__(self, "figures", tuple(self.figures))
 
     __hash__ = None  # type: ignore[assignment]
 
     def top(self, n: int = 3) -> tuple[Finding, ...]:
-        """The `n` findings to check first."""
+        """The `n` findings to check first (root causes first)."""
         return self.findings[:n]
+
+    @property
+    def all_findings(self) -> tuple[Finding, ...]:
+        """Ranked, then inconclusive, then shared findings."""
+        return self.findings + self.inconclusive + self.shared
+
+    def get(self, finding_id: str) -> Finding | None:
+        """The finding with this id, in any section."""
+        return next((f for f in self.all_findings if f.id and f.id == finding_id), None)
+
+    def causes(self) -> tuple[Finding, ...]:
+        """The ranked findings that nothing explains (the roots of the chains), in rank order."""
+        ids = {f.id for f in self.findings if f.id}
+        return tuple(f for f in self.findings if not (f.explained_by and f.explained_by in ids))
+
+    def chain(self, cause: Finding) -> list[tuple[int, Finding]]:
+        """(depth, finding) for every ranked finding `cause` explains, directly (depth 1) or through
+        another (depth 2, ...), in the order `findings` lists them."""
+        out: list[tuple[int, Finding]] = []
+        depth = {cause.id: 0} if cause.id else {}
+        for f in self.findings:
+            if f.explained_by in depth and f.id not in depth:
+                depth[f.id] = depth[f.explained_by] + 1
+                out.append((depth[f.id], f))
+        return out
 
     def by_lens(self) -> dict[str, tuple[Finding, ...]]:
         """Findings grouped per lens (in rank order), for every lens that has findings or a status."""
@@ -105,6 +152,8 @@ class Report:
             "created_at": self.created_at,
             "fourlens_version": self.fourlens_version,
             "findings": [f.to_dict() for f in self.findings],
+            "inconclusive": [f.to_dict() for f in self.inconclusive],
+            "shared": [f.to_dict() for f in self.shared],
             "lenses": [s.to_dict() for s in self.lenses],
             "figures": [fig.to_dict() for fig in self.figures],
         }
@@ -114,16 +163,18 @@ class Report:
         if data.get("schema", "fourlens.report") != "fourlens.report":
             raise BadInputError(f"not a fourlens report: schema is {data.get('schema')!r}")
         version = data.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
+        if version not in READS_VERSIONS:
             raise BadInputError(
                 f"report schema_version {version} is not supported by fourlens {__version__} "
-                f"(reads version {SCHEMA_VERSION}); upgrade fourlens"
+                f"(reads versions {', '.join(map(str, READS_VERSIONS))}); upgrade fourlens"
             )
         if "title" not in data:
             raise BadInputError("report JSON lacks 'title'")
         return cls(
             title=data["title"],
             findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
+            inconclusive=tuple(Finding.from_dict(f) for f in data.get("inconclusive", [])),
+            shared=tuple(Finding.from_dict(f) for f in data.get("shared", [])),
             baseline=data.get("baseline"),
             candidate=data.get("candidate"),
             lenses=tuple(LensStatus.from_dict(s) for s in data.get("lenses", [])),
@@ -176,3 +227,7 @@ class Report:
 
         return render_fragment(self)
 
+
+
+def _with_status(finding: Finding, status: str) -> Finding:
+    return finding if finding.status == status else dataclasses.replace(finding, status=status)

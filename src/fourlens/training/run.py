@@ -22,7 +22,7 @@ from fourlens.training.readers import ReadIssue
 from fourlens.training.readers.registry import FORMATS, LogFormat, by_name, format_of
 from fourlens.training.readers.runs import RunInfo, select_runs
 from fourlens.training.readers.tables import STEP_COLUMNS, TABLE_SUFFIXES, tidy
-from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, merge_aliases
+from fourlens.training.signals import DEFAULT_ALIASES, expert_load_table, match_tag, merge_aliases
 
 __all__ = ["STEP_COLUMNS", "Run", "list_runs", "load_run", "run_from_frame"]
 
@@ -70,7 +70,7 @@ class Run:
         for alias in self.aliases.get(signal, ()):
             if alias.lower() in by_lower:
                 return by_lower[alias.lower()]
-        return None
+        return match_tag(self.tags, (signal, *self.aliases.get(signal, ())))
 
     def signal(self, signal: str) -> pd.Series:
         """One signal as a float Series indexed by step (sorted; a step logged twice keeps the last)."""

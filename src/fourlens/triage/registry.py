@@ -30,7 +30,9 @@ ENTRY_POINT_GROUP = "fourlens.lenses"
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """What a lens's diagnose may return instead of a bare list: findings and the figures behind them."""
+    """What a lens's diagnose may return instead of a bare list: findings, the figures behind them, and
+    notes on evidence it could not use (one unreadable file must not sink the lens's other evidence;
+    the report shows the notes in the lens's status)."""
 
     findings: Sequence[Finding] = ()
     figures: Sequence[Figure] = ()

@@ -1,16 +1,29 @@
-"""Run every lens that has evidence in both bundles, tolerate failures, rank what they find."""
+"""Run every lens that has evidence in both bundles, tolerate failures, then settle what they found:
+give each finding an id, send the ones that did not beat their null to "inconclusive", link causes to
+the findings they explain (`fourlens.triage.links`), and rank causes first (`Report`).
+
+Options (`[options.triage]` in the candidate's fourlens.toml, else the baseline's):
+    min_confidence = 0.99                     # below it a finding is inconclusive, not ranked
+    links = {math = ["gsm8k", "word_problems"]}   # subjects to treat as related, beyond the built-in table
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from fourlens.errors import FourlensError
+from fourlens.errors import BadInputError, FourlensError
 from fourlens.report import Figure, Finding, LensStatus, Report
 from fourlens.triage.bundle import Bundle, load_bundle
 from fourlens.triage.detect import EVIDENCE_KINDS, EVIDENCE_LABELS
+from fourlens.triage.links import link_findings
 from fourlens.triage.registry import Diagnosis, LensSpec, NotApplicable, available_lenses
+
+# A finding is ranked only when its confidence (1 - p, after the lens's own multiple-testing
+# correction) reaches this: p < 0.01 keeps the chance of a false alarm across four lenses near 5%.
+MIN_CONFIDENCE = 0.99
 
 # Which DESIGN.md lens an evidence kind belongs to, for "found but no lens reads it" notes.
 KIND_LENS = {"training_logs": "training", "evals": "behavior", "agent_traces": "behavior",
@@ -29,6 +42,7 @@ def triage(
 
     `lenses` defaults to `available_lenses()`. A lens that raises is recorded as failed (with the
     error message) and the others still report; `raise_errors=True` re-raises instead (for debugging).
+    See the module docstring for how findings are settled and the `[options.triage]` table.
     """
     base = baseline if isinstance(baseline, Bundle) else load_bundle(baseline)
     cand = candidate if isinstance(candidate, Bundle) else load_bundle(candidate)
@@ -42,15 +56,48 @@ def triage(
         findings.extend(lens_findings)
         figures.extend(lens_figures)
     statuses.extend(_unread_evidence(specs, base, cand))
+    options = dict(cand.lens_options("triage") or base.lens_options("triage"))
     return Report(
         title=title or f"{cand.name} vs {base.name}",
-        findings=tuple(findings),
+        findings=tuple(settle(findings, options)),
         baseline=base.name,
         candidate=cand.name,
         lenses=tuple(statuses),
         figures=tuple(figures),
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def settle(findings: Sequence[Finding], options: Mapping | None = None) -> list[Finding]:
+    """Ids, statuses and links for the findings of one triage run (see the module docstring)."""
+    options = options or {}
+    threshold = float(options.get("min_confidence", MIN_CONFIDENCE))
+    declared = options.get("links") or {}
+    if not isinstance(declared, Mapping):
+        raise BadInputError("[options.triage] links must be a table of subject = [related subjects], e.g. "
+                            'links = {math = ["gsm8k", "word_problems"]}')
+    counters: dict[str, int] = {}
+    settled = []
+    for finding in findings:
+        counters[finding.lens] = counters.get(finding.lens, 0) + 1
+        status = finding.status
+        if status == "ranked" and finding.confidence < threshold:
+            status = "inconclusive"
+        settled.append(dataclasses.replace(finding, id=f"{finding.lens}-{counters[finding.lens]}", status=status,
+                                           explains=(), explained_by=None))
+    links = link_findings(settled, declared)
+    explains: dict[str, list[str]] = {}
+    for effect, link in links.items():
+        explains.setdefault(link.cause, []).append(effect)
+    out = []
+    for finding in settled:
+        link = links.get(finding.id)
+        evidence = finding.evidence
+        if link is not None:
+            evidence = {**evidence, "explained_because": link.rule.why}
+        out.append(dataclasses.replace(finding, evidence=evidence, explained_by=link.cause if link else None,
+                                       explains=tuple(explains.get(finding.id, ()))))
+    return out
 
 
 def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
@@ -69,7 +116,7 @@ def _run_one(spec: LensSpec, base: Bundle, cand: Bundle, raise_errors: bool
             raise
         message = str(exc) if isinstance(exc, FourlensError) else f"{type(exc).__name__}: {exc}"
         return LensStatus(spec.name, spec.lens, "failed", message), [], []
-    return LensStatus(spec.name, spec.lens, "ok", notes, n_findings=len(found)), found, figures
+    return LensStatus(spec.name, spec.lens, "ok", message=notes, n_findings=len(found)), found, figures
 
 
 def _validate(spec: LensSpec, result: object) -> tuple[list[Finding], list[Figure]]:

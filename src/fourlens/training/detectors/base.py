@@ -8,13 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-KINDS = ("spike", "divergence", "plateau", "gap", "schedule", "throughput", "nonfinite", "routing")
+KINDS = ("spike", "growth", "divergence", "plateau", "gap", "schedule", "throughput", "straggler", "nonfinite",
+         "overflow", "routing")
 
 
 @dataclass(frozen=True)
 class Anomaly:
     """One anomalous stretch of one signal. `magnitude` is in the detector's natural unit (stated in
-    `detail`): a ratio to the baseline for spikes, drops and growth, a relative error for schedules."""
+    `detail`): a ratio to the baseline for spikes, drops and growth, a relative error for schedules.
+    `null` states the model of "nothing happened" the detector tested against; `confidence` is 1 - p
+    under it (1 for what is observed exactly, such as a NaN in the log or a logged learning rate)."""
 
     signal: str
     kind: str
@@ -25,6 +28,7 @@ class Anomaly:
     detail: str
     confidence: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    null: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -33,7 +37,7 @@ class Anomaly:
     def to_dict(self) -> dict[str, Any]:
         return {"signal": self.signal, "kind": self.kind, "start_step": self.start_step,
                 "end_step": self.end_step, "magnitude": self.magnitude, "detector": self.detector,
-                "detail": self.detail, "confidence": self.confidence, **self.extra}
+                "detail": self.detail, "confidence": self.confidence, "null": self.null, **self.extra}
 
 
 def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:

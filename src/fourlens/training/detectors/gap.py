@@ -27,4 +27,6 @@ def gap_growth(train: pd.Series, val: pd.Series, min_growth: float = 0.05, rise:
     return [Anomaly("val_loss", "gap", int(steps[low]), int(steps[-1]), float(growth), "val_train_gap",
                     f"val - train gap grew from {gap[low]:.4g} to {gap[-1]:.4g} (+{100 * growth:.0f}% of the "
                     f"training loss) while val loss rose {100 * (v[-1] / v.min() - 1):.1f}% from its best",
-                    extra={"gap_start": float(gap[low]), "gap_end": float(gap[-1])})]
+                    extra={"gap_start": float(gap[low]), "gap_end": float(gap[-1])},
+                    null=f"observed smoothed curves: the gap grows by >= {100 * min_growth:g}% of the training loss "
+                         f"and val loss ends >= {100 * rise:g}% above its best")]

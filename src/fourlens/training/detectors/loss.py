@@ -47,6 +47,8 @@ def robust_spikes(series: pd.Series, window: int = 50, threshold: float = 6.0, l
             extra={"peak_step": event.peak_step, "peak_value": event.peak_value, "baseline": event.baseline,
                    "robust_z": event.robust_z, "recovered_step": event.recovered_step,
                    "recovery_steps": recovery},
+            null=(f"each {'log ' if log else ''}value is drawn like the {window} logged values before it (their "
+                  "median, 1.4826 x MAD as sigma); normal tail, Bonferroni over every point tested"),
         ))
     return out
 
@@ -87,7 +89,8 @@ def divergence(series: pd.Series, ratio: float = 1.5, window: int | None = None)
     if bad[-1]:  # NaN/Inf to the end of the log: diverged where the non-finite tail starts
         start = runs_of(bad)[-1][0]
         return [Anomaly(str(series.name), "divergence", int(steps[start]), int(steps[-1]), math.inf,
-                        "nonfinite_tail", f"non-finite from step {int(steps[start]):,} to the end of the log")]
+                        "nonfinite_tail", f"non-finite from step {int(steps[start]):,} to the end of the log",
+                        null="observed: the logged values are NaN/Inf from here to the end")]
     good = downsample(finite(series))
     x = good.to_numpy(dtype=float)
     w = window or max(5, min(201, len(x) // 50 * 2 + 1))
@@ -96,13 +99,23 @@ def divergence(series: pd.Series, ratio: float = 1.5, window: int | None = None)
     if smooth[-1] < ratio * best[-1]:
         return []
     above = smooth > (1 + (ratio - 1) / 2) * best
-    start = runs_of(above)[-1][0]
+    crossing = runs_of(above)[-1][0]
+    # where the rise began: a hinge on the log loss from its best level to the end (the halfway crossing
+    # above is where it became undeniable, later than it began)
+    from fourlens.training.detectors.trend import hinge_fit
+
+    lowest = int(np.argmin(smooth[:crossing + 1]))
+    start, early, late = hinge_fit(np.log(np.clip(x, 1e-12, None)), lowest, len(x) - 1)
+    start = min(start, crossing)
     noise = MAD_TO_SIGMA * np.median(np.abs(x - smooth)) + 1e-12
     z = (smooth[-1] - best[-1]) / noise
     gsteps = good.index.to_numpy()
     return [Anomaly(str(series.name), "divergence", int(gsteps[start]), int(gsteps[-1]), float(smooth[-1] / best[-1]),
                     "smoothed_rise", f"smoothed loss ends {smooth[-1] / best[-1]:.2f}x its best level "
-                    f"({best[-1]:.4g}) and never returned", confidence=_confidence(z, len(x)))]
+                    f"({best[-1]:.4g}) and never returned", confidence=_confidence(z, len(x)),
+                    extra={"onset_uncertainty": int(max(gsteps[start] - gsteps[early], gsteps[late] - gsteps[start]))},
+                    null="the smoothed loss stays at its best level up to the curve's own noise (robust z of the "
+                         "end level, Bonferroni over the points)")]
 
 
 def plateaus(series: pd.Series, span: int | None = None, flat: float = 0.01, later_drop: float = 0.05) -> list[Anomaly]:
@@ -130,7 +143,9 @@ def plateaus(series: pd.Series, span: int | None = None, flat: float = 0.01, lat
             length = int(steps[end] - steps[a]) + 1
             out.append(Anomaly(str(series.name), "plateau", int(steps[a]), int(steps[end]), float(length),
                                "stall_then_drop", f"loss flat at {level:.4g} for {length:,} steps, then fell "
-                               f"{100 * (1 - after.min() / level):.0f}% further"))
+                               f"{100 * (1 - after.min() / level):.0f}% further",
+                               null=f"observed shape of the smoothed curve: < {100 * flat:g}% change over {span} "
+                                    f"points, then a fall of >= {100 * later_drop:g}%"))
     return out
 
 

@@ -51,7 +51,8 @@ def routing_anomalies(loads: pd.DataFrame, layer: str = "all", dead_fraction: fl
                                    f"expert {expert} of layer {layer} got "
                                    f"{100 * np.nanmean(shares[a:b + 1, column]):.2f}% of tokens "
                                    f"(uniform: {100 / n_experts:.1f}%) for {b - a + 1} points",
-                                   extra={"layer": layer, "expert": str(expert)}))
+                                   extra={"layer": layer, "expert": str(expert)},
+                                   null="observed loads: every expert gets >= 5% of its uniform share"))
     stats = routing_stats(loads)
     for a, b in runs_of(stats["entropy"].to_numpy() < min_entropy):
         if b - a + 1 >= need:
@@ -59,7 +60,8 @@ def routing_anomalies(loads: pd.DataFrame, layer: str = "all", dead_fraction: fl
                                float(stats["entropy"].iloc[a:b + 1].min()), "load_entropy",
                                f"layer {layer}: routing entropy down to {stats['entropy'].iloc[a:b + 1].min():.2f} of "
                                f"balanced, max expert share {stats['max_share'].iloc[a:b + 1].max():.0%}",
-                               extra={"layer": layer}))
+                               extra={"layer": layer},
+                               null=f"observed loads: routing entropy stays >= {min_entropy:g} of balanced"))
     return out
 
 
@@ -76,4 +78,5 @@ def loss_growth(series: pd.Series, factor: float = 2.0) -> list[Anomaly]:
         return []
     steps = good.index.to_numpy()
     return [Anomaly(str(series.name), "routing", int(steps[n // 10]), int(steps[-1]), late / early, "aux_loss_growth",
-                    f"{series.name} grew {late / early:.1f}x (median {early:.3g} early -> {late:.3g} at the end)")]
+                    f"{series.name} grew {late / early:.1f}x (median {early:.3g} early -> {late:.3g} at the end)",
+                    null=f"observed medians: the last 10% stays below {factor:g}x the level at 10-20% of the run")]

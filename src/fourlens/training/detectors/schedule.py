@@ -1,12 +1,13 @@
-"""Learning-rate schedule: infer warmup + {constant, linear, cosine} decay from the logged LR, and flag
+"""Learning-rate schedule: infer warmup + {constant, linear, cosine, wsd} decay from the logged LR, and flag
 where the LR leaves it (a restart that re-ran warmup, an LR jump) or where the declared schedule differs
 (a wrong peak, a different warmup length or shape).
 
 Fit: peak = the 99.5th percentile of the LR (robust to a short jump); warmup ends at the first step
 reaching 95% of it; each decay shape is then fitted to the post-warmup LR with its end value (and for
-cosine/linear the total steps, from a grid) by least squares on the *median-filtered* LR, so a short
-fault does not bend the fit. The shape with the lowest error wins; points further than 10% of the peak
-from the fitted curve are deviations.
+cosine/linear the total steps, from a grid; for warmup-stable-decay (wsd: constant, then a linear decay
+over the last part of the run, as MiniCPM and DeepSeek train) the length of that decay) by least squares
+on the *median-filtered* LR, so a short fault does not bend the fit. The shape with the lowest error
+wins; points further than 10% of the peak from the fitted curve are deviations.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from fourlens.errors import BadInputError
 from fourlens.training.detectors.base import Anomaly, centered_median, downsample, finite, runs_of
 
-SHAPES = ("constant", "linear", "cosine")
+SHAPES = ("constant", "linear", "cosine", "wsd")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Schedule:
     final_lr: float = 0.0
     start_step: int = 0
     rmse: float = float("nan")  # relative to the peak, for an inferred schedule
+    decay_steps: int = 0        # wsd: the length of the final linear decay
 
     def __post_init__(self) -> None:
         if self.kind not in SHAPES:
@@ -45,6 +47,10 @@ class Schedule:
         if self.kind == "constant":
             decay = np.full_like(frac, self.peak)
         elif self.kind == "linear":
+            decay = self.peak - (self.peak - self.final_lr) * frac
+        elif self.kind == "wsd":
+            stable_end = self.total_steps - max(1, self.decay_steps)
+            frac = np.clip((t - stable_end) / max(1, self.decay_steps), 0.0, 1.0)
             decay = self.peak - (self.peak - self.final_lr) * frac
         else:
             decay = self.final_lr + 0.5 * (self.peak - self.final_lr) * (1 + np.cos(np.pi * frac))
@@ -71,23 +77,25 @@ def infer_schedule(lr: pd.Series) -> Schedule:
     t, y = steps[after], smooth[after]
     best = None
     last = steps[-1] - start
-    for kind in SHAPES:
-        totals = [last] if kind == "constant" else np.unique(np.round(last * np.linspace(1.0, 3.0, 41)))
-        for total in totals:
-            candidate = Schedule(kind, peak, warmup, int(max(total, warmup + 1)), 0.0, start)
-            shape = (candidate.lr(t) - 0.0) / peak if kind != "constant" else np.ones_like(t)
-            # best final_lr in closed form: lr = peak * s + final * (1 - s) for linear/cosine
-            if kind == "constant":
-                final = peak
-            else:
-                weight = 1 - shape
-                final = float(np.clip(np.dot(weight, y - peak * shape) / max(np.dot(weight, weight), 1e-300), 0, peak))
-            candidate = Schedule(kind, peak, warmup, candidate.total_steps, final, start)
-            error = float(np.sqrt(np.mean((candidate.lr(t) - y) ** 2)) / peak)
-            # Occam: a richer shape must beat a simpler one by a margin to be chosen.
-            penalty = {"constant": 0.0, "linear": 0.002, "cosine": 0.002}[kind]
-            if best is None or error + penalty < best[0]:
-                best = (error + penalty, Schedule(kind, peak, warmup, candidate.total_steps, final, start, error))
+    grid = [(kind, total, 0) for kind in ("constant", "linear", "cosine")
+            for total in ([last] if kind == "constant" else np.unique(np.round(last * np.linspace(1.0, 3.0, 41))))]
+    grid += [("wsd", last, int(last * f)) for f in np.linspace(0.05, 0.6, 23) if last * f > 1]
+    for kind, total, decay_steps in grid:
+        candidate = Schedule(kind, peak, warmup, int(max(total, warmup + 1)), 0.0, start, decay_steps=decay_steps)
+        shape = candidate.lr(t) / peak if kind != "constant" else np.ones_like(t)
+        # best final_lr in closed form: lr = peak * s + final * (1 - s) for the decaying shapes
+        if kind == "constant":
+            final = peak
+        else:
+            weight = 1 - shape
+            final = float(np.clip(np.dot(weight, y - peak * shape) / max(np.dot(weight, weight), 1e-300), 0, peak))
+        candidate = Schedule(kind, peak, warmup, candidate.total_steps, final, start, decay_steps=decay_steps)
+        error = float(np.sqrt(np.mean((candidate.lr(t) - y) ** 2)) / peak)
+        # Occam: a richer shape must beat a simpler one by a margin to be chosen.
+        penalty = {"constant": 0.0, "linear": 0.002, "cosine": 0.002, "wsd": 0.004}[kind]
+        if best is None or error + penalty < best[0]:
+            best = (error + penalty, Schedule(kind, peak, warmup, candidate.total_steps, final, start, error,
+                                              decay_steps))
     return best[1]
 
 
@@ -112,32 +120,40 @@ def schedule_deviations(lr: pd.Series, schedule: Schedule | None = None, toleran
         if low_start and after_warmup:
             what = f"LR fell to {seg[0]:.3g} and ramped up again: a restart that re-ran warmup"
         elif seg.max() > expected[a:b + 1].max() * (1 + tolerance):
-            what = f"LR {seg.max() / expected[a + int(np.argmax(seg))]:.2g}x the schedule"
+            at = expected[a + int(np.argmax(seg))]
+            what = (f"LR {seg.max() / at:.2g}x the schedule" if at > 0
+                    else f"LR {seg.max():.3g} where the schedule is 0")
         else:
             what = f"LR off the schedule by up to {100 * np.abs(error[a:b + 1]).max():.0f}% of the peak"
         out.append(Anomaly("lr", "schedule", int(steps[a]), int(steps[b]), float(np.abs(error[a:b + 1]).max()),
-                           "schedule_deviation", what, extra={"schedule": reference.kind}))
+                           "schedule_deviation", what, extra={"schedule": reference.kind},
+                           null=f"observed: the logged LR (no sampling noise) follows the {reference.kind} schedule "
+                                f"within {100 * tolerance:g}% of its peak"))
     if declared is not None:
         peak_error = inferred.peak / declared.peak - 1
         if abs(peak_error) > tolerance / 2:
             out.append(Anomaly("lr", "schedule", int(steps[0]), int(steps[-1]), float(abs(peak_error)), "declared_peak",
                                f"peak LR {inferred.peak:.3g} vs declared {declared.peak:.3g} "
-                               f"({100 * peak_error:+.0f}%)"))
+                               f"({100 * peak_error:+.0f}%)",
+                               null="observed: the logged LR's peak equals the declared one"))
         if inferred.kind != declared.kind:
             out.append(Anomaly("lr", "schedule", int(steps[0]), int(steps[-1]), float(inferred.rmse),
-                               "declared_shape", f"LR follows a {inferred.kind} schedule, declared {declared.kind}"))
+                               "declared_shape", f"LR follows a {inferred.kind} schedule, declared {declared.kind}",
+                               null="observed: the logged LR has the declared shape"))
     return out
 
 
 def parse_schedule(text: str | None) -> Schedule | None:
-    """"KIND:PEAK:WARMUP:TOTAL[:FINAL]" (CLI `--schedule`, fourlens.toml `schedule`) -> Schedule."""
+    """"KIND:PEAK:WARMUP:TOTAL[:FINAL[:DECAY]]" (CLI `--schedule`, fourlens.toml `schedule`) -> Schedule;
+    DECAY is the length of a wsd schedule's final decay."""
     if text is None:
         return None
     parts = str(text).split(":")
     try:
         kind, peak, warmup, total = parts[0], float(parts[1]), int(parts[2]), int(parts[3])
         final = float(parts[4]) if len(parts) > 4 else 0.0
-        return Schedule(kind, peak, warmup, total, final if kind != "constant" else peak)
+        decay = int(parts[5]) if len(parts) > 5 else (total // 5 if kind == "wsd" else 0)
+        return Schedule(kind, peak, warmup, total, final if kind != "constant" else peak, decay_steps=decay)
     except (IndexError, ValueError) as exc:
         raise BadInputError(f"schedule {text!r}: expected KIND:PEAK:WARMUP:TOTAL[:FINAL] with KIND one of "
                             f"{', '.join(SHAPES)}, e.g. cosine:3e-4:2000:100000 ({exc})") from None

@@ -71,4 +71,5 @@ def checkpoint_finding(fit: ChinchillaFit, n_params: float, n_tokens: float, los
                     "the runs the law was fitted on" if direction == "above" else
                     "a loss below the law is suspicious: check eval/train overlap (contamination) and that the "
                     "eval set matches the one the law was fitted on"),
+        kind="training.final_loss", subject="loss",
     )
