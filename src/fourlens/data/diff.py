@@ -192,8 +192,12 @@ def _token_names(d: ProfileDiff) -> tuple[str, str, dict]:
     tables = {"vocabulary": len(t), "lost": lost[columns].to_dict(orient="records"),
               "gained": gained[columns].to_dict(orient="records"),
               "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)"}
-    return (", ".join(repr(x) for x in lost["token"].head(5)), ", ".join(repr(x) for x in gained["token"].head(5)),
-            tables)
+    return _quoted(lost["token"]), _quoted(gained["token"]), tables
+
+
+def _quoted(tokens: pd.Series, n: int = 5) -> str:
+    """The first tokens as the text they stand for, quoted: ' =' rather than the vocabulary's 'Ġ='."""
+    return ", ".join(repr(display_token(x)) for x in tokens.head(n))
 
 
 def _token_finding(d: ProfileDiff) -> Finding | None:
@@ -209,13 +213,11 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
     lost = t[t["z"] < 0].tail(TOP_TOKENS).iloc[::-1]
     columns = ["token", "count_a", "count_b", "log2_ratio", "z"]
 
-    def names(frame: pd.DataFrame) -> str:   # the text a token stands for, quoted: ' =' rather than 'Ġ='
-        return ", ".join(repr(display_token(x)) for x in frame["token"].head(5))
 
     return Finding(
         lens="data", severity=saturating(js, 0.5), confidence=1.0 - p_value,
-        title=(f"token distribution shifted (JS distance {js:.3f}); most lost: {names(lost)}; "
-               f"most gained: {names(gained)}"),
+        title=(f"token distribution shifted (JS distance {js:.3f}); most lost: {_quoted(lost['token'])}; "
+               f"most gained: {_quoted(gained['token'])}"),
         evidence={"js_distance": js, "max_abs_z": max_z, "vocabulary": len(t),
                   "lost": lost[columns].to_dict(orient="records"), "gained": gained[columns].to_dict(orient="records"),
                   "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)",
