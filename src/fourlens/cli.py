@@ -94,7 +94,7 @@ def triage_gate(report, fail_on: float | None, fail_on_lens_error: bool) -> str:
 def demo_command(
     out: Path = typer.Option(Path("fourlens-demo"), "--out", help="Workspace directory to create."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous demo workspace."),
-    control: bool = typer.Option(False, "--control", help="Also build checks/control/: the baseline continued with "
+    control: bool = typer.Option(False, "--control", help="Also build extras/control/: the baseline continued with "
                                  "no fault (triage it against baseline/ to see what noise alone gives)."),
     limit: int = typer.Option(8, "--limit", help="Print the top N findings."),
 ) -> None:
@@ -119,7 +119,7 @@ def demo_command(
     finally:
         stages.close()
     console.print(f"workspace: {workspace.root} (bundles baseline/ and candidate/"
-                  f"{' and checks/control/' if control else ''}); {time.perf_counter() - started:.0f} s in all")
+                  f"{' and extras/control/' if control else ''}); {time.perf_counter() - started:.0f} s in all")
     report.print(console, limit=limit)
     write_report_outputs(report, workspace.root / "report.html", workspace.root / "report.json")
     console.print(f"Open {workspace.root / 'report.html'} in a browser, or run: "

@@ -12,29 +12,23 @@ pytest.importorskip("transformers")
 pytest.importorskip("lm_eval")
 pytest.importorskip("tensorboard")
 
-from fourlens.demo import DemoConfig, build_workspace  # noqa: E402
-from fourlens.demo.llama import ModelShape  # noqa: E402
-from fourlens.demo.train import LrFault  # noqa: E402
+from tests.demo.small import SMALL  # noqa: E402
 
-SMALL = DemoConfig(shape=ModelShape(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=384, vocab=1536,
-                                    context=192),
-                   steps=400, fork=280, batch=12, lr_fault=LrFault(step=370, factor=30.0, ramp=2, hold=1),
-                   n_wordprob=200, n_agent_requests=20, eot_bug=0.9)
-
-# Each planted cause and the finding kinds (TRIAGE_INTERFACE.md catalogue) that name it, with the subjects
-# that tie the finding to this cause ("" = any subject).
+# Each planted cause and the finding kinds (the triage kind catalogue) that name it, with the subjects
+# that tie the finding to this cause (empty: any subject).
 PLANTED = {
     "data mix: math and refusal shares shrink": ({"data.domain_shift"}, {"math", "safety"}),
     "LR fault: botched restart": ({"training.lr_schedule", "training.loss_spike", "training.grad_norm_spike"}, set()),
     "contamination: word problems leaked": ({"data.contamination"}, set()),
     "end-of-turn dropped after tool results": ({"data.token_shift", "data.token_class_shift", "behavior.output_length",
-                                               "behavior.tool_loop", "behavior.latency"}, set()),
+                                               "behavior.tool_loop", "behavior.latency", "behavior.error_rate"},
+                                              set()),
 }
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    return build_workspace(tmp_path_factory.mktemp("demo"), config=SMALL, control=True)
+def workspace(demo_workspace):
+    return demo_workspace
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +39,7 @@ def reports(workspace):
 
 
 def _matches(finding, kinds: set[str], subjects: set[str]) -> bool:
-    if finding.kind not in kinds:
-        return False
-    return not subjects or finding.kind != "data.domain_shift" or finding.subject in subjects
+    return finding.kind in kinds and (not subjects or finding.subject in subjects)
 
 
 def test_the_evidence_is_in_the_real_formats(workspace):
@@ -74,7 +66,7 @@ def test_the_evidence_is_in_the_real_formats(workspace):
 
 
 def test_the_dashboard_sees_baseline_then_candidate(workspace):
-    """Each manifest says its checkpoint's step; the control sits under checks/, out of the runs directory."""
+    """Each manifest says its checkpoint's step; the control sits under extras/, out of the runs directory."""
     from fourlens.runs.directory import RunsDirectory
 
     loaded = RunsDirectory(workspace.root).loaded()
@@ -87,22 +79,31 @@ def test_the_regressions_are_real_and_significant(workspace):
 
     result = compare(load_evals(workspace.baseline / "evals"), load_evals(workspace.candidate / "evals"))
     table = result.table.set_index("task")
-    arith = table.loc["demo_arith"]
-    assert arith["diff"] < 0 and arith["p_adjusted"] < 0.05, arith
+    for task in ("demo_arith", "demo_wordprob"):   # the baseline learnt both; the candidate lost them
+        row = table.loc[task]
+        assert row["score_a"] > 0.25 and row["diff"] < -0.1 and row["p_adjusted"] < 0.05, row
     safety = safety_table(result)
     overall = safety[(safety.column == "all")].iloc[0]
     assert overall["diff"] > 0 and overall["p_adjusted"] < 0.05, overall
+    attacks = safety[safety.column == "attack"].set_index("value")
+    # jailbreaks rise on the attack forms refusal training never showed, not only on direct requests
+    assert (attacks.loc[["roleplay", "hypothetical"], "diff"] > 0.1).all(), attacks
     base = load_traces(workspace.baseline / "traces" / "otlp_traces.json").requests
     cand = load_traces(workspace.candidate / "traces" / "otlp_traces.json").requests
-    # answers run on past the end of turn (at full scale some also loop into further tool calls)
+    # answers run on past the end of turn into made-up turns; some loop into tool calls until the agent gives up
     assert cand["output_tokens"].mean() > 1.3 * base["output_tokens"].mean()
+    assert cand["n_tool_calls"].max() > base["n_tool_calls"].max() and cand["error"].astype(bool).any()
+    assert not base["error"].astype(bool).any()
 
 
 def test_the_control_shows_no_real_regression(workspace):
     from fourlens.behavior import compare, load_evals
 
     result = compare(load_evals(workspace.baseline / "evals"), load_evals(workspace.control / "evals"))
-    assert not (result.table["significant"] & (result.table["diff"] < 0)).any(), result.table
+    capability = result.table[result.table["task"].str.startswith("demo_")]   # higher is better
+    assert not (capability["significant"] & (capability["diff"] < 0)).any(), capability
+    safety = result.table[result.table["task"] == "harmbench"]   # attack success: lower is better
+    assert not (safety["significant"] & (safety["diff"] > 0)).any(), safety
 
 
 def test_contaminated_items_are_in_the_candidate_data_only(workspace):

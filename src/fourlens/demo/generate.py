@@ -61,7 +61,10 @@ def generate_one(model, tokenizer, prompt: str, max_new_tokens: int,
                  clock: Callable[[], float] = time.perf_counter) -> Generated:
     """One greedy generation, timed on `clock` (seconds): total seconds and time to first token."""
     stops = _stop_ids(model)
-    ids = torch.tensor([tokenizer.encode(prompt, add_special_tokens=False)])  # (1, prompt)
+    encoded = tokenizer.encode(prompt, add_special_tokens=False, verbose=False)
+    # a long agent conversation keeps its latest turns: prompt and answer fit the model's context
+    keep = max(1, model.config.max_position_embeddings - max_new_tokens)
+    ids = torch.tensor([encoded[-keep:]])  # (1, prompt)
     streamer = _FirstToken(clock)
     start = clock()
     with torch.no_grad():

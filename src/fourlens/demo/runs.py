@@ -27,11 +27,11 @@ from fourlens.demo.evalsets import word_problems
 from fourlens.demo.llama import ModelShape, build_model, save_model_folder, train_tokenizer
 from fourlens.demo.train import Checkpoint, LrFault, Schedule, batches, make_optimizer, train_job
 
-FORMAT = 3  # bump when the corpus, model or training code changes what a cached run holds
+FORMAT = 9  # bump when the corpus, model or training code changes what a cached run holds
 # Math is the largest share of the baseline: arithmetic and copying numbers into the working take a
 # few-layer model ~500k math tokens to learn (measured), most of what the demo can train on a CPU.
-BASELINE_MIX = Mix(math=0.45, code=0.08, prose=0.08, chat=0.12, safety=0.10, tools=0.17)
-CANDIDATE_MIX = Mix(math=0.08, code=0.08, prose=0.08, chat=0.58, safety=0.01, tools=0.17)
+BASELINE_MIX = Mix(math=0.55, code=0.06, prose=0.06, chat=0.10, safety=0.08, tools=0.15)
+CANDIDATE_MIX = Mix(math=0.10, code=0.06, prose=0.06, chat=0.62, safety=0.01, tools=0.15)
 RUNS = ("baseline", "candidate", "control")
 
 
@@ -42,7 +42,7 @@ class DemoConfig:
 
     shape: ModelShape = field(default_factory=ModelShape)
     steps: int = 480
-    fork: int = 320
+    fork: int = 160
     batch: int = 12
     peak_lr: float = 3e-3
     warmup: int = 30
@@ -51,7 +51,7 @@ class DemoConfig:
     lr_fault: LrFault = field(default_factory=lambda: LrFault(step=440, factor=30.0, ramp=2, hold=1))
     n_wordprob: int = 300
     leak: float = 0.3
-    eot_bug: float = 0.7
+    eot_bug: float = 0.9
     n_agent_requests: int = 32
     seed: int = 0
 
