@@ -85,9 +85,9 @@ def test_display_token_agrees_with_the_byte_level_decoder_on_a_whole_vocabulary(
 
 def test_token_shift_titles_show_text_not_byte_level_symbols(corpora, tmp_path):
     tokenizers = pytest.importorskip("tokenizers")
-    from tokenizers import decoders, models, pre_tokenizers, trainers
-
     import json
+
+    from tokenizers import decoders, models, pre_tokenizers, trainers
 
     tok = tokenizers.Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
