@@ -9,7 +9,7 @@ from fourlens.demo.train import LrFault
 
 SMALL = DemoConfig(shape=ModelShape(hidden=128, layers=3, heads=4, kv_heads=2, intermediate=384, vocab=1536,
                                     context=192),
-                   steps=640, fork=160, batch=12, lr_fault=LrFault(step=600, factor=30.0, ramp=2, hold=1),
+                   steps=480, fork=160, batch=12, lr_fault=LrFault(step=440, factor=30.0, ramp=2, hold=1),
                    n_wordprob=200, n_agent_requests=20)
 
 
