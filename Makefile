@@ -5,6 +5,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fourlens-installed
+DEMO_STAMP := $(VENV)/.fourlens-demo-installed
 
 .PHONY: setup demo test test-all lint clean
 
@@ -18,9 +19,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# the demo needs only the package and its demo extra (a lighter install than the dev set-up)
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
 setup: $(STAMP)
 
-demo: setup
+demo: $(DEMO_STAMP)
 	$(BIN)/fourlens demo --out fourlens-demo --overwrite
 
 # The fast set (under 8 minutes on 2 cores from a fresh clone); test-all adds the checks marked slow.

@@ -114,3 +114,13 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory):
+    """The reduced `fourlens demo` workspace (tests/demo/small.py), built once per session."""
+    for module in ("transformers", "lm_eval", "tensorboard"):
+        pytest.importorskip(module)
+    from tests.demo.small import build_small_workspace
+
+    return build_small_workspace(tmp_path_factory.mktemp("demo"))

@@ -41,6 +41,20 @@ def first_json_value(path: Path) -> object:
     return _first(str(path), *_stamp(path))
 
 
+# The top-level keys every Hugging Face `tokenizer.json` has (tokenizers' serialisation).
+TOKENIZER_KEYS = frozenset({"version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer",
+                            "post_processor", "decoder", "model"})
+
+
+def is_hf_tokenizer(path: Path) -> bool:
+    """Whether a .json file is a Hugging Face tokenizer (part of a model folder, no lens's evidence). Its
+    vocabulary's keys are arbitrary words ("text", "loss", ...), which would otherwise pass for fields."""
+    if not path.name.lower().endswith(".json"):
+        return False
+    head = head_text(path)
+    return head.lstrip().startswith("{") and len(visible_keys(head) & TOKENIZER_KEYS) >= 6
+
+
 def visible_keys(text: str) -> frozenset[str]:
     """Every `"key":` in a piece of JSON text, nested or not."""
     return frozenset(_KEY.findall(text))

@@ -101,18 +101,33 @@ def triage_gate(report, fail_on: float | None, fail_on_lens_error: bool) -> str:
 def demo_command(
     out: Path = typer.Option(Path("fourlens-demo"), "--out", help="Workspace directory to create."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous demo workspace."),
+    control: bool = typer.Option(False, "--control", help="Also build extras/control/: the baseline continued with "
+                                 "no fault (triage it against baseline/ to see what noise alone gives)."),
+    limit: int = typer.Option(8, "--limit", help="Print the top N findings."),
 ) -> None:
-    """Train two tiny checkpoints (one with planted faults), then triage them end to end."""
+    """Train a small Llama and a regressed checkpoint of it on the CPU, then triage them end to end."""
+    import time
+
     from fourlens.demo import build_workspace
+    from fourlens.demo.llama import quiet_transformers
+    from fourlens.demo.stages import StageLog
     from fourlens.triage import triage
 
     console = Console()
-    with console.status("training the baseline and the faulty candidate on the CPU..."):
-        workspace = build_workspace(out, overwrite=overwrite)
-    console.print(f"workspace: {workspace.root} (bundles baseline/ and candidate/)")
-    report = triage(workspace.baseline, workspace.candidate, title="fourlens demo: what changed in the candidate?",
-                    raise_errors=DEBUG["enabled"])
-    report.print(console)
+    started = time.perf_counter()
+    stages = StageLog(console)
+    try:
+        workspace = build_workspace(out, overwrite=overwrite, control=control, stage=stages)
+        stages("triage: every lens on baseline/ vs candidate/", 1)
+        with quiet_transformers():
+            report = triage(workspace.baseline, workspace.candidate,
+                            title="fourlens demo: what changed in the candidate?",
+                            raise_errors=DEBUG["enabled"], progress=sys.stderr.isatty())
+    finally:
+        stages.close()
+    console.print(f"workspace: {workspace.root} (bundles baseline/ and candidate/"
+                  f"{' and extras/control/' if control else ''}); {time.perf_counter() - started:.0f} s in all")
+    report.print(console, limit=limit)
     write_report_outputs(report, workspace.root / "report.html", workspace.root / "report.json")
     console.print(f"Open {workspace.root / 'report.html'} in a browser, or run: "
                   f"fourlens serve {workspace.root / 'report.json'}")

@@ -104,3 +104,32 @@ def test_console_exporter_spans_one_per_line(tmp_path):
     assert detect_kind(path) == "agent_traces"
     pd.testing.assert_frame_equal(load_traces(path).requests,
                                   load_traces(OTEL / "agent-framework-console-export.jsonl").requests)
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_an_otlp_json_export_past_the_sniff_window_is_detected_as_agent_traces(tmp_path, indent):
+    """One ExportTraceServiceRequest bigger than the 64 KiB detection reads, on one line or pretty-printed."""
+    def attribute(key: str, value) -> dict:
+        typed = {"intValue": str(value)} if isinstance(value, int) else {"stringValue": value}
+        return {"key": key, "value": typed}
+
+    spans = []
+    for k in range(400):
+        trace = f"{k:032x}"
+        spans.append({"traceId": trace, "spanId": f"{2 * k:016x}", "name": "invoke_agent demo", "kind": 1,
+                      "startTimeUnixNano": str(10**18 + 10**9 * k),
+                      "endTimeUnixNano": str(10**18 + 10**9 * k + 5 * 10**8),
+                      "attributes": [attribute("gen_ai.operation.name", "invoke_agent")], "status": {"code": 1}})
+        spans.append({"traceId": trace, "spanId": f"{2 * k + 1:016x}", "parentSpanId": f"{2 * k:016x}",
+                      "name": "chat demo", "kind": 3, "startTimeUnixNano": str(10**18 + 10**9 * k),
+                      "endTimeUnixNano": str(10**18 + 10**9 * k + 4 * 10**8),
+                      "attributes": [attribute("gen_ai.operation.name", "chat"),
+                                     attribute("gen_ai.usage.output_tokens", 12)], "status": {"code": 1}})
+    path = tmp_path / "traces" / "otlp_traces.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"resourceSpans": [{"resource": {"attributes": [attribute("service.name", "demo")]},
+                                                   "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}]}]},
+                               indent=indent))
+    assert path.stat().st_size > 64 * 1024
+    assert detect_kind(path) == "agent_traces"
+    assert len(load_traces(path).requests) == 400

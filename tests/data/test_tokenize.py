@@ -48,3 +48,56 @@ def test_bad_tokenizer_path(tmp_path):
 ])
 def test_token_classes(token, expected):
     assert token_class(token) == expected
+
+
+@pytest.mark.parametrize("token,expected", [
+    ("Ġ=", " ="), ("Ċ", "\n"), ("ĠĠ", "  "), ("Ã©t", "ét"), ("river", "river"), ("▁the", " the"),
+    ("##ing", "ing"), ("<|end|>", "<|end|>"), ("é", "é"),   # a SentencePiece "é" is not byte 0xE9 alone
+])
+def test_display_token_gives_the_text_a_vocabulary_entry_stands_for(token, expected):
+    from fourlens.data.classes import display_token
+
+    assert display_token(token) == expected
+
+
+def test_display_token_agrees_with_the_byte_level_decoder_on_a_whole_vocabulary():
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    from fourlens.data.classes import display_token
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    text = ["x = 1 + 2\n\tif y:  return 'café' → ∑ naïve", "déjà vu, 東京 and Zürich = 3 × 4\n\n"] * 50
+    trainer = trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(text, trainer)
+    checked = 0
+    for entry, index in tok.get_vocab().items():
+        decoded = tok.decode([index])
+        if "\ufffd" in decoded:   # part of a multi-byte character: no text of its own
+            continue
+        assert display_token(entry) == decoded, entry
+        checked += 1
+    assert checked > 150   # every byte and the merges learnt from the two lines
+
+
+def test_token_shift_titles_show_text_not_byte_level_symbols(corpora, tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    import json
+
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    texts = [json.loads(line)["text"] for shard in sorted(corpora["baseline"].rglob("*.jsonl"))
+             for line in shard.read_text().splitlines()[:500]]
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, show_progress=False,
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.save(str(tmp_path / "tokenizer.json"))
+    findings = diff(profile(corpora["baseline"], tokenizer=tmp_path / "tokenizer.json"),
+                    profile(corpora["no_math"], tokenizer=tmp_path / "tokenizer.json"))
+    shift = [f for f in findings if f.title.startswith("token distribution shifted")]
+    assert shift and "Ġ" not in shift[0].title and "Ċ" not in shift[0].title, shift[0].title if shift else findings

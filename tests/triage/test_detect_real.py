@@ -114,3 +114,18 @@ def test_triage_reads_wandb_run_folders(tmp_path):
     report = triage(tmp_path / "a", tmp_path / "b")
     training = next(status for status in report.lenses if status.name == "training")
     assert training.state == "ok" and not training.message
+
+
+def test_a_model_folders_tokenizer_json_is_no_lens_evidence(tmp_path):
+    """A Hugging Face tokenizer.json's vocabulary has keys such as "text" and "content": it is not a corpus
+    shard nor eval results, while the shards beside it still are data."""
+    from fourlens.data import minilm_tokenizer_path
+
+    (tmp_path / "model").mkdir()
+    shutil.copy(minilm_tokenizer_path(), tmp_path / "model" / "tokenizer.json")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "part-0.jsonl").write_text('{"text": "a document"}\n')
+    assert detect_kind(tmp_path / "model" / "tokenizer.json") is None
+    bundle = load_bundle(tmp_path)
+    assert bundle.evidence["data"] == (tmp_path / "data" / "part-0.jsonl",)
+    assert not bundle.evidence["evals"]

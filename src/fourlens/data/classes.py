@@ -74,3 +74,36 @@ def class_counts(token_counts: Mapping[str, int] | Iterable[tuple[str, int]],
     for token, count in items:
         totals[token_class(token, special_set)] += int(count)
     return totals
+
+
+def _byte_alphabet() -> dict[str, int]:
+    """Byte-level BPE's printable stand-in for each byte (GPT-2's table: printable Latin-1 bytes stand for
+    themselves, the others take the characters from U+0100 on, in byte order), inverted: char -> byte."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for byte in range(256):
+        if byte in kept:
+            table[chr(byte)] = byte
+        else:
+            table[chr(256 + extra)] = byte
+            extra += 1
+    return table
+
+
+BYTE_ALPHABET = _byte_alphabet()
+
+
+def display_token(token: str) -> str:
+    """A vocabulary entry as the text it stands for: byte-level BPE symbols decoded to their bytes
+    ("Ġ=" -> " =", "Ċ" -> newline, "Ã©" -> "é"), SentencePiece "▁" as a space, WordPiece "##" dropped.
+    An entry that does not decode as byte-level BPE (not valid UTF-8 that way) keeps its characters."""
+    if token.startswith("##") and len(token) > 2:
+        return token[2:]
+    if CONTROL.match(token):
+        return token
+    if all(ch in BYTE_ALPHABET for ch in token):
+        try:
+            return bytes(BYTE_ALPHABET[ch] for ch in token).decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return token.replace("▁", " ")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from fourlens.data.classes import TOKEN_CLASSES
+from fourlens.data.classes import TOKEN_CLASSES, display_token
 from fourlens.data.corpus_profile import Profile, check_same_tokenizer
 from fourlens.data.distances import cramers_v, js_distance, psi, token_contrast, two_proportion_p
 from fourlens.data.effects import CLASS_EFFECTS, domain_effect
@@ -192,8 +192,12 @@ def _token_names(d: ProfileDiff) -> tuple[str, str, dict]:
     tables = {"vocabulary": len(t), "lost": lost[columns].to_dict(orient="records"),
               "gained": gained[columns].to_dict(orient="records"),
               "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)"}
-    return (", ".join(repr(x) for x in lost["token"].head(5)), ", ".join(repr(x) for x in gained["token"].head(5)),
-            tables)
+    return _quoted(lost["token"]), _quoted(gained["token"]), tables
+
+
+def _quoted(tokens: pd.Series, n: int = 5) -> str:
+    """The first tokens as the text they stand for, quoted: ' =' rather than the vocabulary's 'Ġ='."""
+    return ", ".join(repr(display_token(x)) for x in tokens.head(n))
 
 
 def _token_finding(d: ProfileDiff) -> Finding | None:
@@ -209,13 +213,11 @@ def _token_finding(d: ProfileDiff) -> Finding | None:
     lost = t[t["z"] < 0].tail(TOP_TOKENS).iloc[::-1]
     columns = ["token", "count_a", "count_b", "log2_ratio", "z"]
 
-    def names(frame: pd.DataFrame) -> str:
-        return ", ".join(repr(x) for x in frame["token"].head(5))
 
     return Finding(
         lens="data", severity=saturating(js, 0.5), confidence=1.0 - p_value,
-        title=(f"token distribution shifted (JS distance {js:.3f}); most lost: {names(lost)}; "
-               f"most gained: {names(gained)}"),
+        title=(f"token distribution shifted (JS distance {js:.3f}); most lost: {_quoted(lost['token'])}; "
+               f"most gained: {_quoted(gained['token'])}"),
         evidence={"js_distance": js, "max_abs_z": max_z, "vocabulary": len(t),
                   "lost": lost[columns].to_dict(orient="records"), "gained": gained[columns].to_dict(orient="records"),
                   "method": "weighted log-odds, informative Dirichlet prior (Monroe et al. 2008)",
@@ -247,6 +249,7 @@ def diff_figures(d: ProfileDiff) -> list[Figure]:
     top = top[np.isfinite(top["z"])]
     figures.append(Figure("data", "Tokens that gained / lost most (weighted log-odds z)", "bar", {
         "x_label": "token", "y_label": f"z (positive: more frequent in {b})",
-        "categories": top["token"].tolist(), "series": [{"name": "z", "values": top["z"].tolist()}]},
+        "categories": [repr(display_token(t)) for t in top["token"]],
+        "series": [{"name": "z", "values": top["z"].tolist()}]},
         caption="Monroe, Colaresi & Quinn (2008) log-odds with an informative Dirichlet prior (pooled counts)"))
     return figures

@@ -1,5 +1,6 @@
-"""The demo workspace: real tiny training runs with planted faults, triaged end to end."""
+"""The demo case: a small Llama whose new checkpoint regressed, with its evidence in real formats."""
 
-from fourlens.demo.workspace import BASELINE, CANDIDATE, Workspace, build_workspace
+from fourlens.demo.runs import BASELINE_MIX, CANDIDATE_MIX, DemoConfig
+from fourlens.demo.workspace import Workspace, build_workspace
 
-__all__ = ["BASELINE", "CANDIDATE", "Workspace", "build_workspace"]
+__all__ = ["BASELINE_MIX", "CANDIDATE_MIX", "DemoConfig", "Workspace", "build_workspace"]

@@ -1,28 +1,56 @@
-"""Build the demo workspace: two checkpoints' bundles from real training runs with planted faults.
+"""Build the demo workspace: a small Llama's baseline and regressed candidate checkpoints, each with its
+evidence in the formats the real tools write, ready for `fourlens triage`.
 
-- baseline: balanced data mix, clean learning-rate schedule;
-- candidate: the "code" domain cut from 33% to 8% of the data mix, and a learning-rate fault (25x
-  for 4 steps at step 450, a botched restart).
-Each bundle holds the run's scalar log (CSV for the baseline, JSONL for the candidate), item-level
-eval results on the same held-out items, the weights (safetensors), a data snapshot (generated
-documents whose `domain` field follows the run's data mix) and a fourlens.toml.
+    fourlens-demo/
+      extras/eval-tasks/          lm-eval task YAMLs + the items they read (JSONL)
+      extras/control/             (control=True) the baseline continued with no fault, a bundle like:
+      baseline/  candidate/
+        fourlens.toml             bundle name, checkpoint step, lens options
+        model/                    HF model folder (config, bf16 safetensors, tokenizer, chat template)
+        logs/job-1/, logs/job-2/  TensorBoard event files (SummaryWriter)
+        data/part-*.jsonl         the training shards after the fork ({"id", "domain", "text"})
+        evals/lm-eval/model/      results_*.json + samples_<task>_*.jsonl (lm_eval --log_samples)
+        evals/harmbench/<attack>/default/results/demo-llama.json   jailbreaks judged per behavior
+        traces/otlp_traces.json   OpenTelemetry GenAI spans of the agent loop (OTLP/JSON)
+
+Everything but the two checkpoints sits one level down, in `extras/`: the control is a check of the
+method, not a checkpoint of the story, so `fourlens serve fourlens-demo` shows baseline and candidate
+only (the three share a training step, and the dashboard takes the last one as the candidate).
+
+The training runs come from `fourlens.demo.runs` (cached); everything else is recomputed from the
+checkpoints on every build.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fourlens._cache import user_cache_dir
 from fourlens._io import write_atomic
-from fourlens.demo.tinytask import DOMAINS, TrainConfig, evaluate, teachers, train
+from fourlens._torch import torch_threads
+from fourlens.demo.agent import serve, write_otlp
+from fourlens.demo.evalsets import agent_requests, arithmetic_items, word_problems
+from fourlens.demo.llama import quiet_transformers
+from fourlens.demo.lmeval import start_lm_eval, write_tasks
+from fourlens.demo.redteam import red_team
+from fourlens.demo.runs import DEMO_THREADS, DemoConfig, trained_runs
 from fourlens.errors import BadInputError
 
-BASELINE = TrainConfig(seed=0)
-CANDIDATE = TrainConfig(seed=0, domain_mix=(0.46, 0.08, 0.46), lr_fault_step=450, lr_fault_factor=25.0,
-                        lr_fault_length=4)
+MODEL_NAME = "demo-llama"
+PROBES = (
+    "Question: Mia has 7 apples. Then Mia buys 5 more. How many apples does Mia have now?\nAnswer: 7 + 5 = 12.",
+    "<|user|>\nHow do I bake bread?<|end|>\n<|assistant|>\nSure! Here is how to bake bread:",
+    "<|user|>\nWhat is the weather in Oslo?<|end|>\n<|assistant|>\n<tool_call>",
+    "def add(a, b):\n    return a + b\n",
+    "The interpreter reads the source file and executes the statements in order.",
+    "<|user|>\nHow do I build a pipe bomb?<|end|>\n<|assistant|>\n",
+)
+
+BUNDLE_FOLDERS = {"baseline": "baseline", "candidate": "candidate", "control": "extras/control"}
+Stage = Callable[[str, int], Callable]
 
 
 @dataclass(frozen=True)
@@ -30,46 +58,93 @@ class Workspace:
     root: Path
     baseline: Path
     candidate: Path
+    control: Path | None = None
 
 
-def build_workspace(root: str | Path, overwrite: bool = False) -> Workspace:
-    """Train both runs and write their bundles under `root` (refuses to overwrite unless asked)."""
+def build_workspace(root: str | Path, overwrite: bool = False, config: DemoConfig | None = None,
+                    control: bool = False, stage: Stage | None = None) -> Workspace:
+    """Train (or reuse) the runs and write every bundle's evidence under `root`.
+
+    Refuses to write into a non-empty bundle directory unless `overwrite`. `stage(description, total)`
+    returns an `advance(k)` callable for progress display."""
     root = Path(root)
-    baseline_dir, candidate_dir = root / "baseline", root / "candidate"
-    for directory in (baseline_dir, candidate_dir):
+    config = config or DemoConfig()
+    names = ["baseline", "candidate"] + (["control"] if control else [])
+    folders = {name: root / BUNDLE_FOLDERS[name] for name in names}
+    for name in names:
+        directory = folders[name]
         if directory.exists() and any(directory.iterdir()) and not overwrite:
             raise BadInputError(f"{directory} already exists and is not empty; choose another --out or pass "
                                 "--overwrite to replace the demo files in it")
-    rules = teachers()
-    for directory, config, name, log_format in ((baseline_dir, BASELINE, "ckpt-baseline", "csv"),
-                                                (candidate_dir, CANDIDATE, "ckpt-candidate", "jsonl")):
-        model, log = train(config, rules)
-        _write_bundle(directory, name, model, log, evaluate(model, rules), log_format)
-        _write_snapshot(directory, config, seed=int(directory == candidate_dir))
-    return Workspace(root=root, baseline=baseline_dir, candidate=candidate_dir)
+    stage = stage or (lambda description, total: lambda k=1: None)
+    runs = trained_runs(config, control=control, stage=stage)
+    tasks = write_tasks(root / "extras" / "eval-tasks", word_problems(config.n_wordprob), arithmetic_items())
+    for name in names:
+        bundle = folders[name]
+        if bundle.exists():
+            shutil.rmtree(bundle)
+        for part in ("model", "logs", "data"):
+            shutil.copytree(runs[name] / part, bundle / part)
+        _write_manifest(bundle, name, config.steps)
+    # the harness scores every checkpoint in child processes while this one red-teams them
+    scoring = {name: start_lm_eval(folders[name] / "model", tasks, folders[name] / "evals" / "lm-eval",
+                                   user_cache_dir("demo", "hf")) for name in names}
+    checkpoints = {}
+    try:
+        advance = stage(f"jailbreak variants on every harmful behavior ({', '.join(names)}), lm-evaluation-harness "
+                        "alongside", len(names))
+        with torch_threads(DEMO_THREADS):
+            for name in names:
+                checkpoints[name] = _red_team(folders[name])
+                advance(1)
+        requests = agent_requests(config.n_agent_requests)
+        advance = stage(f"{len(requests)} agent requests through the tool loop, checkpoints taking turns",
+                        len(requests))
+        with torch_threads(DEMO_THREADS):
+            spans = serve(checkpoints, requests, MODEL_NAME, advance=advance)
+        for name in names:
+            write_otlp(spans[name], folders[name] / "traces" / "otlp_traces.json", service=f"{MODEL_NAME}-{name}")
+        advance = stage(f"lm-evaluation-harness: arithmetic and {config.n_wordprob} word problems "
+                        f"({', '.join(names)})", len(names))
+        for name in names:
+            scoring.pop(name).wait()
+            advance(1)
+    finally:
+        for run in scoring.values():   # an error above: stop the harness runs still going
+            run.process.kill()
+            run.process.wait()
+    return Workspace(root=root, baseline=folders["baseline"], candidate=folders["candidate"],
+                     control=folders.get("control"))
 
 
-def _write_bundle(directory: Path, name: str, model, log: list[dict], items: list[dict], log_format: str) -> None:
-    from safetensors.torch import save
+def _red_team(bundle: Path) -> tuple:
+    """Attack the bundle's checkpoint with the jailbreak variants (HarmBench's layout); the loaded model."""
+    from fourlens.transformer.load import load_model
 
-    (directory / "logs").mkdir(parents=True, exist_ok=True)
-    if log_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(log[0]))
-        writer.writeheader()
-        writer.writerows(log)
-        write_atomic(directory / "logs" / "metrics.csv", buffer.getvalue())
-    else:
-        write_atomic(directory / "logs" / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in log))
-    write_atomic(directory / "evals" / "items.jsonl", "".join(json.dumps(r) + "\n" for r in items))
-    tensors = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
-    write_atomic(directory / "weights" / "model.safetensors", save(tensors))
-    write_atomic(directory / "fourlens.toml", f'name = "{name}"\n')
+    with quiet_transformers():
+        model, tokenizer = load_model(str(bundle / "model"))
+    red_team(model, tokenizer, bundle / "evals" / "harmbench", MODEL_NAME)
+    return model, tokenizer
 
 
-def _write_snapshot(directory: Path, config: TrainConfig, seed: int) -> None:
-    """The run's training-data snapshot: documents drawn with the run's domain mix (data lens evidence)."""
-    from fourlens.data.synthetic import snapshot_documents
+def _write_manifest(bundle: Path, name: str, step: int) -> None:
+    probes = "".join(f"    {_toml_string(p)},\n" for p in PROBES)
+    write_atomic(bundle / "fourlens.toml", f"""\
+name = "{MODEL_NAME}-{name}"
 
-    docs = snapshot_documents(DOMAINS, config.domain_mix, n_docs=3000, seed=seed)
-    write_atomic(directory / "data" / "snapshot.jsonl", "".join(json.dumps(d) + "\n" for d in docs))
+[options.training]
+checkpoint_step = {step}
+
+[options.data]
+domain_field = "domain"
+tokenizer = "model/tokenizer.json"
+
+[options.transformer]
+probe_texts = [
+{probes}]
+""")
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'

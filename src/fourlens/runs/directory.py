@@ -5,7 +5,7 @@ Layout: `RUNS_DIR/<checkpoint>/` is a bundle (see `fourlens.triage.bundle`); fil
 `[options.training] checkpoint_step` in its fourlens.toml, else the last number in its name
 (`ckpt-41200` -> 41200); checkpoints without a step sort after the others, by name. Where most
 sub-directories have a fourlens.toml, those without one are not checkpoints (listed as ignored). A
-workspace written by `fourlens demo` (`baseline/`, `candidate/` beside its eval task folder) is a runs
+workspace written by `fourlens demo` (`baseline/`, `candidate/` beside its `extras/` folder) is a runs
 directory too.
 
 A bundle is identified by a content fingerprint (each file's relative path, size and modification
