@@ -102,3 +102,19 @@ def test_a_nan_explains_the_growth_whose_estimated_onset_is_just_before_it():
     assert _parents([growth, nan]) == {"g": "nan"}
     early = _f("g", "training.grad_norm_growth", 900, "grad_norm", end_step=1800, ongoing=True, onset_uncertainty=20)
     assert _parents([early, nan]) == {"nan": "g"}   # well before the NaN: the growth is the cause
+
+
+def test_leaked_eval_items_explain_what_rose_never_a_domain_that_fell():
+    leak = _f("leak", "data.contamination", None, "gsm8k", score=0.3)
+    digits_up = _f("digits", "data.token_class_shift", None, "digits", share_a=0.10, share_b=0.14)
+    math_down = _f("math", "data.domain_shift", None, "math", token_share_a=0.58, token_share_b=0.14)
+    tokens = _f("tokens", "data.token_shift", None, "tokens")
+    assert _parents([leak, digits_up]) == {"digits": "leak"}
+    assert _parents([leak, math_down]) == {}
+    parents = _parents([leak, digits_up, math_down, tokens])
+    assert "math" not in parents and parents["digits"] == "math"   # the domain that fell carries its class
+
+
+def test_arithmetic_and_word_problem_tasks_are_about_math():
+    for task in ("demo_arith", "multiarith", "demo_wordprob", "word_problems"):
+        assert relation("math", task, {}) is not None, task

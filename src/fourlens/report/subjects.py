@@ -26,7 +26,8 @@ CONCEPTS: dict[str, tuple[frozenset[str], str]] = {
     "math": (frozenset({
         "math", "maths", "mathematics", "mathematical", "arithmetic", "algebra", "geometry", "calculus",
         "gsm8k", "gsm", "mgsm", "asdiv", "svamp", "mathqa", "minerva", "aqua", "mawps", "theorem", "proof",
-        "latex", "arxiv", "numeric", "numbers", "digits", "competition_math", "word_problems", "aime", "amc"}),
+        "latex", "arxiv", "numeric", "numbers", "digits", "competition_math", "word_problems", "aime", "amc",
+        "arith", "multiarith", "addsub", "singleeq", "singleop", "wordprob", "word_problem"}),
         "math benchmarks (GSM8K, MATH) and step-by-step reasoning"),
     "code": (frozenset({
         "code", "coding", "programming", "python", "github", "stackoverflow", "stackexchange", "software",

@@ -20,6 +20,8 @@ Each `Rule` names cause kinds, effect kinds and how a pair is matched:
   into (latency = output tokens + tool calls + ...); the largest part with a finding explains it.
 - `refers`: the effect's evidence names, as `refers_to` {kind, signal, step}, the event it is about (the
   checkpoint saved while an anomaly was still going on); the cause is that event's finding.
+- `rise`: the effect is a share that grew, or a change of the whole distribution (copied eval items
+  add their words and documents to the data; they never make a domain or a token class fall).
 - `any`: the cause explains any finding of the effect kinds (a tokenizer change moves everything).
 
 Among the causes that qualify for one finding, the one with the highest rule strength wins, then the
@@ -39,7 +41,9 @@ from fourlens.report.subjects import concepts, relation
 
 DEFAULT_REACH_FRACTION = 0.05
 DEFAULT_REACH_STEPS = 100
-MATCHES = ("time", "before", "subject", "task", "named", "refers", "any")
+MATCHES = ("time", "before", "subject", "task", "named", "refers", "rise", "any")
+# the before/after shares a data finding records, per kind
+SHARES = {"data.domain_shift": ("token_share_a", "token_share_b"), "data.token_class_shift": ("share_a", "share_b")}
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ RULES: tuple[Rule, ...] = (
          "a model learns less of what its data holds less of"),
     Rule(_d("domain_shift", "token_class_shift", "duplicates", "token_shift"), _t("final_loss"), "any", 1,
          "the training loss is measured on the new data mix"),
-    Rule(_d("contamination"), _d("token_shift", "token_class_shift", "domain_shift"), "any", 1,
+    Rule(_d("contamination"), _d("token_shift", "token_class_shift", "domain_shift"), "rise", 1,
          "copied eval items bring their own words and documents"),
     Rule(_t("final_loss"), _b("task_regression", "safety_regression"), "any", 1,
          "a model that ends training at a higher loss does worse on most evals"),
@@ -211,6 +215,12 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
         start = cause.evidence.get("start_step", cause.step)
         end = cause.evidence.get("end_step", cause.step)
         return ("refers", 3.0, 0.0) if start is not None and start <= ref.get("step", -1) <= end else None
+    if rule.match == "rise":
+        before, after = (effect.evidence.get(key) for key in SHARES.get(effect.kind, ("", "")))
+        if effect.kind in SHARES and not (isinstance(before, (int, float)) and isinstance(after, (int, float))
+                                          and after > before):
+            return None
+        return ("rise", 0.0, 0.0)
     if rule.match == "named":
         parts = effect.evidence.get("parts_by_kind")
         if isinstance(parts, list) and cause.kind in parts:
