@@ -111,6 +111,13 @@ def test_leaked_eval_items_explain_what_rose_never_a_domain_that_fell():
     tokens = _f("tokens", "data.token_shift", None, "tokens")
     assert _parents([leak, digits_up]) == {"digits": "leak"}
     assert _parents([leak, math_down]) == {}
+    chat_up = _f("chat", "data.domain_shift", None, "chat", token_share_a=0.06, token_share_b=0.50,
+                 documents_a=1343, documents_b=8388)
+    leak = _f("leak", "data.contamination", None, "gsm8k", score=0.3, newly_contaminated=90)
+    assert _parents([leak, chat_up]) == {}   # 7,045 more documents: more than 90 items could bring
+    code_up = _f("code", "data.domain_shift", None, "code", token_share_a=0.10, token_share_b=0.11,
+                 documents_a=500, documents_b=580)
+    assert _parents([leak, code_up]) == {"code": "leak"}
     parents = _parents([leak, digits_up, math_down, tokens])
     assert "math" not in parents and parents["digits"] == "math"   # the domain that fell carries its class
 

@@ -21,7 +21,8 @@ Each `Rule` names cause kinds, effect kinds and how a pair is matched:
 - `refers`: the effect's evidence names, as `refers_to` {kind, signal, step}, the event it is about (the
   checkpoint saved while an anomaly was still going on); the cause is that event's finding.
 - `rise`: the effect is a share that grew, or a change of the whole distribution (copied eval items
-  add their words and documents to the data; they never make a domain or a token class fall).
+  add their words and documents to the data; they never make a domain or a token class fall), and a
+  domain gained no more documents than the leak could have brought.
 - `any`: the cause explains any finding of the effect kinds (a tokenizer change moves everything).
 
 Among the causes that qualify for one finding, the one with the highest rule strength wins, then the
@@ -42,6 +43,7 @@ from fourlens.report.subjects import concepts, relation
 DEFAULT_REACH_FRACTION = 0.05
 DEFAULT_REACH_STEPS = 100
 MATCHES = ("time", "before", "subject", "task", "named", "refers", "rise", "any")
+LEAK_SLACK = 1.5   # documents a leaked eval item may bring along, on average
 # the before/after shares a data finding records, per kind
 SHARES = {"data.domain_shift": ("token_share_a", "token_share_b"), "data.token_class_shift": ("share_a", "share_b")}
 
@@ -220,13 +222,24 @@ def _match(rule: Rule, cause: Finding, effect: Finding, declared: Mapping) -> tu
         if effect.kind in SHARES and not (isinstance(before, (int, float)) and isinstance(after, (int, float))
                                           and after > before):
             return None
-        return ("rise", 0.0, 0.0)
+        return ("rise", 0.0, 0.0) if _within_leak(cause, effect) else None
     if rule.match == "named":
         parts = effect.evidence.get("parts_by_kind")
         if isinstance(parts, list) and cause.kind in parts:
             return ("named", 3.0 - 0.1 * parts.index(cause.kind), 0.0)
         return None
     return ("any", 0.0, 0.0)
+
+
+def _within_leak(cause: Finding, effect: Finding) -> bool:
+    """A domain that rose by more documents than the leak could have added (each newly contaminated item
+    in at most LEAK_SLACK documents, on average) rose for another reason: a leak of 90 items does not
+    explain a domain that gained 7,000 documents."""
+    added = cause.evidence.get("newly_contaminated")
+    docs_a, docs_b = effect.evidence.get("documents_a"), effect.evidence.get("documents_b")
+    if effect.kind != "data.domain_shift" or not all(isinstance(v, (int, float)) for v in (added, docs_a, docs_b)):
+        return True
+    return 0 < docs_b - docs_a <= LEAK_SLACK * added
 
 
 def _time_match(mode: str, cause: Finding, effect: Finding) -> tuple[str, float, float] | None:
