@@ -125,3 +125,9 @@ def test_leaked_eval_items_explain_what_rose_never_a_domain_that_fell():
 def test_arithmetic_and_word_problem_tasks_are_about_math():
     for task in ("demo_arith", "multiarith", "demo_wordprob", "word_problems"):
         assert relation("math", task, {}) is not None, task
+
+
+def test_a_tool_loop_explains_the_requests_that_end_in_an_error():
+    loop = _f("loop", "behavior.tool_loop", None, "calculator")
+    errors = _f("errors", "behavior.error_rate", None, "requests")
+    assert _parents([errors, loop]) == {"errors": "loop"}

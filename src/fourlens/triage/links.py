@@ -128,6 +128,8 @@ RULES: tuple[Rule, ...] = (
          "scores measured under different harness settings are not comparable"),
     # --- agents ----------------------------------------------------------------------------------
     Rule(_b("tool_loop"), _b("tool_calls"), "any", 3, "a request that repeats a tool call makes more calls"),
+    Rule(_b("tool_loop"), _b("error_rate"), "any", 2,
+         "an agent stopped at its step limit while it loops ends the request in an error"),
     Rule(_b("output_length", "tool_loop", "tool_calls", "tool_latency", "error_rate"), _b("latency"), "named", 3,
          "request latency is the sum of its parts"),
     # --- weights ---------------------------------------------------------------------------------
