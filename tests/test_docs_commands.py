@@ -35,7 +35,10 @@ def _commands() -> list[tuple[str, str]]:
             line_no = text.count("\n", 0, match.start()) + 1
             body = match.group(2).replace("\\\n", " ")
             for line in body.splitlines():
-                line = line.strip().removeprefix("$ ")
+                line = line.strip()
+                if not match.group(1) and not line.startswith("$ "):
+                    continue   # an untyped block is printed output; a command in it carries a "$ " prompt
+                line = line.removeprefix("$ ")
                 if line.startswith("fourlens "):
                     found.append((f"{doc.relative_to(ROOT)}:{line_no}", line.split(" #")[0].strip()))
         prose = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)   # same line numbers, no blocks

@@ -106,8 +106,9 @@ def readme_blocks() -> list[Block]:
             continue
         body = fence.group(2).replace("\\\n", " ")
         lines = body.splitlines()
-        commands = [_normal(line.removeprefix("$ ")) for line in lines
-                    if line.removeprefix("$ ").startswith("fourlens ")]
+        # an untyped block is printed output: a command in it carries a "$ " prompt
+        typed = [line.removeprefix("$ ") for line in lines if fence.group(1) or line.startswith("$ ")]
+        commands = [_normal(line) for line in typed if line.startswith("fourlens ")]
         if not commands:
             continue
         if any(line.startswith("$ ") for line in lines):

@@ -50,7 +50,8 @@ def print_report(report: ReportView, console: Any = None, limit: int | None = No
                 "that evidence was not checked" if failed else "")
         console.print(f"[bold]{escape(report.title)}[/]: no findings{escape(tail)}.", highlight=False)
     if limit is not None and len(causes) > limit:
-        console.print(f"[dim]{len(causes) - limit} more root causes in the HTML/JSON report[/]")
+        more = len(causes) - limit
+        console.print(f"[dim]{more} more root cause{'s' if more != 1 else ''} in the HTML/JSON report[/]")
     _side_list(console, "inconclusive (did not beat their null)", report.inconclusive)
     _side_list(console, "shared with the baseline (not the candidate's)", report.shared)
     for status in report.lenses:
