@@ -131,3 +131,10 @@ def test_a_tool_loop_explains_the_requests_that_end_in_an_error():
     loop = _f("loop", "behavior.tool_loop", None, "calculator")
     errors = _f("errors", "behavior.error_rate", None, "requests")
     assert _parents([errors, loop]) == {"errors": "loop"}
+
+
+def test_chat_data_explains_the_agents_tool_calls_and_errors():
+    chat = _f("chat", "data.domain_shift", None, "chat", token_share_a=0.06, token_share_b=0.5)
+    calls = _f("calls", "behavior.tool_calls", None, "tool_calls")
+    errors = _f("errors", "behavior.error_rate", None, "requests")
+    assert _parents([calls, errors, chat]) == {"calls": "chat", "errors": "chat"}

@@ -35,9 +35,9 @@ from fourlens.demo.agent import serve, write_otlp
 from fourlens.demo.evalsets import agent_requests, arithmetic_items, word_problems
 from fourlens.demo.llama import quiet_transformers
 from fourlens.demo.lmeval import start_lm_eval, write_tasks
+from fourlens.demo.ownership import check_workspace, record_workspace
 from fourlens.demo.redteam import red_team
 from fourlens.demo.runs import DEMO_THREADS, DemoConfig, trained_runs
-from fourlens.errors import BadInputError
 
 MODEL_NAME = "demo-llama"
 PROBES = (
@@ -65,24 +65,20 @@ def build_workspace(root: str | Path, overwrite: bool = False, config: DemoConfi
                     control: bool = False, stage: Stage | None = None) -> Workspace:
     """Train (or reuse) the runs and write every bundle's evidence under `root`.
 
-    Refuses to write into a non-empty bundle directory unless `overwrite`. `stage(description, total)`
+    Refuses to replace a file it did not write, and, unless `overwrite`, an earlier demo's files
+    (`fourlens.demo.ownership`). `stage(description, total)`
     returns an `advance(k)` callable for progress display."""
     root = Path(root)
     config = config or DemoConfig()
     names = ["baseline", "candidate"] + (["control"] if control else [])
     folders = {name: root / BUNDLE_FOLDERS[name] for name in names}
-    for name in names:
-        directory = folders[name]
-        if directory.exists() and any(directory.iterdir()) and not overwrite:
-            raise BadInputError(f"{directory} already exists and is not empty; choose another --out or pass "
-                                "--overwrite to replace the demo files in it")
+    written = [*folders.values(), root / "extras" / "eval-tasks"]
+    check_workspace(root, written, overwrite)
     stage = stage or (lambda description, total: lambda k=1: None)
     runs = trained_runs(config, control=control, stage=stage)
     tasks = write_tasks(root / "extras" / "eval-tasks", word_problems(config.n_wordprob), arithmetic_items())
     for name in names:
         bundle = folders[name]
-        if bundle.exists():
-            shutil.rmtree(bundle)
         for part in ("model", "logs", "data"):
             shutil.copytree(runs[name] / part, bundle / part)
         _write_manifest(bundle, name, config.steps)
@@ -113,6 +109,7 @@ def build_workspace(root: str | Path, overwrite: bool = False, config: DemoConfi
         for run in scoring.values():   # an error above: stop the harness runs still going
             run.process.kill()
             run.process.wait()
+    record_workspace(root, written)
     return Workspace(root=root, baseline=folders["baseline"], candidate=folders["candidate"],
                      control=folders.get("control"))
 

@@ -115,7 +115,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_d("domain_shift", "token_class_shift", "duplicates"), _d("token_shift"), "any", 1,
          "the token distribution summarises the shifts of domains and classes"),
     Rule(_d("domain_shift", "token_class_shift"), _b("task_regression", "safety_regression", "output_length",
-                                                     "latency", "tool_loop"), "subject", 3,
+                                                     "latency", "tool_loop", "tool_calls", "error_rate"), "subject", 3,
          "a model learns less of what its data holds less of"),
     Rule(_d("domain_shift", "token_class_shift", "duplicates", "token_shift"), _t("final_loss"), "any", 1,
          "the training loss is measured on the new data mix"),
@@ -143,7 +143,8 @@ RULES: tuple[Rule, ...] = (
 )
 # Concepts an effect kind is about whatever its subject says.
 IMPLIED_CONCEPTS = {"behavior.safety_regression": "safety", "behavior.output_length": "chat",
-                    "behavior.latency": "chat", "behavior.tool_loop": "chat"}
+                    "behavior.latency": "chat", "behavior.tool_loop": "chat", "behavior.tool_calls": "chat",
+                    "behavior.error_rate": "chat"}
 SPECIFICITY = {"same": 3.0, "declared": 3.0, "name": 2.0, "concept": 1.0, "implied": 1.0}
 
 
