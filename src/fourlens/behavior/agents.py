@@ -159,7 +159,8 @@ def _finding(test: dict, p_adj: float) -> Finding:
         next_check = "compare which tools the candidate calls and why; read requests with the most calls"
     elif kind == "behavior.tool_loop":
         low, high = test["repeats"]
-        title = (f"tool-call loops: {100 * b:.0f}% of requests repeat one {subject} call {low}-{high} times with the "
+        times = f"{low}" if low == high else f"{low}-{high}"
+        title = (f"tool-call loops: {100 * b:.0f}% of requests repeat one {subject} call {times} times with the "
                  f"same arguments (baseline {100 * a:.0f}%)")
         severity = saturating(b - a, 0.10)
         next_check = f"read the looping requests: what does {subject} return that makes the agent call it again?"
