@@ -46,11 +46,23 @@ TOKENIZER_KEYS = frozenset({"version", "truncation", "padding", "added_tokens", 
                             "post_processor", "decoder", "model"})
 
 
-def is_hf_tokenizer(path: Path) -> bool:
-    """Whether a .json file is a Hugging Face tokenizer (part of a model folder, no lens's evidence). Its
-    vocabulary's keys are arbitrary words ("text", "loss", ...), which would otherwise pass for fields."""
-    if not path.name.lower().endswith(".json"):
+# What Hugging Face and tokenizers write beside a checkpoint besides its weights (the weights' sharded
+# `*.index.json` and the Trainer's `trainer_state.json` are evidence: the weights and training lenses read them).
+MODEL_FOLDER_METADATA = frozenset({"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                   "config.json", "generation_config.json", "vocab.json", "added_tokens.json",
+                                   "chat_template.json", "preprocessor_config.json", "processor_config.json",
+                                   "adapter_config.json"})
+
+
+def is_model_folder_metadata(path: Path) -> bool:
+    """Whether a .json file is a model folder's metadata, no lens's evidence: one of MODEL_FOLDER_METADATA
+    by name, or a Hugging Face tokenizer under any name. Their keys are arbitrary words (a vocabulary's
+    "text" and "loss", the added tokens' "content"), which would otherwise pass for fields."""
+    name = path.name.lower()
+    if not name.endswith(".json"):
         return False
+    if name in MODEL_FOLDER_METADATA:
+        return True
     head = head_text(path)
     return head.lstrip().startswith("{") and len(visible_keys(head) & TOKENIZER_KEYS) >= 6
 

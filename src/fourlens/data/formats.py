@@ -2,8 +2,9 @@
 
 A shard is a `*.txt` file, or JSONL(.gz)/JSON/Parquet whose first record has a `text` or `content`
 field (what `fourlens.data.corpus` reads). Other text files (`.md`, `.py`) are corpus shards only when
-named explicitly, so a bundle's README is not taken for data; nor are the JSON files of a model folder
-(a tokenizer's `added_tokens` carry a `content` field).
+named explicitly, so a bundle's README is not taken for data. A model folder's metadata (a tokenizer's
+`added_tokens` carry a `content` field) is left out before any lens is asked (`fourlens.triage.detect`);
+the JSON files other lenses read (a sharded checkpoint's index, the Trainer's state) are never shards.
 """
 
 from __future__ import annotations
@@ -14,11 +15,6 @@ from fourlens._sniff import head_keys
 
 TEXT_KEYS = {"text", "content"}
 RECORD_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".json", ".parquet")
-# what Hugging Face, tokenizers and the Trainer write beside a checkpoint
-MODEL_FOLDER_FILES = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json",
-                      "generation_config.json", "vocab.json", "added_tokens.json", "chat_template.json",
-                      "preprocessor_config.json", "processor_config.json", "trainer_state.json",
-                      "adapter_config.json"}
 
 
 def sniff(path: Path) -> bool:
@@ -26,7 +22,7 @@ def sniff(path: Path) -> bool:
         return False
     if path.name.endswith(".txt"):
         return True
-    if not path.name.endswith(RECORD_SUFFIXES) or path.name in MODEL_FOLDER_FILES \
+    if not path.name.endswith(RECORD_SUFFIXES) or path.name == "trainer_state.json" \
             or path.name.endswith(".index.json"):
         return False
     keys = head_keys(path)

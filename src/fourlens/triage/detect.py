@@ -15,8 +15,9 @@ A kind may also claim whole directories (`sniff_dir`: an MLflow `mlruns/`, a W&B
 are then one piece of evidence and not walked. A lens from another package brings its own kinds
 (`LensSpec.kinds`); they are asked after the built-in ones (`fourlens.triage.registry.evidence_kinds`).
 Sniffing reads at most the first 64 KiB of a file (`fourlens._sniff`), so detecting a terabyte corpus
-costs nothing. A Hugging Face
-`tokenizer.json` (in a model folder beside the weights) is no lens's evidence and is not asked about.
+costs nothing. A model folder's
+metadata (`tokenizer.json`, `config.json`, ...: `fourlens._sniff.is_model_folder_metadata`) is no
+lens's evidence and is not asked about.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fourlens._sniff import TABULAR_SUFFIXES, is_hf_tokenizer
+from fourlens._sniff import TABULAR_SUFFIXES, is_model_folder_metadata
 
 Sniff = Callable[[Path], bool]
 
@@ -88,8 +89,8 @@ def detect_kind(path: Path, kinds: tuple[EvidenceKind, ...] = BUILTIN_KINDS) -> 
     it. The kinds installed lenses bring, plugins included, are `fourlens.triage.evidence_kinds()`."""
     if path.is_dir():
         return claiming_kind(path, kinds)
-    if is_hf_tokenizer(path):
-        return None   # a model folder's tokenizer.json: its vocabulary looks like any lens's fields
+    if is_model_folder_metadata(path):
+        return None   # a model folder's tokenizer.json, config.json, ...: their keys look like any lens's fields
     for kind in kinds:
         try:
             if kind.matches(path):
