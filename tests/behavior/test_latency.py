@@ -1,5 +1,6 @@
 """Agent latency: planted causes are attributed to the right part; OTel spans read like requests."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -84,6 +85,34 @@ def test_bootstrap_false_positive_rate_is_controlled():
         result = compare_latency(frames[0], frames[1], n_resamples=400, seed=t)
         rejections += bool(result.summary.set_index("statistic").loc["p95", "p_value"] < 0.05)
     assert rejections / trials <= 0.12
+
+
+def test_tail_percentiles_need_requests_beyond_them():
+    """From 20 replayed requests whose timings differ by noise only, p95 and p99 are close to the
+    maximum: they are not tested, and the tested statistics hold their error rate."""
+    from fourlens.behavior.traces import Traces
+
+    rng = np.random.default_rng(0)
+    rejections, trials = 0, 60
+    for t in range(trials):
+        difficulty = rng.lognormal(np.log(0.1), 0.3, 20)
+        runs = []
+        for _ in range(2):
+            lat = difficulty * rng.lognormal(0, 0.1, 20)
+            runs.append(Traces(pd.DataFrame({"request_id": [f"r{k}" for k in range(20)], "latency_s": lat,
+                                             "ttft_s": 0.01, "output_tokens": 10.0, "decode_s": lat - 0.01,
+                                             "n_tool_calls": 0, "tool_s": 0.0, "n_retries": 0, "retry_s": 0.0,
+                                             "error": False}), ()))
+        result = compare_latency(runs[0], runs[1], n_resamples=400, seed=t)
+        summary = result.summary.set_index("statistic")
+        assert list(summary.index[~summary["tested"]]) == ["p95", "p99"]
+        assert not summary.loc[["p95", "p99"], "significant"].any()
+        rejections += bool(summary["significant"].any())
+    assert rejections / trials <= 0.12
+    # a real rise is still found, and the finding says which statistics it could not test
+    slow = dataclasses.replace(runs[1], requests=runs[1].requests.assign(latency_s=lambda f: f["latency_s"] * 1.5))
+    finding = compare_latency(runs[0], slow).findings()[0]
+    assert finding.subject in ("mean", "p50") and "p99 (needs 250 requests per run)" in finding.evidence["untested"]
 
 
 def _spans(records):

@@ -96,14 +96,6 @@ def test_the_regressions_are_real_and_significant(workspace):
     assert not base["error"].astype(bool).any()
 
 
-# At this scale two runs of one data mix can land on either side of the point where the model learns to
-# copy a word problem's numbers into its working (measured on the reduced demo: baseline 100%, control
-# 33% of the one-step word problems), so the control can show a real but unplanted regression.
-CONTROL_NOISE = pytest.mark.xfail(strict=False, reason="the control's word-problem score depends on whether its "
-                                  "run learnt to copy the numbers by its last step (100% vs 33% measured)")
-
-
-@CONTROL_NOISE
 def test_the_control_shows_no_real_regression(workspace):
     from fourlens.behavior import compare, load_evals
 
@@ -137,7 +129,16 @@ def test_every_planted_cause_is_in_the_top_8(reports):
     assert not missing, (missing, [(f.kind, f.subject, f.title) for f in top])
 
 
-@CONTROL_NOISE
 def test_the_control_raises_no_alarm(reports):
     alarms = [(f.lens, f.title, round(f.score, 2)) for f in reports["control"].findings if f.score >= 0.5]
     assert not alarms
+
+
+def test_the_transformer_lens_explains_regressed_answers(reports, workspace):
+    """The transformer lens runs on both Llama checkpoints and attributes each one's answer on items of the
+    most regressed task; the control, continued from the baseline's last step, says what step it is."""
+    report = reports["candidate"]
+    assert {s.name: s.state for s in report.lenses}["transformer"] == "ok"
+    views = [f for f in report.figures if "answer rests on: demo_" in f.title]
+    assert len(views) == 2 and all(len(f.data["z"]) == 2 for f in views), [f.title for f in report.figures]
+    assert f"checkpoint_step = {2 * SMALL.steps - SMALL.fork}" in (workspace.control / "fourlens.toml").read_text()

@@ -76,8 +76,9 @@ def print_latency(result: LatencyComparison, console: Any) -> None:
         table.add_column(column)
     for row in result.summary.itertuples(index=False):
         style = "bold red" if row.significant and row.diff > 0 else ""
-        table.add_row(row.statistic, f"{row.a:.3f}", f"{row.b:.3f}",
-                      f"{row.diff:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]", f"{row.p_adjusted:.3g}", style=style)
+        interval = f"{row.diff:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]" if row.tested else f"{row.diff:+.3f}"
+        table.add_row(row.statistic, f"{row.a:.3f}", f"{row.b:.3f}", interval,
+                      f"{row.p_adjusted:.3g}" if row.tested else "too few requests", style=style)
     console.print(table)
     parts = Table(title="What changed: contributions to the change in mean latency and in the p95 tail mean")
     for column in ("part", "mean (s)", "p95 tail (s)"):

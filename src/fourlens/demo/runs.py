@@ -4,7 +4,12 @@
 - **candidate**: resumes the baseline's step-`fork` checkpoint on a corpus with the planted data faults
   (mix shift, leaked eval items, end-of-turn bug in tool conversations) and a botched restart (LR fault)
   shortly before the end;
-- **control** (optional): resumes the same checkpoint on a fresh draw of the baseline's mix, no fault.
+- **control** (optional): the baseline continued, no fault: resumes the baseline's last checkpoint
+  (weights and optimizer state) for another `total - fork` steps, at the LR the schedule ended on, on a
+  fresh draw of the baseline's mix. It is what the next checkpoint of a healthy run looks like. (A second
+  continuation of the step-`fork` checkpoint was tried first: at this scale whether a run has learnt
+  to copy a word problem's numbers by its last step is close to a coin toss between two data orders, so
+  that control differed from the baseline for real, 100% vs 33% of the word problems.)
 
 Each run leaves a HF model folder (`model/`), TensorBoard event files (`logs/`) and the JSONL shards it
 trained on after the fork (`data/`), its data snapshot.
@@ -27,7 +32,7 @@ from fourlens.demo.evalsets import word_problems
 from fourlens.demo.llama import ModelShape, build_model, save_model_folder, train_tokenizer
 from fourlens.demo.train import Checkpoint, LrFault, Schedule, batches, make_optimizer, train_job
 
-FORMAT = 9  # bump when the corpus, model or training code changes what a cached run holds
+FORMAT = 10  # bump when the corpus, model or training code changes what a cached run holds
 # Math is the largest share of the baseline: arithmetic and copying numbers into the working take a
 # few-layer model ~500k math tokens to learn (measured), most of what the demo can train on a CPU.
 BASELINE_MIX = Mix(math=0.55, code=0.06, prose=0.06, chat=0.10, safety=0.08, tools=0.15)
@@ -132,32 +137,42 @@ def trained_runs(config: DemoConfig, control: bool = False, stage: Callable[[str
             advance = stage("training the baseline", config.steps)
             checkpoint = train_job(model, optimizer, _batches(early, tokenizer, config, 0), schedule, 0, config.fork,
                                    base_dir / "logs" / "job-1", keep=config.fork, advance=advance)
-            train_job(model, optimizer, _batches(docs, tokenizer, config, 1), schedule, config.fork, config.steps,
-                      base_dir / "logs" / "job-2", advance=advance)
+            final = train_job(model, optimizer, _batches(docs, tokenizer, config, 1), schedule, config.fork,
+                              config.steps, base_dir / "logs" / "job-2", keep=config.steps, advance=advance)
             save_model_folder(model, tokenizer, base_dir / "model")
             save_checkpoint(checkpoint, base_dir / f"step-{config.fork}.pt")
+            save_checkpoint(final, base_dir / f"step-{config.steps}.pt")
             write_atomic(base_dir / "done", "")
         tokenizer = load_tokenizer(base_dir / "tokenizer.json")
-        checkpoint = load_checkpoint(base_dir / f"step-{config.fork}.pt")
         for name in (n for n in todo if n != "baseline"):
+            start = config.steps if name == "control" else config.fork
+            checkpoint = load_checkpoint(base_dir / f"step-{start}.pt")
             advance = stage(f"generating the {name} corpus", 1)
             docs = build_documents(specs[name])
             advance(1)
             directory = dirs[name]
             shutil.rmtree(directory, ignore_errors=True)
             write_shards(docs, directory / "data")
-            shutil.copytree(base_dir / "logs" / "job-1", directory / "logs" / "job-1")
+            for job in ("job-1", "job-2")[: 1 if name == "candidate" else 2]:
+                shutil.copytree(base_dir / "logs" / job, directory / "logs" / job)
             data = _batches(docs, tokenizer, config, 1 + RUNS.index(name))
             model = build_model(config.shape, tokenizer, config.seed)
             model.load_state_dict(checkpoint.model)
             optimizer = make_optimizer(model, config.peak_lr)
             optimizer.load_state_dict(checkpoint.optimizer)
-            advance = stage(f"training the {name} (resumed at step {config.fork})", config.steps - config.fork)
-            train_job(model, optimizer, data, schedule, config.fork, config.steps, directory / "logs" / "job-2",
+            end = start + config.steps - config.fork
+            advance = stage(f"training the {name} (resumed at step {start})", end - start)
+            job = "job-2" if name == "candidate" else "job-3"
+            train_job(model, optimizer, data, schedule, start, end, directory / "logs" / job,
                       fault=config.lr_fault if name == "candidate" else None, advance=advance)
             save_model_folder(model, tokenizer, directory / "model")
             write_atomic(directory / "done", "")
     return dirs
+
+
+def run_step(config: DemoConfig, run: str) -> int:
+    """The training step of a run's final checkpoint."""
+    return 2 * config.steps - config.fork if run == "control" else config.steps
 
 
 def _batches(docs: list[dict], tokenizer, config: DemoConfig, offset: int):

@@ -15,7 +15,8 @@ evidence in the formats the real tools write, ready for `fourlens triage`.
 
 Everything but the two checkpoints sits one level down, in `extras/`: the control is a check of the
 method, not a checkpoint of the story, so `fourlens serve fourlens-demo` shows baseline and candidate
-only (the three share a training step, and the dashboard takes the last one as the candidate).
+only (the control's step is later than the candidate's, so in the runs directory the dashboard would
+take it as the candidate).
 
 The training runs come from `fourlens.demo.runs` (cached); everything else is recomputed from the
 checkpoints on every build.
@@ -37,7 +38,7 @@ from fourlens.demo.llama import quiet_transformers
 from fourlens.demo.lmeval import start_lm_eval, write_tasks
 from fourlens.demo.ownership import check_workspace, record_workspace
 from fourlens.demo.redteam import red_team
-from fourlens.demo.runs import DEMO_THREADS, DemoConfig, trained_runs
+from fourlens.demo.runs import DEMO_THREADS, DemoConfig, run_step, trained_runs
 
 MODEL_NAME = "demo-llama"
 PROBES = (
@@ -81,7 +82,7 @@ def build_workspace(root: str | Path, overwrite: bool = False, config: DemoConfi
         bundle = folders[name]
         for part in ("model", "logs", "data"):
             shutil.copytree(runs[name] / part, bundle / part)
-        _write_manifest(bundle, name, config.steps)
+        _write_manifest(bundle, name, run_step(config, name))
     # the harness scores every checkpoint in child processes while this one red-teams them
     scoring = {name: start_lm_eval(folders[name] / "model", tasks, folders[name] / "evals" / "lm-eval",
                                    user_cache_dir("demo", "hf")) for name in names}

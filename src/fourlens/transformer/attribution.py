@@ -95,12 +95,14 @@ def _log_probs(logits: torch.Tensor, n_prompt: int, target: torch.Tensor) -> tor
 
 def token_attribution(model: nn.Module, tokenizer: Any, prompt: str, target: str,
                       method: Method = "integrated_gradients", steps: int = 50, baseline_token: int | None = None,
-                      spans: Sequence[tuple[int, int]] | None = None, batch_size: int = 16) -> TokenAttribution:
+                      spans: Sequence[tuple[int, int]] | None = None, batch_size: int = 16,
+                      max_target_tokens: int | None = None) -> TokenAttribution:
     """Attribute the log-probability of `target` after `prompt` to the prompt's tokens (see module doc).
 
     `baseline_token`: the token id of the baseline (IG's path start, the ablation's replacement);
     default the tokenizer's unknown/padding token, else 0. `spans`: [start, stop) token ranges ablated
-    together (`feature_ablation` only; default one span per token)."""
+    together (`feature_ablation` only; default one span per token). `max_target_tokens`: explain only the
+    target's first tokens (a long generation by its opening)."""
     if method not in METHODS:
         raise BadInputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     arch = architecture(model)
@@ -110,7 +112,7 @@ def token_attribution(model: nn.Module, tokenizer: Any, prompt: str, target: str
                             f"{type(model).__name__} is {kind}")
     if arch.embed is None:
         raise BadInputError(f"cannot find the token embedding of {type(model).__name__}")
-    prompt_ids, target_ids = _ids(tokenizer, prompt), _target_ids(tokenizer, target)
+    prompt_ids, target_ids = _ids(tokenizer, prompt), _target_ids(tokenizer, target)[:max_target_tokens]
     if not prompt_ids or not target_ids:
         raise BadInputError("the prompt and the target must each be at least one token")
     if spans is not None and method != "feature_ablation":

@@ -19,7 +19,7 @@ def _cell(value: float, scale: float, text: str) -> str:
             f"{html.escape(text)}</span>")
 
 
-def _shown(token: str) -> str:
+def shown_token(token: str) -> str:
     # byte-level BPE marks a leading space with 'Ġ' and a newline with 'Ċ'; SentencePiece uses '▁'
     return token.replace("Ġ", " ").replace("▁", " ").replace("Ċ", "\u21b5")
 
@@ -30,13 +30,13 @@ def render_attribution_html(*, method: str, input_tokens: Sequence[str], target_
     """The page for `seq_attr` (inputs,), `token_attr` (targets, inputs) and `target_log_probs` (targets,)."""
     seq = seq_attr.tolist()
     scale = max((abs(v) for v in seq), default=0.0)
-    strip = "".join(_cell(v, scale, _shown(t)) for v, t in zip(seq, input_tokens, strict=True))
-    target = html.escape("".join(_shown(t) for t in target_tokens))
-    header = "".join(f"<th>{html.escape(_shown(t))}</th>" for t in input_tokens)
+    strip = "".join(_cell(v, scale, shown_token(t)) for v, t in zip(seq, input_tokens, strict=True))
+    target = html.escape("".join(shown_token(t) for t in target_tokens))
+    header = "".join(f"<th>{html.escape(shown_token(t))}</th>" for t in input_tokens)
     matrix = token_attr.tolist()
     cell_scale = max((abs(v) for row in matrix for v in row), default=0.0)
     rows = "".join(
-        f"<tr><th>{html.escape(_shown(t))}</th><td>{lp:.3f}</td>"
+        f"<tr><th>{html.escape(shown_token(t))}</th><td>{lp:.3f}</td>"
         + "".join(f"<td>{_cell(v, cell_scale, f'{v:+.3f}')}</td>" for v in row) + "</tr>"
         for t, lp, row in zip(target_tokens, target_log_probs.tolist(), matrix, strict=True))
     return f"""<!doctype html><html><head><meta charset="utf-8"><meta {HTML_MARKER.decode()} transformer">

@@ -7,7 +7,9 @@ bare state dict of an unknown architecture) give no findings here; the `weights`
 them tensor by tensor. `[options.transformer]` in fourlens.toml: `probe_texts` (else a fixed set of
 short English sentences), `device` ("cpu" by default, "cuda", "auto"), `dtype` ("auto": as stored)
 `stream` (true: read the blocks from disk one at a time, for models larger than memory) and
-`trust_pickle` (false: a model folder without *.safetensors weights is refused, since unpickling can run code).
+`trust_pickle` (false: a model folder without *.safetensors weights is refused, since unpickling can run code)
+and `attribution_items` (2: how many regressed eval items get a token attribution of each checkpoint's
+answer, `fourlens.transformer.regressed_items`; 0: none).
 
 Findings and their severity/confidence rules: `fourlens.transformer.findings`.
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fourlens.errors import BadInputError
 from fourlens.report import Figure
 from fourlens.transformer.compare import compare_checkpoints
 from fourlens.transformer.head_scores import heads_figure
 from fourlens.transformer.load import load_model
+from fourlens.transformer.regressed_items import regressed_item_figures, regressed_items
 from fourlens.transformer.sources import find_source
 from fourlens.triage.bundle import Bundle
 from fourlens.triage.registry import Diagnosis, NotApplicable
@@ -75,4 +79,13 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
                       caption="1 = the two checkpoints represent the probe texts alike at this depth.")]
     figures.append(heads_figure(result.heads, "induction_change",
                                 "induction score change per head (candidate - baseline)"))
-    return Diagnosis(findings=result.findings(), figures=figures)
+    notes = []
+    n_items = int(options.get("attribution_items", 2))
+    if n_items > 0 and baseline.has("evals") and candidate.has("evals"):
+        try:
+            pairs = regressed_items(baseline.paths("evals"), candidate.paths("evals"), n_items,
+                                    dict(candidate.lens_options("behavior") or baseline.lens_options("behavior")))
+            figures.extend(regressed_item_figures(pairs, model_a, model_b, tokenizer))
+        except BadInputError as exc:   # an encoder, or evals this lens cannot read: the comparison stands
+            notes.append(f"no token attribution of regressed eval items: {exc}")
+    return Diagnosis(findings=result.findings(), figures=figures, notes=notes)

@@ -4,7 +4,8 @@ where the LR leaves it (a restart that re-ran warmup, an LR jump) or where the d
 
 Fit: peak = the 99.5th percentile of the LR (robust to a short jump); warmup ends at the first step
 reaching 95% of it; each decay shape is then fitted to the post-warmup LR with its end value (and for
-cosine/linear the total steps, from a grid; for warmup-stable-decay (wsd: constant, then a linear decay
+cosine/linear the total steps, from a grid from 0.3x to 3x the steps logged (a decay that ends early holds
+its end value); for warmup-stable-decay (wsd: constant, then a linear decay
 over the last part of the run, as MiniCPM and DeepSeek train) the length of that decay) by least squares
 on the *median-filtered* LR, so a short fault does not bend the fit. The shape with the lowest error
 wins; points further than 10% of the peak from the fitted curve are deviations.
@@ -77,8 +78,11 @@ def infer_schedule(lr: pd.Series) -> Schedule:
     t, y = steps[after], smooth[after]
     best = None
     last = steps[-1] - start
+    # A decay may end before the last step and hold its final LR (a run continued past its schedule,
+    # or a scheduler with a floor) as well as at or after it.
+    totals = np.unique(np.round(last * np.concatenate([np.linspace(0.3, 1.0, 29)[:-1], np.linspace(1.0, 3.0, 41)])))
     grid = [(kind, total, 0) for kind in ("constant", "linear", "cosine")
-            for total in ([last] if kind == "constant" else np.unique(np.round(last * np.linspace(1.0, 3.0, 41))))]
+            for total in ([last] if kind == "constant" else totals)]
     grid += [("wsd", last, int(last * f)) for f in np.linspace(0.05, 0.6, 23) if last * f > 1]
     for kind, total, decay_steps in grid:
         candidate = Schedule(kind, peak, warmup, int(max(total, warmup + 1)), 0.0, start, decay_steps=decay_steps)

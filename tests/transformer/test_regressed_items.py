@@ -1,0 +1,85 @@
+"""Triage attributes each checkpoint's own answer on the eval items the candidate regressed on, from the
+harness' own prompts (lm-eval `--log_samples` records)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fourlens.transformer.regressed_items import SHOWN_PROMPT_TOKENS, _prompt_and_answer
+from fourlens.triage import load_bundle, triage
+from fourlens.triage.registry import BUILTIN_LENSES
+from tests.transformer.llama_folder import write_llama_folder
+
+TRANSFORMER = [spec for spec in BUILTIN_LENSES if spec.name == "transformer"]
+FIXTURES = "tests/behavior/fixtures/lm_eval/a"
+
+
+def _first(pattern: str) -> dict:
+    from pathlib import Path
+
+    path = sorted(Path(FIXTURES).glob(pattern))[0]
+    return json.loads(path.read_text().splitlines()[0])
+
+
+def test_prompts_and_answers_come_from_the_harness_records():
+    # a generation task: the prompt, and what the model generated
+    generation = _first("samples_tiny_gen_*.jsonl")
+    assert _prompt_and_answer(generation) == ("Q: 1 add 0\nA:", ": : :")
+    # a log-likelihood task: the continuation the model scored highest (resps hold strings, as logged)
+    choice = _first("samples_tiny_mc_*.jsonl")
+    scores = [float(r[0][0]) for r in choice["resps"]]
+    best = scores.index(max(scores))
+    chosen = choice["arguments"][f"gen_args_{best}"]["arg_1"]
+    assert _prompt_and_answer(choice) == ("Question: 2 add 1\nAnswer:", chosen)
+    # before 0.4.3 the arguments were a list of [context, continuation] pairs
+    old = {"doc_id": 0, "arguments": [["Q: 2+2\nA:", " 4"], ["Q: 2+2\nA:", " 5"]],
+           "resps": [[-3.0, False], [-1.0, True]]}
+    assert _prompt_and_answer(old) == ("Q: 2+2\nA:", " 5")
+    # records without a text prompt are not attributed
+    assert _prompt_and_answer({"doc_id": 0, "arguments": {}, "resps": []}) is None
+    assert _prompt_and_answer({"doc_id": 0, "resps": [["x"]]}) is None
+
+
+def _samples(folder, answers: list[tuple[str, str, float]]) -> None:
+    """One lm-eval samples file: (prompt, response, exact_match) per item."""
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"doc_id": k, "doc": {"question": prompt}, "target": "4",
+                         "arguments": {"gen_args_0": {"arg_0": prompt, "arg_1": {"until": ["\n"]}}},
+                         "resps": [[response]], "filtered_resps": [response], "filter": "none",
+                         "metrics": ["exact_match"], "exact_match": score})
+             for k, (prompt, response, score) in enumerate(answers)]
+    (folder / "samples_sums_2026-01-01T00-00-00.000000.jsonl").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def bundles(tmp_path):
+    """A baseline that answers 30 sums right and a candidate that answers 24 of them wrong."""
+    prompts = [f"The cat sat on the mat. What is {k % 7} plus {k % 5}?" for k in range(30)]
+    for name, seed in (("base", 0), ("cand", 1)):
+        write_llama_folder(tmp_path / name / "model", seed=seed)
+        answers = [(p, f" {k % 7 + k % 5}", 1.0 if name == "base" or k >= 24 else 0.0) for k, p in enumerate(prompts)]
+        if name == "cand":
+            answers = [(p, " the cat" if s == 0.0 else r, s) for p, r, s in answers]
+        _samples(tmp_path / name / "evals" / "lm-eval", answers)
+    return load_bundle(tmp_path / "base"), load_bundle(tmp_path / "cand")
+
+
+def test_triage_shows_what_each_checkpoint_answer_rests_on(bundles):
+    report = triage(*bundles, lenses=TRANSFORMER)
+    status = {s.name: s for s in report.lenses}["transformer"]
+    assert status.state == "ok", status.message
+    views = [f for f in report.figures if f.title.startswith("what each checkpoint's answer rests on")]
+    assert [f.title.rsplit(" ", 1)[-1] for f in views] == ["0", "1"]   # the first regressed items
+    data = views[0].data
+    assert data["y"] == ["baseline: '0'", "candidate: 'the cat'"]
+    assert len(data["x"]) == len(data["z"][0]) <= SHOWN_PROMPT_TOKENS and data["x"][-1].endswith("?")
+    for row in data["z"]:   # each row: signed shares of that checkpoint's attribution, |shares| sum to 1
+        assert sum(abs(v) for v in row) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_no_regression_no_attribution(bundles, tmp_path):
+    base, _ = bundles
+    report = triage(base, base, lenses=TRANSFORMER)
+    assert not [f for f in report.figures if "answer rests on" in f.title]
