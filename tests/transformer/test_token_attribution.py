@@ -72,6 +72,20 @@ def test_integrated_gradients_completeness(llama):
     assert result.target_log_probs.tolist() == pytest.approx(lp.tolist(), abs=1e-5)
 
 
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradient_x_input"])
+def test_the_whole_continuation_in_one_backward_pass(llama, method):
+    """per_target=False attributes the continuation's log-probability at once: the same seq_attr."""
+    _, model, tokenizer = llama
+    each = token_attribution(model, tokenizer, PROMPT, TARGET, method=method, steps=16)
+    whole = token_attribution(model, tokenizer, PROMPT, TARGET, method=method, steps=16, per_target=False)
+    assert whole.token_attr.shape == (1, each.token_attr.shape[1])
+    assert torch.allclose(whole.seq_attr, each.seq_attr, atol=1e-5)
+    assert torch.equal(whole.target_log_probs, each.target_log_probs)
+    assert whole.to_html().count("<tr>") == 2   # the header and one row for the whole continuation
+    first = token_attribution(model, tokenizer, PROMPT, TARGET, method=method, steps=16, max_target_tokens=1)
+    assert first.target_tokens == each.target_tokens[:1] and torch.allclose(first.token_attr[0], each.token_attr[0])
+
+
 def test_spans_and_refusals(llama):
     _, model, tokenizer = llama
     n = len(tokenizer.encode(PROMPT))

@@ -21,6 +21,7 @@ attribution of the whole continuation's log-probability).
 from __future__ import annotations
 
 import html
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -93,16 +94,37 @@ def _log_probs(logits: torch.Tensor, n_prompt: int, target: torch.Tensor) -> tor
     return predicting[:, torch.arange(t), target]
 
 
+def _target_log_probs(model: nn.Module, batch: torch.Tensor, n: int, target: torch.Tensor) -> torch.Tensor:
+    """(batch, targets) log p of the target tokens after the prompt's `n` tokens, in one forward pass. A
+    Hugging Face causal LM computes only the logits of the positions that predict the targets
+    (`logits_to_keep`): over a long few-shot prompt the full (batch, seq, vocab) logits are most of the
+    time and memory of an attribution."""
+    inputs = {"input_ids": batch, "attention_mask": torch.ones_like(batch)}
+    keep = target.shape[0] + 1   # positions n - 1 .. end: the last predicts nothing, cheaper than slicing
+    if _keeps_logits(model):
+        return _log_probs(logits_of(forward(model, {**inputs, "logits_to_keep": keep})), 1, target)
+    return _log_probs(logits_of(forward(model, inputs)), n, target)
+
+
+def _keeps_logits(model: nn.Module) -> bool:
+    try:
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def token_attribution(model: nn.Module, tokenizer: Any, prompt: str, target: str,
                       method: Method = "integrated_gradients", steps: int = 50, baseline_token: int | None = None,
                       spans: Sequence[tuple[int, int]] | None = None, batch_size: int = 16,
-                      max_target_tokens: int | None = None) -> TokenAttribution:
+                      max_target_tokens: int | None = None, per_target: bool = True) -> TokenAttribution:
     """Attribute the log-probability of `target` after `prompt` to the prompt's tokens (see module doc).
 
     `baseline_token`: the token id of the baseline (IG's path start, the ablation's replacement);
     default the tokenizer's unknown/padding token, else 0. `spans`: [start, stop) token ranges ablated
     together (`feature_ablation` only; default one span per token). `max_target_tokens`: explain only the
-    target's first tokens (a long generation by its opening)."""
+    target's first tokens (a long generation by its opening). `per_target=False` (gradient methods):
+    attribute only the whole continuation's log-probability, one backward pass per batch instead of one
+    per target token; `token_attr` then has one row, equal to `seq_attr`."""
     if method not in METHODS:
         raise BadInputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     arch = architecture(model)
@@ -132,7 +154,8 @@ def token_attribution(model: nn.Module, tokenizer: Any, prompt: str, target: str
             token_attr, logp = _ablation(model, ids, n, target_t, base, groups, batch_size)
             labels = tuple("".join(prompt_tokens[a:b]) for a, b in groups)
         else:
-            token_attr, logp = _gradients(model, embed, ids, n, target_t, base, method, steps, batch_size)
+            token_attr, logp = _gradients(model, embed, ids, n, target_t, base, method, steps, batch_size,
+                                          per_target)
             labels = prompt_tokens
     targets = tuple(tokenizer.convert_ids_to_tokens(target_ids))
     return TokenAttribution(method, labels, targets, token_attr, token_attr.sum(0), logp)
@@ -143,22 +166,21 @@ def _ablation(model: nn.Module, ids: torch.Tensor, n: int, target: torch.Tensor,
     for start, stop in groups:
         if not 0 <= start < stop <= n:
             raise BadInputError(f"span ({start}, {stop}) is not inside the prompt's {n} tokens")
-    mask = lambda: {"attention_mask": torch.ones_like(ids)}  # noqa: E731
-    original = _log_probs(logits_of(forward(model, {"input_ids": ids, **mask()})), n, target)[0]  # (targets,)
+    original = _target_log_probs(model, ids, n, target)[0]  # (targets,)
     out = torch.zeros(target.shape[0], len(groups))
     for first in range(0, len(groups), batch_size):
         chunk = groups[first:first + batch_size]
         batch = ids.repeat(len(chunk), 1)  # (copies, seq): copy c has span c replaced by the baseline token
         for c, (start, stop) in enumerate(chunk):
             batch[c, start:stop] = base
-        logits = logits_of(forward(model, {"input_ids": batch, "attention_mask": torch.ones_like(batch)}))
-        out[:, first:first + len(chunk)] = (original[None] - _log_probs(logits, n, target)).T.cpu()
+        out[:, first:first + len(chunk)] = (original[None] - _target_log_probs(model, batch, n, target)).T.cpu()
     return out, original.cpu()
 
 
 def _gradients(model: nn.Module, embed: nn.Module, ids: torch.Tensor, n: int, target: torch.Tensor, base: int,
-               method: str, steps: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(targets, prompt tokens) attributions and the targets' log-probabilities."""
+               method: str, steps: int, batch_size: int, per_target: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(targets, prompt tokens) attributions, or (1, prompt tokens) for their sum when not `per_target`,
+    and the targets' log-probabilities."""
     with torch.no_grad():
         actual = embed(ids).detach()            # (1, seq, d) what the model embeds
         start = embed(torch.full_like(ids, base)).detach()
@@ -169,7 +191,8 @@ def _gradients(model: nn.Module, embed: nn.Module, ids: torch.Tensor, n: int, ta
         nodes, node_weights = quadrature("gausslegendre", steps)
         alphas, weights = torch.from_numpy(nodes), torch.from_numpy(node_weights)
     t = target.shape[0]
-    summed = torch.zeros(t, *actual.shape[1:], dtype=torch.float32, device=actual.device)  # (targets, seq, d)
+    rows = t if per_target else 1
+    summed = torch.zeros(rows, *actual.shape[1:], dtype=torch.float32, device=actual.device)  # (rows, seq, d)
     logp = None
     for first in range(0, len(alphas), batch_size):
         a = alphas[first:first + batch_size].to(actual.device, torch.float32)
@@ -178,16 +201,16 @@ def _gradients(model: nn.Module, embed: nn.Module, ids: torch.Tensor, n: int, ta
         path = (start.float() + a[:, None, None] * (actual - start).float()).to(actual.dtype).requires_grad_(True)
         batch = ids.expand(len(a), -1)
         with hooks([(embed, "forward", lambda _m, _a, _o, path=path: path)]):
-            logits = logits_of(forward(model, {"input_ids": batch, "attention_mask": torch.ones_like(batch)}))
-        log_probs = _log_probs(logits, n, target)  # (points, targets)
+            log_probs = _target_log_probs(model, batch, n, target)  # (points, targets)
         if method == "gradient_x_input":
             logp = log_probs[0].detach().cpu()
-        for j in range(t):
-            (grad,) = torch.autograd.grad(log_probs[:, j].sum(), path, retain_graph=j < t - 1)
+        # one backward pass per target token, or one for their sum (the whole continuation)
+        outputs = [log_probs[:, j].sum() for j in range(t)] if per_target else [log_probs.sum()]
+        for j, output in enumerate(outputs):
+            (grad,) = torch.autograd.grad(output, path, retain_graph=j < len(outputs) - 1)
             summed[j] += (grad.float() * w[:, None, None]).sum(0)  # weighted sum over the points
     if logp is None:
         with torch.no_grad():
-            logp = _log_probs(logits_of(forward(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids)})),
-                              n, target)[0].cpu()
+            logp = _target_log_probs(model, ids, n, target)[0].cpu()
     attr = (summed * (actual - start).float()).sum(-1)  # (targets, seq)
     return attr[:, :n].cpu(), logp

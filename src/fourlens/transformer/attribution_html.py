@@ -34,6 +34,8 @@ def render_attribution_html(*, method: str, input_tokens: Sequence[str], target_
     target = html.escape("".join(shown_token(t) for t in target_tokens))
     header = "".join(f"<th>{html.escape(shown_token(t))}</th>" for t in input_tokens)
     matrix = token_attr.tolist()
+    if len(matrix) == 1 and len(target_tokens) > 1:   # attributed as a whole: one row for the continuation
+        target_tokens, target_log_probs = ["".join(target_tokens)], target_log_probs.sum().reshape(1)
     cell_scale = max((abs(v) for row in matrix for v in row), default=0.0)
     rows = "".join(
         f"<tr><th>{html.escape(shown_token(t))}</th><td>{lp:.3f}</td>"

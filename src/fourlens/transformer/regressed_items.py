@@ -28,7 +28,7 @@ from fourlens.transformer.attribution_html import shown_token
 
 MAX_ANSWER_TOKENS = 16   # a run-on answer is explained by its opening, where it went wrong
 SHOWN_PROMPT_TOKENS = 48  # a few-shot prompt ends with the item's own question
-IG_STEPS = 32
+IG_STEPS = 16   # one batched forward and backward pass per checkpoint and item
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def regressed_item_figures(pairs: list[tuple[ItemRecord, ItemRecord]], model_a: 
         rows, labels, gaps = [], None, []
         for model, record in ((model_a, record_a), (model_b, record_b)):
             result = token_attribution(model, tokenizer, record.prompt, record.answer, steps=IG_STEPS,
-                                       max_target_tokens=MAX_ANSWER_TOKENS)
+                                       max_target_tokens=MAX_ANSWER_TOKENS, per_target=False)
             values = result.seq_attr.double()
             total = float(values.abs().sum()) or 1.0
             rows.append([round(float(v) / total, 4) for v in values[-SHOWN_PROMPT_TOKENS:]])

@@ -122,10 +122,30 @@ def read_parameter(model: nn.Module, module_name: str, parameter: str = "weight"
     tensor = getattr(model.get_submodule(module_name), parameter)
     if tensor.is_meta:
         streamer = streamer_of(model)
-        if streamer is None:
+        if streamer is not None:
+            return streamer.read(f"{module_name}.{parameter}")
+        offloaded = _offloaded(model, module_name, parameter)
+        if offloaded is None:
             raise BadInputError(f"{module_name}.{parameter} is on the meta device and the model is not streamed")
-        return streamer.read(f"{module_name}.{parameter}")
+        return offloaded
     return tensor.detach()
+
+
+def _offloaded(model: nn.Module, module_name: str, parameter: str) -> torch.Tensor | None:
+    """A parameter accelerate offloaded to the CPU or disk (`device_map="auto"` on a model larger than the
+    GPUs): its hook on the module, or on a module above it, holds the weights it loads for each forward."""
+    parts = module_name.split(".") if module_name else []
+    for cut in range(len(parts), -1, -1):
+        hook = getattr(model.get_submodule(".".join(parts[:cut])), "_hf_hook", None)
+        for part in getattr(hook, "hooks", None) or ([hook] if hook is not None else []):
+            weights = getattr(part, "weights_map", None) if getattr(part, "offload", False) else None
+            if weights is None:
+                continue
+            try:
+                return weights[".".join([*parts[cut:], parameter])].detach()
+            except KeyError:
+                continue
+    return None
 
 
 def _renamed(index: dict[str, _Entry], model: nn.Module) -> dict[str, _Entry]:
