@@ -114,6 +114,15 @@ def expand_paths(path: str | os.PathLike[str] | list | tuple, suffixes: tuple[st
     return [source]
 
 
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as a message shows it: relative to the working directory when it lies under it (what the
+    user typed, and the same on every machine), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def iter_json_lines(lines: Iterable[str | bytes], path: str | os.PathLike[str],
                     loads: Callable[[str | bytes], object] = json.loads, start: int = 1,
                     ) -> Iterator[tuple[int, object]]:

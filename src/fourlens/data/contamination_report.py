@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from fourlens._io import shown_path
 from fourlens.report import Finding, saturating
 
 
@@ -122,7 +123,8 @@ class ContaminationReport:
                 lens="data", title=title, severity=saturating(row.share, FULL_SCALE_SHARE), confidence=1.0,
                 evidence=evidence,
                 next_check=(f"report {row.eval_set} on its clean subset too; remove the matched documents (first: "
-                            f"{examples[0]['shard']} document {examples[0]['document']}) from the training data"),
+                            f"{shown_path(examples[0]['shard'])} document {examples[0]['document']}) from the "
+                            "training data"),
                 kind="data.contamination", subject=str(row.eval_set)))
         return out
 
@@ -182,7 +184,8 @@ def change_findings(base: ContaminationReport, cand: ContaminationReport, scores
                 lens="data", title=title, severity=saturating(share * overlap, FULL_SCALE_SHARE),
                 confidence=1.0 - p_value, evidence=evidence, kind="data.contamination", subject=str(eval_set),
                 next_check=(f"report {eval_set} on its clean subset; remove the matched documents (first: "
-                            f"{examples[0]['shard']} document {examples[0]['document']}) from the new data")))
+                            f"{shown_path(examples[0]['shard'])} document {examples[0]['document']}) from the "
+                            "new data")))
         if len(both):
             out.append(Finding(
                 lens="data", status="shared", severity=saturating(len(both) / len(group), FULL_SCALE_SHARE),
