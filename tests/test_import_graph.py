@@ -85,11 +85,21 @@ def import_graph(root: Path, package: str) -> Graph:
             out.append(lazy.get(base, {}).get(alias.name) or (full if full in modules else owner(base)))
         return out
 
+    def packages_run(target: str, importer: str) -> list[str]:
+        """Importing a.b.c runs a/b/__init__.py first: the packages above `target` that `importer` is not in,
+        except those whose __init__ only declares lazy re-exports (it imports nothing when it runs)."""
+        parts = target.split(".")
+        above = [".".join(parts[:k]) for k in range(1, len(parts))]
+        return [p for p in above if p in modules and not lazy.get(p)
+                and not (importer == p or importer.startswith(p + "."))]
+
     graph: Graph = {name: set() for name in modules}
     for name, tree in trees.items():
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                graph[name].update(t for t in targets(node, name) if t is not None and t != name)
+                found = [t for t in targets(node, name) if t is not None and t != name]
+                graph[name].update(found)
+                graph[name].update(p for t in found for p in packages_run(t, name))
     return graph
 
 
@@ -211,3 +221,23 @@ def test_the_graph_sees_deferred_type_only_relative_and_lazy_imports(tmp_path):
     assert cycles(graph) == [["pkg.a.result", "pkg.a.rules"], ["pkg.b.page", "pkg.b.view"]]
     assert cycles_outside(graph, ["pkg.a"]) == [["pkg.b.page", "pkg.b.view"]]
     assert cycles_outside(graph, ["pkg.a", "pkg.b"]) == []
+
+
+def test_importing_a_module_runs_the_packages_above_it(tmp_path):
+    """`from pkg.d.tools import x` runs pkg/d/__init__.py first: a cycle through an eager package __init__
+    is a cycle (it fails at import time when entered from the other side); a lazy __init__ runs nothing."""
+    _write(tmp_path, {
+        "__init__.py": "",
+        "field.py": "from pkg.d.tools import helper\n",
+        "d/__init__.py": "from pkg.d.method import method\n",
+        "d/method.py": "from pkg.field import field\n",
+        "d/tools.py": "import json\n",
+        "e/__init__.py": 'from pkg._lazy import lazy_exports\n'
+                         '__all__, __getattr__, __dir__ = lazy_exports(__name__, {".run": ("run",)})\n',
+        "e/run.py": "from pkg.f import g\n",
+        "e/contract.py": "import json\n",
+        "f.py": "from pkg.e.contract import thing\n",
+    })
+    graph = import_graph(tmp_path, "pkg")
+    assert "pkg.d" in graph["pkg.field"] and "pkg.e" not in graph["pkg.f"]
+    assert cycles(graph) == [["pkg.d", "pkg.d.method", "pkg.field"]]

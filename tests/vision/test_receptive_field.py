@@ -141,3 +141,20 @@ def test_bad_inputs() -> None:
         receptive_field(_stack(), "8", input_shape=(1, 3, 2, 2))
     with pytest.raises(ValueError, match="method"):
         receptive_field(_stack(), "0", method="guess")  # type: ignore[arg-type]
+
+
+def test_a_field_is_probed_once_per_structure() -> None:
+    """Fields depend on the layers' geometry, not on the weights: a second call (new weights too) reuses
+    the first probe; a changed layer (another stride) is probed again."""
+    model = _stack()
+    first = receptive_field(model, "3")
+    with torch.no_grad():
+        model[3].weight.mul_(-2.0)
+    assert receptive_field(model, "3") is first
+    model[3] = nn.Conv2d(8, 8, 5, padding=2, stride=1)
+    changed = receptive_field(model, "3")
+    assert changed is not first and changed.jump == (2, 2) and changed.size == (12, 12)
+    with pytest.raises(BadInputError):   # a refusal is remembered too, and raised again
+        receptive_field(model, "7", method="arithmetic", input_shape=(1, 3, 8, 8))
+    with pytest.raises(BadInputError):
+        receptive_field(model, "7", method="arithmetic", input_shape=(1, 3, 8, 8))

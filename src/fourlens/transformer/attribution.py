@@ -73,7 +73,7 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer([text])["input_ids"][0])
 
 
-def _target_ids(tokenizer: Any, target: str) -> list[int]:
+def continuation_ids(tokenizer: Any, target: str) -> list[int]:
     """The target's tokens without the special tokens a tokenizer adds to a text's start (BOS)."""
     ids = tokenizer.encode(target, add_special_tokens=False) if _takes_special(tokenizer) else _ids(tokenizer, target)
     return list(ids)
@@ -134,7 +134,7 @@ def token_attribution(model: nn.Module, tokenizer: Any, prompt: str, target: str
                             f"{type(model).__name__} is {kind}")
     if arch.embed is None:
         raise BadInputError(f"cannot find the token embedding of {type(model).__name__}")
-    prompt_ids, target_ids = _ids(tokenizer, prompt), _target_ids(tokenizer, target)[:max_target_tokens]
+    prompt_ids, target_ids = _ids(tokenizer, prompt), continuation_ids(tokenizer, target)[:max_target_tokens]
     if not prompt_ids or not target_ids:
         raise BadInputError("the prompt and the target must each be at least one token")
     if spans is not None and method != "feature_ablation":

@@ -5,9 +5,11 @@ Triage's transformer lens calls `regressed_item_figures` when both bundles hold 
 samples (`--log_samples`) and their models can run. The items come from the task whose regression is
 the most significant in the paired comparison (`fourlens.behavior.compare`), right -> wrong flips in
 item order; each item's prompt is the harness' own (`arguments`), and each checkpoint's answer is what
-it answered: its generation (`resps`, first `MAX_ANSWER_TOKENS` tokens) for a generation task, the
-choice it scored highest for a log-likelihood task. Integrated gradients on the token embeddings
-(`fourlens.transformer.attribution`) attribute the answer's log-probability to the prompt's tokens.
+it answered: its generation (`resps`) for a generation task, the choice it scored highest for a
+log-likelihood task. What is explained is the token where the two answers part, after the opening they
+share (within the first `MAX_ANSWER_TOKENS`): each checkpoint's log-probability of the token it chose
+there, given the prompt and that opening, attributed to the prompt's tokens by integrated gradients on
+the token embeddings (`fourlens.transformer.attribution`).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from fourlens.behavior.lm_eval import SAMPLES, iter_samples, samples_task
 from fourlens.behavior.triage import read_evals
 from fourlens.errors import BadInputError
 from fourlens.report import Figure
-from fourlens.transformer.attribution import token_attribution
+from fourlens.transformer.attribution import continuation_ids, token_attribution
 from fourlens.transformer.attribution_html import shown_token
 
-MAX_ANSWER_TOKENS = 16   # a run-on answer is explained by its opening, where it went wrong
+MAX_ANSWER_TOKENS = 16   # where two answers part, if they share a longer opening: its 16th token
 SHOWN_PROMPT_TOKENS = 48  # a few-shot prompt ends with the item's own question
-IG_STEPS = 16   # one batched forward and backward pass per checkpoint and item
+IG_STEPS = 16   # one batched forward pass per checkpoint and item
 
 
 @dataclass(frozen=True)
@@ -72,32 +74,40 @@ def regressed_items(baseline_paths: tuple[Path, ...], candidate_paths: tuple[Pat
 def regressed_item_figures(pairs: list[tuple[ItemRecord, ItemRecord]], model_a: Any, model_b: Any,
                            tokenizer: Any) -> list[Figure]:
     """One heatmap per item: rows baseline and candidate, columns the prompt's last tokens, each cell the
-    token's share of that checkpoint's attribution of its own answer (signed, sum of |shares| = 1)."""
-
+    token's share of that checkpoint's attribution of the first token where the two answers part (signed,
+    sum of |shares| = 1)."""
     figures = []
     for record_a, record_b in pairs:
-        rows, labels, gaps = [], None, []
+        ids = [continuation_ids(tokenizer, r.answer)[:MAX_ANSWER_TOKENS] for r in (record_a, record_b)]
+        if not ids[0] or not ids[1] or ids[0] == ids[1]:
+            continue
+        # where the answers part: the token each checkpoint chose after the opening they share
+        k = next((j for j, (x, y) in enumerate(zip(*ids, strict=False)) if x != y), min(map(len, ids)) - 1)
+        rows, labels, gaps, chosen = [], [], [], []
         for model, record in ((model_a, record_a), (model_b, record_b)):
             result = token_attribution(model, tokenizer, record.prompt, record.answer, steps=IG_STEPS,
-                                       max_target_tokens=MAX_ANSWER_TOKENS, per_target=False)
-            values = result.seq_attr.double()
+                                       max_target_tokens=k + 1)
+            values = result.token_attr[k].double()   # (prompt tokens,) for the parting token
             total = float(values.abs().sum()) or 1.0
             rows.append([round(float(v) / total, 4) for v in values[-SHOWN_PROMPT_TOKENS:]])
-            tokens = result.input_tokens
-            labels = [f"{i}:{shown_token(t)}" for i, t in enumerate(tokens)][-SHOWN_PROMPT_TOKENS:]
-            gaps.append(float(result.seq_attr.sum()))
-        shown = f"the last {len(labels)} of its tokens" if len(tokens) > len(labels) else "its tokens"
+            labels = [f"{i}:{shown_token(t)}" for i, t in enumerate(result.input_tokens)][-SHOWN_PROMPT_TOKENS:]
+            gaps.append(float(values.sum()))
+            chosen.append(shown_token(result.target_tokens[k]))
+        n_prompt = len(result.input_tokens)
+        shown = f"the last {len(labels)} of its {n_prompt} tokens" if n_prompt > len(labels) else "its tokens"
+        opening = f" after the shared opening {tokenizer.decode(ids[0][:k])[-40:]!r}" if k else ""
         figures.append(Figure(
             "representation", f"what each checkpoint's answer rests on: {record_a.task} item {record_a.item_id}",
             "heatmap",
             {"x_label": f"prompt ({shown})", "y_label": "checkpoint", "x": labels,
              "y": [f"baseline: {_quote(record_a.answer)}", f"candidate: {_quote(record_b.answer)}"], "z": rows,
              "colorscale": "RdBu_r"},
-            caption=(f"Integrated gradients ({IG_STEPS} steps) of each checkpoint's log-probability of its own "
-                     f"answer (first {MAX_ANSWER_TOKENS} tokens), as a share of the row's total |attribution|: "
-                     "red raised the answer, blue lowered it. The baseline answered right, the candidate wrong; "
-                     "the prompt is the harness' own. Total attribution (log p of the answer given the prompt "
-                     f"minus given the baseline token): {gaps[0]:+.2f} and {gaps[1]:+.2f}.")))
+            caption=(f"The baseline answered right, the candidate wrong. Each row: integrated gradients "
+                     f"({IG_STEPS} steps) of that checkpoint's log-probability of the token where the two answers "
+                     f"part ({_quote(chosen[0])} vs {_quote(chosen[1])}{opening}), as a share of the row's total "
+                     "|attribution|: red raised the token, blue lowered it. The prompt is the harness' own. Total "
+                     f"attribution (log p given the prompt minus given the baseline token): {gaps[0]:+.2f} and "
+                     f"{gaps[1]:+.2f}.")))
     return figures
 
 

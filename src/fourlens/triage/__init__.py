@@ -1,16 +1,13 @@
-"""Bundles of evidence, the lens registry, and the triage runner that ranks what every lens finds."""
+"""Bundles of evidence, the lens registry, and the triage runner that ranks what every lens finds.
 
-from fourlens.triage.bundle import MANIFEST_NAME, Bundle, load_bundle
-from fourlens.triage.detect import EVIDENCE_KINDS, EvidenceKind, detect_kind
-from fourlens.triage.registry import (
-           BUILTIN_LENSES,
-           Diagnosis,
-           LensSpec,
-           NotApplicable,
-           available_lenses,
-           evidence_kinds,
-)
-from fourlens.triage.runner import triage
+The names are re-exported lazily: a lens imports `fourlens.triage.bundle` (the lens contract), which runs
+this file first, and an eager import of the runner here would make every lens depend on the floor above it."""
 
-__all__ = ["BUILTIN_LENSES", "EVIDENCE_KINDS", "MANIFEST_NAME", "Bundle", "Diagnosis", "EvidenceKind", "LensSpec",
-           "NotApplicable", "available_lenses", "detect_kind", "evidence_kinds", "load_bundle", "triage"]
+from fourlens._lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    ".bundle": ("MANIFEST_NAME", "Bundle", "load_bundle"),
+    ".detect": ("EVIDENCE_KINDS", "EvidenceKind", "detect_kind"),
+    ".registry": ("BUILTIN_LENSES", "Diagnosis", "LensSpec", "NotApplicable", "available_lenses", "evidence_kinds"),
+    ".runner": ("triage",),
+})

@@ -15,7 +15,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".fourier": ("high_frequency_share",),
     ".image_folder": ("ImageFolder",),
     ".live": ("LiveCam", "live_cam", "live_cam_stream", "overlay_frames"),
-    ".receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
+    ".attribution.receptive_field": ("LayerField", "ReceptiveField", "receptive_field"),
     ".search_grids": ("hit_reconstructions", "top_grid"),
     ".segmentation": ("saliency_segmentation",),
     ".top_activations": ("ActivationIndex", "Hit", "LayerTop", "top_activations"),

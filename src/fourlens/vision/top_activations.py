@@ -32,8 +32,8 @@ from fourlens.errors import BadInputError
 from fourlens.vision._trace import StopForward
 from fourlens.vision.attribution._common import model_device, resolve_layer
 from fourlens.vision.attribution.hooks import untouched
+from fourlens.vision.attribution.receptive_field import ReceptiveField, receptive_field
 from fourlens.vision.image_folder import ImageFolder
-from fourlens.vision.receptive_field import ReceptiveField, receptive_field
 
 
 class Hit(NamedTuple):

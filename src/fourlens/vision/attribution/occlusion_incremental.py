@@ -16,7 +16,7 @@ and the rest of the network on the clean image's L output with the changed units
 Which layer: a probe forward counts multiply-accumulates per convolution and linear layer; each
 candidate (the model's children and its Sequential children's children, in call order) is scored by
 the fraction of the work before it times the fraction of the image its crop leaves out; the best
-saving wins if it is at least MIN_SAVING. Receptive fields come from `fourlens.vision.receptive_field`.
+saving wins if it is at least MIN_SAVING. Receptive fields come from `fourlens.vision.attribution.receptive_field`.
 
 Safety: before it is used, the plan is checked against plain forwards of three occluded images (first,
 middle and last square, so image borders are covered); any difference beyond float rounding, or any
@@ -37,7 +37,7 @@ from fourlens.vision.attribution._common import chunks
 from fourlens.vision.attribution.cam_base import probe
 from fourlens.vision.attribution.layout import forward
 from fourlens.vision.attribution.perturb import Perturb
-from fourlens.vision.receptive_field import receptive_field
+from fourlens.vision.attribution.receptive_field import receptive_field
 
 MIN_SAVING = 0.1  # below this share of the work saved, the plain sweep is simpler and as fast
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import html
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -229,6 +230,31 @@ def receptive_field(model: nn.Module, layer: str | nn.Module, input_shape: tuple
     """
     if method not in ("auto", "arithmetic", "gradient"):
         raise ValueError(f"method must be 'auto', 'arithmetic' or 'gradient'; got {method!r}")
+    name, _ = resolve_layer(model, layer)
+    # A field depends on the layers' kinds and geometry, not on the weights: one probe per model
+    # structure, layer and input shape (the probe runs the model, and copies it for the gradient method).
+    key = (_structure(model), name, None if input_shape is None else tuple(input_shape), method)
+    cached = _FIELDS.setdefault(model, {})
+    if key not in cached:
+        try:
+            cached[key] = _receptive_field(model, layer, input_shape, method)
+        except BadInputError as exc:
+            cached[key] = exc
+    if isinstance(cached[key], BadInputError):
+        raise cached[key]
+    return cached[key]
+
+
+_FIELDS: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+
+
+def _structure(model: nn.Module) -> tuple:
+    """The model's layers as names and their reprs (kinds, kernels, strides, paddings), not weights."""
+    return tuple((name, type(module).__name__, module.extra_repr()) for name, module in model.named_modules())
+
+
+def _receptive_field(model: nn.Module, layer: str | nn.Module, input_shape: tuple[int, ...] | None,
+                     method: str) -> ReceptiveField:
     name, target = resolve_layer(model, layer)
     param = next(iter(model.parameters()), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
