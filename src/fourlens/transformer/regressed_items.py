@@ -101,7 +101,7 @@ def regressed_item_figures(pairs: list[tuple[ItemRecord, ItemRecord]], model_a: 
             "heatmap",
             {"x_label": f"prompt ({shown})", "y_label": "checkpoint", "x": labels,
              "y": [f"baseline: {_quote(record_a.answer)}", f"candidate: {_quote(record_b.answer)}"], "z": rows,
-             "colorscale": "RdBu_r"},
+             "colorscale": "RdBu_r", "zmid": 0},
             caption=(f"The baseline answered right, the candidate wrong. Each row: integrated gradients "
                      f"({IG_STEPS} steps) of that checkpoint's log-probability of the token where the two answers "
                      f"part ({_quote(chosen[0])} vs {_quote(chosen[1])}{opening}), as a share of the row's total "
