@@ -83,3 +83,16 @@ def test_no_regression_no_attribution(bundles, tmp_path):
     base, _ = bundles
     report = triage(base, base, lenses=TRANSFORMER)
     assert not [f for f in report.figures if "answer rests on" in f.title]
+
+
+def test_a_model_that_fails_on_a_prompt_leaves_the_comparison_standing(bundles, monkeypatch):
+    import fourlens.transformer.regressed_items as regressed
+
+    def too_long(*args, **kwargs):
+        raise IndexError("index out of range in self")   # what a learned position table raises past its end
+
+    monkeypatch.setattr(regressed, "token_attribution", too_long)
+    report = triage(*bundles, lenses=TRANSFORMER)
+    status = {s.name: s for s in report.lenses}["transformer"]
+    assert status.state == "ok" and not [f for f in report.figures if "answer rests on" in f.title]
+    assert "the model failed on an item's prompt (IndexError" in status.message, status

@@ -88,4 +88,7 @@ def diagnose(baseline: Bundle, candidate: Bundle) -> Diagnosis:
             figures.extend(regressed_item_figures(pairs, model_a, model_b, tokenizer))
         except BadInputError as exc:   # an encoder, or evals this lens cannot read: the comparison stands
             notes.append(f"no token attribution of regressed eval items: {exc}")
+        except (RuntimeError, IndexError, ValueError) as exc:   # e.g. a prompt longer than the model's context
+            notes.append(f"no token attribution of regressed eval items: the model failed on an item's prompt "
+                         f"({type(exc).__name__}: {str(exc)[:200]})")
     return Diagnosis(findings=result.findings(), figures=figures, notes=notes)
