@@ -42,6 +42,21 @@ def test_prompts_and_answers_come_from_the_harness_records():
     assert _prompt_and_answer({"doc_id": 0, "resps": [["x"]]}) is None
 
 
+def test_samples_files_of_every_layout_are_found():
+    """0.4.0-0.4.2 name samples `<model_args>_<task>.jsonl` (one JSON array, arguments as lists) beside a
+    results.json; later versions `samples_<task>_<stamp>.jsonl`. Results files are not samples."""
+    from pathlib import Path
+
+    from fourlens.transformer.regressed_items import _records, _samples_files
+
+    old = Path("tests/behavior/fixtures/tools/lm_eval_0.4.2/a")
+    files = _samples_files((old,))
+    assert sorted(files) == ["toy_gsm", "toy_yesno"] and files["toy_gsm"].name == "skill__0.8_toy_gsm.jsonl"
+    record = _records(files["toy_gsm"], {"0"})["0"]
+    assert record.prompt == "Question: What is 1 plus 4?\nAnswer:" and record.answer.startswith("1 plus 4 is 5.")
+    assert sorted(_samples_files((Path(FIXTURES),))) == ["tiny_gen", "tiny_mc"]
+
+
 def _samples(folder, answers: list[tuple[str, str, float]]) -> None:
     """One lm-eval samples file: (prompt, response, exact_match) per item."""
     folder.mkdir(parents=True)

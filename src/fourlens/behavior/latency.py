@@ -155,18 +155,16 @@ def _summary(la: np.ndarray, lb: np.ndarray, paired: bool, n_resamples: int, see
     rows = []
     n = min(la.size, lb.size)
     for name, level in STATISTICS.items():
-        if level is not None and n * (1 - level / 100) < MIN_REQUESTS_BEYOND:
-            rows.append({"statistic": name, "a": float(np.percentile(la, level)), "b": float(np.percentile(lb, level)),
-                         "diff": float(np.percentile(lb, level) - np.percentile(la, level)), "relative": float("nan"),
-                         "ci_low": float("nan"), "ci_high": float("nan"), "p_value": float("nan"), "tested": False})
-            continue
-        if level is None:
-            stat_a, stat_b = la.mean(), lb.mean()
-            dist = boot_b.mean(axis=1) - boot_a.mean(axis=1)
-        else:
-            stat_a, stat_b = np.percentile(la, level), np.percentile(lb, level)
-            dist = np.percentile(boot_b, level, axis=1) - np.percentile(boot_a, level, axis=1)
+        stat_a, stat_b = (la.mean(), lb.mean()) if level is None else (np.percentile(la, level),
+                                                                        np.percentile(lb, level))
         diff = float(stat_b - stat_a)
+        if level is not None and n * (1 - level / 100) < MIN_REQUESTS_BEYOND:
+            rows.append({"statistic": name, "a": float(stat_a), "b": float(stat_b), "diff": diff,
+                         "relative": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                         "p_value": float("nan"), "tested": False})
+            continue
+        dist = (boot_b.mean(axis=1) - boot_a.mean(axis=1) if level is None
+                else np.percentile(boot_b, level, axis=1) - np.percentile(boot_a, level, axis=1))
         low, high = np.percentile(dist, [100 * alpha / 2, 100 * (1 - alpha / 2)])
         # The two-sided p-value that inverts the percentile interval (the CI excludes 0 exactly when
         # p < alpha): twice the smaller bootstrap tail beyond 0. Tail quantiles have skewed, lumpy

@@ -77,8 +77,8 @@ def _json_lines(path: Path, text: str) -> Iterator[tuple[int, object]]:
 def read_lm_eval(paths: list[Path]) -> EvalResults:
     """Items of every samples file among `paths`, checked against the results file of the same run
     (same timestamp, or the results file beside it for 0.4.0-0.4.2) when present."""
-    results = [p for p in paths if p.suffix == ".json" and not SAMPLES.match(p.name) and _is_results(p)]
-    samples = [p for p in paths if p not in results]
+    samples = [p for p in paths if is_samples_file(p)]
+    results = [p for p in paths if p not in samples]
     if not samples:
         where = ", ".join(str(p) for p in paths[:3])
         raise BadInputError(f"{where}: lm-eval results without per-item samples. Item-level comparison needs "
@@ -111,6 +111,11 @@ def read_lm_eval(paths: list[Path]) -> EvalResults:
                        fmt="lm_eval", corpus=corpus,
                        corpus_samples=pd.concat([raw for raw in corpus_samples if len(raw)] or corpus_samples[:1],
                                                 ignore_index=True))
+
+
+def is_samples_file(path: Path) -> bool:
+    """Of the files an lm-eval run writes, a `--log_samples` file rather than a results file."""
+    return not (path.suffix == ".json" and not SAMPLES.match(path.name) and _is_results(path))
 
 
 def _is_results(path: Path) -> bool:

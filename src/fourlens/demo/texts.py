@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import random
 import sysconfig
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 NAMES = ("Mia", "Leo", "Ava", "Noah", "Emma", "Liam", "Zoe", "Omar", "Lily", "Ivan", "Nora", "Yuki", "Sara", "Ben",
@@ -172,20 +173,28 @@ def chunks(text: str, size: int) -> list[str]:
     return [p[: 2 * size] for p in pieces if len(p) > 200]
 
 
-def code_documents(limit_chars: int) -> list[str]:
-    """Chunks of the standard library's Python sources, in file order, up to `limit_chars`."""
+def _chunks_up_to(texts: Iterable[str], size: int, limit_chars: int) -> list[str]:
+    """`chunks` of each text in turn until they hold `limit_chars`; `texts` is read no further than that."""
     out, total = [], 0
-    for path in _stdlib_files():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        for piece in chunks(text, 1200):
+    for text in texts:
+        for piece in chunks(text, size):
             out.append(piece)
             total += len(piece)
             if total >= limit_chars:
                 return out
     return out
+
+
+def code_documents(limit_chars: int) -> list[str]:
+    """Chunks of the standard library's Python sources, in file order, up to `limit_chars`."""
+    def sources() -> Iterator[str]:
+        for path in _stdlib_files():
+            try:
+                yield path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+
+    return _chunks_up_to(sources(), 1200, limit_chars)
 
 
 def prose_documents(limit_chars: int) -> list[str]:
@@ -204,14 +213,7 @@ def prose_documents(limit_chars: int) -> list[str]:
                 continue
             if doc and len(doc) > 300:
                 texts.append(doc)
-    out, total = [], 0
-    for text in texts:
-        for piece in chunks(text, 1000):
-            out.append(piece)
-            total += len(piece)
-            if total >= limit_chars:
-                return out
-    return out
+    return _chunks_up_to(texts, 1000, limit_chars)
 
 
 def chat_dialogue(rng: random.Random) -> list[dict]:

@@ -21,8 +21,9 @@ from typing import Any
 
 from fourlens._io import expand_paths
 from fourlens.behavior.compare import compare
-from fourlens.behavior.lm_eval import SAMPLES, iter_samples, samples_task
-from fourlens.behavior.triage import read_evals
+from fourlens.behavior.formats import sniff_format
+from fourlens.behavior.lm_eval import is_samples_file, iter_samples, samples_task
+from fourlens.behavior.triage import EVAL_SUFFIXES, read_evals
 from fourlens.errors import BadInputError
 from fourlens.report import Figure
 from fourlens.transformer.attribution import continuation_ids, token_attribution
@@ -30,7 +31,7 @@ from fourlens.transformer.attribution_html import shown_token
 
 MAX_ANSWER_TOKENS = 16   # where two answers part, if they share a longer opening: its 16th token
 SHOWN_PROMPT_TOKENS = 48  # a few-shot prompt ends with the item's own question
-IG_STEPS = 16   # one batched forward pass per checkpoint and item
+IG_STEPS = 16   # the 16 path points go through the model as one batch, per checkpoint and item
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,6 @@ def regressed_items(baseline_paths: tuple[Path, ...], candidate_paths: tuple[Pat
                     directions: dict | None = None) -> list[tuple[ItemRecord, ItemRecord]]:
     """Up to `n_items` (baseline, candidate) records of items the candidate regressed on, from the most
     significantly regressed lm-eval task; [] when there is none."""
-
     evals_a, _ = read_evals(baseline_paths)
     evals_b, _ = read_evals(candidate_paths)
     if evals_a is None or evals_b is None or not len(evals_a.items) or not len(evals_b.items):
@@ -112,14 +112,19 @@ def regressed_item_figures(pairs: list[tuple[ItemRecord, ItemRecord]], model_a: 
 
 
 def _samples_files(paths: tuple[Path, ...]) -> dict[str, Path]:
-    """task -> its lm-eval samples file among a bundle's eval paths."""
-
-    files = expand_paths(list(paths), (".jsonl", ".json"), "eval results")
-    return {match["task"]: path for path in sorted(files) if (match := SAMPLES.match(path.name))}
+    """task -> its lm-eval samples file among a bundle's eval paths (every layout the behavior lens reads)."""
+    out = {}
+    for path in sorted(expand_paths(list(paths), EVAL_SUFFIXES, "eval results")):
+        try:
+            if sniff_format(path) != "lm_eval" or not is_samples_file(path):
+                continue
+        except BadInputError:   # not an eval file (a README, a config)
+            continue
+        out[samples_task(path)] = path
+    return out
 
 
 def _records(path: Path, wanted: set[str]) -> dict[str, ItemRecord]:
-
     task, out = samples_task(path), {}
     for _, record in iter_samples(path):
         item_id = str(record.get("doc_id"))
