@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # "adaptive_sum": the adaptive rule ranking intervals by completeness error alone (not offered as a
 # method: it lowers delta but makes the map less accurate; measured here to show it).
 # "tangent_split": completeness made exact per interval (not offered either; see tangent_split()).
-METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "adaptive", "adaptive_sum", "tangent_split")
+METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "adaptive", "adaptive_sum", "tangent_split",
+           "secant")
+# Step counts beyond the common list, per method: where the secant rule crosses Captum's 50-step map.
+EXTRA_STEPS = {"adaptive": (100,), "riemann_trapezoid": (100,), "secant": (9, 13, 17, 100)}
 
 
 def tangent_split(model, x, y, steps: int, baseline: float):
@@ -98,7 +101,8 @@ def adaptive_sum(model, x, y, steps: int, baseline: float, batch_size: int):
     return SimpleNamespace(values=values, delta=values.flatten(1).sum(1) - rise)
 
 
-def sweep(model, x, y, steps_list, extra_steps, reference_steps: int, baseline: float) -> dict:
+def sweep(model, x, y, steps_list, extra_steps, reference_steps: int, baseline: float,
+          methods: tuple[str, ...] = METHODS) -> dict:
     """Mean |delta| and the per-pixel error: sum |IG - IG_ref| / sum |IG_ref| against a fine midpoint rule."""
     with torch.no_grad():
         rise = (model(x).gather(1, y[:, None]) - model(torch.full_like(x, baseline)).gather(1, y[:, None])).abs()
@@ -111,8 +115,8 @@ def sweep(model, x, y, steps_list, extra_steps, reference_steps: int, baseline: 
            "captum_gausslegendre_50": captum_delta.abs().mean().item(), "mean_abs_delta": {}, "map_error": {}}
     print("captum GL 50:", out["captum_gausslegendre_50"], "mean |f(x) - f(x')|:", out["mean_abs_rise"],
           "reference delta:", out["reference_mean_abs_delta"], flush=True)
-    for method in METHODS:
-        for steps in steps_list + (extra_steps if method in ("adaptive", "riemann_trapezoid") else ()):
+    for method in methods:
+        for steps in steps_list + (EXTRA_STEPS.get(method, ()) if extra_steps else ()):
             result = run(model, x, y, method, steps, baseline)
             key = f"{method}_{steps}"
             out["mean_abs_delta"][key] = result.delta.abs().mean().item()
@@ -122,13 +126,16 @@ def sweep(model, x, y, steps_list, extra_steps, reference_steps: int, baseline: 
     return out
 
 
+RACED = (("gausslegendre", 50), ("adaptive", 50), ("secant", 25))
+
+
 def race_rules(model, x, y, rounds: int) -> dict:
-    """Gauss-Legendre vs adaptive at 50 steps, interleaved (`bench_attribution.race`), best of `rounds`."""
-    configs = {method: (lambda m=method: integrated_gradients(model, x, y, steps=50, method=m, baseline=0.5,
-                                                              progress=False))
-               for method in ("gausslegendre", "adaptive")}
+    """Gauss-Legendre and adaptive at 50 steps, secant at 25 (half the passes), interleaved
+    (`bench_attribution.race`), best of `rounds`."""
+    configs = {f"{method}_{steps}": (lambda m=method, s=steps: integrated_gradients(
+        model, x, y, steps=s, method=m, baseline=0.5, progress=False)) for method, steps in RACED}
     timed = race(configs, rounds)
-    return {"images": len(y), "steps": 50, "batch_size": 64, "best_s": {k: timed[k] for k in configs},
+    return {"images": len(y), "batch_size": 64, "best_s": {k: timed[k] for k in configs},
             "all_s": timed["all_runs"]}
 
 
@@ -204,6 +211,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer images and steps (a smoke run)")
     parser.add_argument("--only-zoo", action="store_true", help="rerun the zoo model's part only; keep the "
                         "ResNet parts already in the JSON")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods to sweep; with "
+                        "fewer than all, their results are merged into the JSON already there")
     parser.add_argument("--half-passes", action="store_true", help="only the zoo model's map error at 25 passes "
                         "for the rules that might reach Captum's 50-step map (kept in the JSON as zoo_half_passes)")
     args = parser.parse_args()
@@ -221,8 +230,9 @@ def main() -> None:
         print(json.dumps(previous["zoo_half_passes"], indent=1))
         return
     print("zoo model", flush=True)
+    methods = tuple(args.methods.split(","))
     out["zoo"] = sweep(zoo_model(), data.images, data.labels, steps_list, extra, 100 if args.quick else 1000,
-                       baseline=0.0)
+                       baseline=0.0, methods=methods)
     name = "vision_ig_quadrature_quick.json" if args.quick else "vision_ig_quadrature.json"
     if args.only_zoo:
         previous = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
@@ -236,12 +246,25 @@ def main() -> None:
     y = torch.tensor([1, 4])
     print("resnet-18-shaped", flush=True)
     out["resnet18"] = {"size": size, **sweep(net, x, y, steps_list, extra, 100 if args.quick else 400,
-                                                     baseline=0.5)}
+                                                     baseline=0.5, methods=methods)}
     xr = torch.rand(4, 3, size, size, generator=g)
     out["resnet18_time"] = race_rules(net, xr, torch.tensor([1, 4, 7, 10]), 1 if args.quick else 3)
     print(json.dumps(out["resnet18_time"]["best_s"]), flush=True)
     out["load_average_end"] = os.getloadavg()
-    (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(out, indent=1))
+    path = ROOT / "benchmarks" / "results" / name
+    if set(methods) != set(METHODS) and path.exists():
+        out = merged(json.loads(path.read_text()), out)
+    path.write_text(json.dumps(out, indent=1))
+
+
+def merged(previous: dict, new: dict) -> dict:
+    """`previous` with the swept methods' rows, the race and the load averages of `new`."""
+    for model in ("zoo", "resnet18"):
+        for table in ("mean_abs_delta", "map_error"):
+            previous[model][table].update(new[model][table])
+    for key in ("resnet18_time", "load_average_start", "load_average_end"):
+        previous[key] = new[key]
+    return previous
 
 
 if __name__ == "__main__":

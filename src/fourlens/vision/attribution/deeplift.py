@@ -43,58 +43,109 @@ from fourlens.vision.attribution.targets import Target
 EPS = 1e-10  # below this |z - z'| the rule falls back to the derivative (Captum's threshold)
 
 
-def _halves(t: torch.Tensor) -> torch.Tensor:
-    """(2B, ...) = [x rows; x' rows] -> the difference of the halves, repeated for both: (2B, ...)."""
-    first, second = t.chunk(2)
-    return torch.cat([first - second] * 2)
+class Pairing:
+    """Which two rows of a batch are the ends of each row's difference.
+
+    `"halves"`: DeepLIFT's [inputs; baselines] (2B rows): both halves get x - x'. `"next"`: the secant rule
+    of integrated gradients (`ig_secant`): row i's ends are rows i + 1 and i (nodes along a path); the last
+    row has no pair and keeps the plain derivative. Ends are views of the batch where they can be (no
+    gathers), so a channels-last batch stays channels-last and nothing is copied on the secant's hot path.
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in ("halves", "next"):
+            raise ValueError(f"pairing must be 'halves' or 'next'; got {kind!r}")
+        self.kind = kind
+
+    def ends(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, slice]:
+        """(upper ends, lower ends, the rows of `t` they belong to); other rows have no pair."""
+        if self.kind == "halves":
+            first, second = t.chunk(2)
+            return torch.cat([first, first]), torch.cat([second, second]), slice(None)
+        return t[1:], t[:-1], slice(0, t.shape[0] - 1)
+
+
+def _multiplier(z: torch.Tensor, y: torch.Tensor, func: Callable, args: tuple, kwargs: dict,
+                pairing: Pairing) -> torch.Tensor:
+    """(y - y') / (z - z') per element of the paired rows, g'(z) elsewhere and where |z - z'| < EPS."""
+    high, low, rows = pairing.ends(z)
+    if func is torch.relu:
+        # ReLU's secant slope in closed form: the share of [z', z] above zero, max(z, z') / |z - z'| clipped
+        # to [0, 1]; where z and z' (nearly) agree it is 1 or 0, the derivative (0 at z = z' = 0). Written in
+        # place into the multiplier's rows: these are the largest tensors of the pass.
+        multiplier = torch.empty_like(z)
+        slope = torch.maximum(high, low, out=multiplier[rows])
+        slope.div_((high - low).abs_().clamp_min_(1e-30)).clamp_(0, 1)
+        unpaired = slice(rows.stop, None) if rows.stop is not None else slice(0, 0)
+        multiplier[unpaired] = (z[unpaired] > 0).to(z.dtype)
+        return multiplier
+    with torch.enable_grad():
+        leaf = z.detach().requires_grad_(True)
+        out = func(leaf, *args, **kwargs)
+        (multiplier,) = torch.autograd.grad(out, leaf, torch.ones_like(out))  # elementwise: g'(z)
+    high_y, low_y, _ = pairing.ends(y)
+    delta_in = high - low
+    multiplier[rows] = torch.where(delta_in.abs() < EPS, multiplier[rows], (high_y - low_y) / delta_in)
+    return multiplier
 
 
 class _Rescale(torch.autograd.Function):
-    """y = g(z) forward; backward grad * (y - y') / (z - z'), or grad * g'(z) where z and z' nearly agree."""
+    """y = g(z) forward; backward grad * (y - y') / (z - z'), or grad * g'(z) where z and z' nearly agree.
+
+    The multiplier depends on the forward values only, so it is computed once here, not per target."""
 
     @staticmethod
-    def forward(ctx, z: torch.Tensor, func: Callable, args: tuple, kwargs: dict) -> torch.Tensor:  # type: ignore[override]
-        with torch.enable_grad():
-            leaf = z.detach().requires_grad_(True)
-            y = func(leaf, *args, **kwargs)
-        ctx.leaf, ctx.y = leaf, y  # kept with their small graph, for g'(z) where z and z' nearly agree
-        return y.detach()
+    def forward(ctx, z: torch.Tensor, func: Callable, args: tuple, kwargs: dict,  # type: ignore[override]
+                pairing: Pairing) -> torch.Tensor:
+        y = func(z, *args, **kwargs)
+        ctx.save_for_backward(_multiplier(z, y, func, args, kwargs, pairing))
+        return y
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        leaf, y = ctx.leaf, ctx.y
-        with torch.enable_grad():
-            (derivative,) = torch.autograd.grad(y, leaf, grad, retain_graph=True)  # again for the next target
-        delta_in, delta_out = _halves(leaf.detach()), _halves(y.detach())
-        rescaled = torch.where(delta_in.abs() < EPS, derivative, grad * delta_out / delta_in)
-        return rescaled, None, None, None
+        (multiplier,) = ctx.saved_tensors
+        return grad * multiplier, None, None, None, None
 
 
 class _MaxPoolRescale(torch.autograd.Function):
-    """2-D max pooling with Captum's DeepLIFT rule: both halves' winners share the output difference."""
+    """2-D max pooling with Captum's DeepLIFT rule: the winners at both ends share the output difference."""
 
     @staticmethod
-    def forward(ctx, z: torch.Tensor, kwargs: dict) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, z: torch.Tensor, kwargs: dict, pairing: Pairing) -> torch.Tensor:  # type: ignore[override]
         out, indices = F.max_pool2d(z, return_indices=True, **kwargs)
         ctx.save_for_backward(z, out, indices)
-        ctx.kwargs = kwargs
+        ctx.kwargs, ctx.pairing = kwargs, pairing
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         z, out, indices = ctx.saved_tensors
-        kw = ctx.kwargs
-        first, second = out.chunk(2)
-        top = torch.max(first, second)
-        delta_out = torch.cat([top - second, first - top])  # (2B, ...): each half's share of the difference
-        stride = kw["stride"] if kw.get("stride") not in (None, []) else kw["kernel_size"]
-        unpooled = F.max_unpool2d(grad * delta_out, indices, kw["kernel_size"], stride, kw.get("padding", 0),
-                                  output_size=list(z.shape))
-        shared = sum(unpooled.chunk(2))
-        plain = F.max_unpool2d(grad, indices, kw["kernel_size"], stride, kw.get("padding", 0),
-                               output_size=list(z.shape))
-        delta_in = _halves(z)
-        return torch.where(delta_in.abs() < EPS, plain, torch.cat([shared] * 2) / delta_in), None
+        kw, pairing = ctx.kwargs, ctx.pairing
+        kernel = kw["kernel_size"]
+        stride = kw["stride"] if kw.get("stride") not in (None, []) else kernel
+
+        def unpool(values: torch.Tensor, inputs: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+            # Max pooling's own backward: it adds where windows overlap (ResNet's 3x3 stride-2 pool), so an
+            # input winning two windows takes both shares (F.max_unpool2d writes, and loses one).
+            return torch.ops.aten.max_pool2d_with_indices_backward(
+                values, inputs, _pair(kernel), _pair(stride), _pair(kw.get("padding", 0)),
+                _pair(kw.get("dilation", 1)), bool(kw.get("ceil_mode", False)), where)
+
+        result = unpool(grad, z, indices)  # the plain gradient, kept where a row has no pair or z = z'
+        high, low, rows = pairing.ends(out)
+        high_at, low_at, _ = pairing.ends(indices)
+        z_high, z_low, _ = pairing.ends(z)
+        top = torch.max(high, low)
+        g = grad[rows]
+        # Each end's winners take their share of high - low: (top - low) + (high - top).
+        shared = unpool(g * (top - low), z[rows], high_at) + unpool(g * (high - top), z[rows], low_at)
+        delta_in = z_high - z_low
+        result[rows] = torch.where(delta_in.abs() < EPS, result[rows], shared / delta_in)
+        return result, None, None
+
+
+def _pair(value: int | Sequence[int]) -> list[int]:
+    return [value, value] if isinstance(value, int) else list(value)
 
 
 # function -> (the out-of-place function to run, how many positional arguments after the input it keeps):
@@ -110,24 +161,28 @@ _POOL_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 
 
 class _RescaleMode(TorchFunctionMode):
+    def __init__(self, pairing: Pairing | None) -> None:
+        super().__init__()
+        self.pairing = pairing or Pairing("halves")
+
     def __torch_function__(self, func: Callable, types: tuple, args: tuple = (), kwargs: dict | None = None):
         kwargs = dict(kwargs or {})
         if func in _ELEMENTWISE:
             plain, keep = _ELEMENTWISE[func]
             kwargs.pop("inplace", None)
-            return _Rescale.apply(args[0], plain, tuple(args[1:1 + keep]), kwargs)
+            return _Rescale.apply(args[0], plain, tuple(args[1:1 + keep]), kwargs, self.pairing)
         if func is F.max_pool2d and not kwargs.get("return_indices") and not (len(args) > 6 and args[6]):
             named = dict(zip(_POOL_ARGS, args[1:6], strict=False))
             named |= {k: v for k, v in kwargs.items() if k in _POOL_ARGS}
-            return _MaxPoolRescale.apply(args[0], named)
+            return _MaxPoolRescale.apply(args[0], named, self.pairing)
         return func(*args, **kwargs)
 
 
 @contextmanager
-def rescale_rule() -> Iterator[None]:
-    """Within the block, nonlinearities and max pools backpropagate DeepLIFT-Rescale multipliers for a
-    forward pass over [inputs; baselines] (2B rows)."""
-    with _RescaleMode():
+def rescale_rule(pairing: Pairing | None = None) -> Iterator[None]:
+    """Within the block, nonlinearities and max pools backpropagate DeepLIFT-Rescale multipliers: by
+    default for a forward pass over [inputs; baselines] (2B rows), else between the rows `pairing` names."""
+    with _RescaleMode(pairing):
         yield
 
 
