@@ -129,7 +129,9 @@ def test_the_measured_faster_path_runs_the_sweep(images, monkeypatch: pytest.Mon
     result = occlusion(SmallResNet(), images, [1, 3], window=8, stride=4, batch_size=16)
     winner = "plain" if slow == "incremental" else "incremental"
     assert result.params["race"]["path"] == winner
-    assert all(len(v) == 2 for v in result.params["race"]["pilot_seconds_per_square"].values())
+    pilot = result.params["race"]["pilot_seconds_per_square"]
+    assert set(pilot) == {"incremental", "plain"}  # with a plan, the plain path keeps channels-last batches
+    assert all(len(v) == 2 for v in pilot.values())
     assert (result.params["incremental_layer"] is None) == (winner == "plain")
     monkeypatch.setattr(module, make_slow, real)
     plain = occlusion(SmallResNet(), images, [1, 3], window=8, stride=4, batch_size=16, incremental=False)
@@ -138,5 +140,31 @@ def test_the_measured_faster_path_runs_the_sweep(images, monkeypatch: pytest.Mon
 
 def test_a_short_sweep_does_not_race(images) -> None:
     result = occlusion(SmallResNet(), images[:1], 1, window=16, stride=16, batch_size=64)
-    assert result.params["race"] is None or result.params["race"]["pilot_seconds_per_square"] == {
-        "incremental": [], "plain": []}
+    race = result.params["race"]
+    assert race is None or not any(race["pilot_seconds_per_square"].values())
+
+
+def test_the_faster_layout_runs_the_sweep(images, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels-last batches are slower on small maps: the race measures each path in both layouts."""
+    import importlib
+
+    from fourlens.vision.attribution import layout, race
+
+    module = importlib.import_module("fourlens.vision.attribution.occlusion")
+    clock = {"now": 0.0}  # only channels-last forwards cost time on this machine
+    real = module.forward
+
+    def forward(model, inputs):
+        clock["now"] += 1.0 if layout.channels_last_enabled() else 0.0
+        return real(model, inputs)
+
+    monkeypatch.setattr(module, "forward", forward)
+    monkeypatch.setattr(race.time, "perf_counter", lambda: clock["now"])
+    result = occlusion(SmallResNet(), images, [1, 3], window=8, stride=4, batch_size=16, incremental=False)
+    assert result.params["race"]["path"] == "plain, contiguous"
+    monkeypatch.setattr(module, "forward", real)
+    with layout.channels_last_batches(False):  # the caller's layout only: nothing to race
+        plain = occlusion(SmallResNet(), images, [1, 3], window=8, stride=4, batch_size=16, incremental=False)
+    assert plain.params["race"] is None
+    torch.testing.assert_close(result.values, plain.values, rtol=1e-6, atol=1e-8)
+

@@ -41,6 +41,11 @@ def channels_last_batches(enabled: bool) -> Iterator[None]:
         _ENABLED.reset(token)
 
 
+def channels_last_enabled() -> bool:
+    """Whether image batches go channels-last here (see `channels_last_batches`)."""
+    return _ENABLED.get()
+
+
 def forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """`model(inputs)` for an image batch, channels-last on CPU where the model gives the same logits."""
     if _ENABLED.get() and inputs.ndim == 4 and inputs.device.type == "cpu" and model not in _CONTIGUOUS_ONLY:

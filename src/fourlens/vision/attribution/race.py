@@ -1,10 +1,11 @@
 """Choosing between equivalent ways to evaluate a sweep by their measured cost.
 
 Occlusion can run each batch of occluded images the plain way (a full forward per square) or
-incrementally (the first layers on a crop only, `occlusion_incremental`). Both give the same logits
-(the plan is checked first), but which is faster depends on the model, the image size, the crop, the
-batch size and the machine, more than a multiply-accumulate count predicts. So the sweep's first batches
-alternate between the two, each batch timed per square; after `PILOT` batches of each (the first of a
+incrementally (the first layers on a crop only, `occlusion_incremental`), and the plain way with
+channels-last or contiguous batches. All give the same logits (the plan is checked first), but which
+is faster depends on the model, the image size, the crop, the batch size and the machine, more than a
+multiply-accumulate count predicts. So the sweep's first batches take turns on the paths,
+each batch timed per square; after `PILOT` batches of each (the first of a
 path includes its warm-up, so the faster of its pilot batches counts), the faster path runs the rest.
 Nothing is wasted: the pilot batches are real batches of the sweep. A sweep too short to amortise the
 pilot (fewer than `MIN_BATCHES` batches) keeps the first path given.
