@@ -150,7 +150,7 @@ def print_corpus(result: CorpusComparison, console) -> None:
     """The corpus-level metrics as a table on the terminal (nothing when there are none)."""
     if result.table.empty:
         return
-    table = Table(title="corpus-level metrics (computed over the whole set)")
+    table = Table(title_justify="left", title="corpus-level metrics (computed over the whole set)")
     for column in ("task", "metric", "baseline", "candidate", "diff", "95% CI", "p (BH)", "test"):
         table.add_column(column, justify="right" if column not in ("task", "metric", "test") else "left")
     for row in result.table.itertuples(index=False):

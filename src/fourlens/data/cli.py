@@ -62,7 +62,8 @@ def profile_command(
                      progress=sys.stderr.isatty())
     result.save(out)
     console = Console()
-    table = Table(title=f"{result.n_documents:,} documents, {result.n_tokens:,} tokens ({result.tokenizer.name})")
+    table = Table(title_justify="left",
+                  title=f"{result.n_documents:,} documents, {result.n_tokens:,} tokens ({result.tokenizer.name})")
     for column in ("domain", "documents", "tokens", "% tokens", "% documents"):
         table.add_column(column, justify="left" if column == "domain" else "right")
     for row in result.domain_table().itertuples(index=False):
@@ -136,7 +137,8 @@ def contamination_command(
                            engine=engine, workers=workers, address=address, progress=sys.stderr.isatty())
     console = Console()
     summary = result.summary()
-    table = Table(title=f"{n}-gram overlap, rule {rule}; {result.settings['train_documents']:,} training documents")
+    table = Table(title_justify="left",
+                  title=f"{n}-gram overlap, rule {rule}; {result.settings['train_documents']:,} training documents")
     for column in ("eval set", "items", "contaminated", "%", "mean overlap", "exact-match items", "with boilerplate"):
         table.add_column(column, justify="left" if column == "eval set" else "right")
     for row in summary.itertuples(index=False):
