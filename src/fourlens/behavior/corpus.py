@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from rich.table import Table
 from scipy import stats
 
 from fourlens.behavior.corpus_metrics import paired_bootstrap, statistic_for
 from fourlens.behavior.evals import EvalResults
 from fourlens.report import Finding, saturating
 from fourlens.report.jsonsafe import json_safe
+from fourlens.report.terminal import titled_table
 
 FULL_SCALE_RELATIVE = 0.10
 COLUMNS = ["task", "metric", "value_a", "value_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
@@ -150,7 +150,7 @@ def print_corpus(result: CorpusComparison, console) -> None:
     """The corpus-level metrics as a table on the terminal (nothing when there are none)."""
     if result.table.empty:
         return
-    table = Table(title_justify="left", title="corpus-level metrics (computed over the whole set)")
+    table = titled_table("corpus-level metrics (computed over the whole set)")
     for column in ("task", "metric", "baseline", "candidate", "diff", "95% CI", "p (BH)", "test"):
         table.add_column(column, justify="right" if column not in ("task", "metric", "test") else "left")
     for row in result.table.itertuples(index=False):

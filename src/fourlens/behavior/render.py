@@ -14,6 +14,7 @@ from fourlens.behavior.latency import LatencyComparison
 from fourlens.behavior.safety import safety_table
 from fourlens.behavior.trend import trend_figure
 from fourlens.report import Figure, Report
+from fourlens.report.terminal import titled_table
 
 
 def _points(value: float, binary: bool) -> str:
@@ -21,8 +22,7 @@ def _points(value: float, binary: bool) -> str:
 
 
 def print_comparison(result: Comparison, console: Any, latency: LatencyComparison | None = None) -> None:
-    table = Table(title_justify="left",
-                  title=f"{result.names[1]} vs {result.names[0]} (paired, per item)", show_lines=False)
+    table = titled_table(f"{result.names[1]} vs {result.names[0]} (paired, per item)", show_lines=False)
     for column in ("task", "metric", "n", "baseline", "candidate", "diff [95% CI]", "p", "p (BH)", "MDE", "test"):
         table.add_column(column, justify="right" if column not in ("task", "metric", "test") else "left")
     for row in result.table.itertuples(index=False):
@@ -57,7 +57,7 @@ def print_comparison(result: Comparison, console: Any, latency: LatencyCompariso
 
 
 def _safety_rich(safety: pd.DataFrame) -> Table:
-    table = Table(title_justify="left", title="Attack success by attack and harm category (paired)")
+    table = titled_table("Attack success by attack and harm category (paired)")
     for column in ("task", "by", "value", "n", "baseline", "candidate", "diff [95% CI]", "p (BH)"):
         table.add_column(column)
     for row in safety.itertuples(index=False):
@@ -71,8 +71,8 @@ def _safety_rich(safety: pd.DataFrame) -> Table:
 
 
 def print_latency(result: LatencyComparison, console: Any) -> None:
-    table = Table(title_justify="left", title=f"Request latency: {result.names[1]} vs {result.names[0]}"
-                  + (" (paired by request id)" if result.paired else ""))
+    table = titled_table(f"Request latency: {result.names[1]} vs {result.names[0]}"
+                         + (" (paired by request id)" if result.paired else ""))
     for column in ("statistic", "baseline (s)", "candidate (s)", "diff (s) [95% CI]", "p (BH)"):
         table.add_column(column)
     for row in result.summary.itertuples(index=False):
@@ -81,8 +81,7 @@ def print_latency(result: LatencyComparison, console: Any) -> None:
         table.add_row(row.statistic, f"{row.a:.3f}", f"{row.b:.3f}", interval,
                       f"{row.p_adjusted:.3g}" if row.tested else "too few requests", style=style)
     console.print(table)
-    parts = Table(title_justify="left",
-                  title="What changed: contributions to the change in mean latency and in the p95 tail mean")
+    parts = titled_table("What changed: contributions to the change in mean latency and in the p95 tail mean")
     for column in ("part", "mean (s)", "p95 tail (s)"):
         parts.add_column(column)
     for (_, mean_row), (_, tail_row) in zip(result.mean_parts.iterrows(), result.tail_parts.iterrows(), strict=True):
@@ -114,7 +113,7 @@ def latency_report(result: LatencyComparison, base: str, cand: str) -> Report:
 
 
 def print_trend(table: pd.DataFrame, console: Any) -> None:
-    rich_table = Table(title_justify="left", title="Scores across checkpoints")
+    rich_table = titled_table("Scores across checkpoints")
     for column in ("step", "task", "metric", "n", "score [95% CI]"):
         rich_table.add_column(column)
     for row in table.itertuples(index=False):

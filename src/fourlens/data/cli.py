@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fourlens._io import HTML_MARKER, REPORT_JSON_MARKER, guard_output
 from fourlens.cli_errors import user_errors
 from fourlens.cli_output import linked, write_report_outputs
+from fourlens.report.terminal import titled_table
 
 app = typer.Typer(help="Data: domain-mix drift, token statistics, contamination (profile once, diff many).",
                   invoke_without_command=True)
@@ -62,8 +62,7 @@ def profile_command(
                      progress=sys.stderr.isatty())
     result.save(out)
     console = Console()
-    table = Table(title_justify="left",
-                  title=f"{result.n_documents:,} documents, {result.n_tokens:,} tokens ({result.tokenizer.name})")
+    table = titled_table(f"{result.n_documents:,} documents, {result.n_tokens:,} tokens ({result.tokenizer.name})")
     for column in ("domain", "documents", "tokens", "% tokens", "% documents"):
         table.add_column(column, justify="left" if column == "domain" else "right")
     for row in result.domain_table().itertuples(index=False):
@@ -137,8 +136,7 @@ def contamination_command(
                            engine=engine, workers=workers, address=address, progress=sys.stderr.isatty())
     console = Console()
     summary = result.summary()
-    table = Table(title_justify="left",
-                  title=f"{n}-gram overlap, rule {rule}; {result.settings['train_documents']:,} training documents")
+    table = titled_table(f"{n}-gram overlap, rule {rule}; {result.settings['train_documents']:,} training documents")
     for column in ("eval set", "items", "contaminated", "%", "mean overlap", "exact-match items", "with boilerplate"):
         table.add_column(column, justify="left" if column == "eval set" else "right")
     for row in summary.itertuples(index=False):

@@ -17,6 +17,12 @@ STATE_STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim"}
 MAX_SIDE_ROWS = 10   # inconclusive / shared findings listed in the terminal (all of them are in HTML/JSON)
 
 
+def titled_table(title: str, **options: Any) -> Table:
+    """A rich table whose title and caption start at its left edge: centred over a wide table (piped
+    output is laid out wide) they would start hundreds of columns in."""
+    return Table(title=title, title_justify="left", caption_justify="left", **options)
+
+
 def print_report(report: ReportView, console: Any = None, limit: int | None = None) -> None:
     """Print `report` to `console` (a `rich.console.Console`; stdout when None). `limit`: show only the
     first `limit` root causes (each still with its whole chain)."""
@@ -24,10 +30,7 @@ def print_report(report: ReportView, console: Any = None, limit: int | None = No
     subtitle = ""
     if report.baseline or report.candidate:
         subtitle = f"baseline {report.baseline or '-'} -> candidate {report.candidate or '-'}"
-    # left-justified title and caption: centred over a wide table (piped output is laid out wide) they
-    # would start hundreds of columns in
-    table = Table(title=report.title, caption=subtitle or None, show_lines=False, expand=False,
-                  title_justify="left", caption_justify="left")
+    table = titled_table(report.title, caption=subtitle or None, show_lines=False, expand=False)
     table.add_column("#", justify="right", style="bold")
     table.add_column("lens")
     table.add_column("finding", overflow="fold", ratio=3)

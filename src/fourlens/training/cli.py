@@ -10,11 +10,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from fourlens.cli_errors import user_errors
 from fourlens.cli_output import linked, write_report_outputs
 from fourlens.errors import BadInputError
+from fourlens.report.terminal import titled_table
 
 app = typer.Typer(help="Training logs: TensorBoard/CSV/JSONL readers, anomaly detection, scaling laws.",
                   no_args_is_help=True)
@@ -56,7 +56,7 @@ def inspect_command(
         tag = run.tag_for(signal) if signal != "moe_load" else None
         if tag is not None:
             canonical.setdefault(tag, signal)
-    table = Table(title_justify="left", title=f"{run_path}: {len(run.scalars):,} scalars in {len(run.source)} file(s)")
+    table = titled_table(f"{run_path}: {len(run.scalars):,} scalars in {len(run.source)} file(s)")
     for column, justify in (("tag", "left"), ("signal", "left"), ("points", "right"), ("steps", "right"),
                             ("last", "right")):
         table.add_column(column, justify=justify)
@@ -91,7 +91,7 @@ def runs_command(
     runs = list_runs(path)
     if not runs:
         raise BadInputError(f"{path}: holds no MLflow store or W&B run; other logs hold one run each")
-    table = Table(title_justify="left", title=f"{path}: {len(runs)} run(s); pick one with --run ID|NAME")
+    table = titled_table(f"{path}: {len(runs)} run(s); pick one with --run ID|NAME")
     for column in ("id", "name", "status", "metrics", "store"):
         table.add_column(column)
     for info in runs:
@@ -226,7 +226,7 @@ def _fit_family(runs_path: Path, drop_highest: int, bootstrap: int, seed: int, c
     with console.status(f"fitting {len(runs)} runs and {bootstrap} bootstrap resamples..."):
         fit = fit_chinchilla(runs["n_params"], runs["n_tokens"], runs["loss"], n_bootstrap=bootstrap, seed=seed)
         law = fit_compute_law(runs["flops"], runs["loss"])
-    table = Table(title_justify="left", title=f"Chinchilla approach 3 on {fit.n_runs} runs")
+    table = titled_table(f"Chinchilla approach 3 on {fit.n_runs} runs")
     table.add_column("parameter")
     table.add_column("estimate", justify="right")
     table.add_column("bootstrap SE", justify="right")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fourlens._io import HTML_MARKER
 from fourlens.cli_errors import user_errors
 from fourlens.errors import BadInputError
+from fourlens.report.terminal import titled_table
 
 app = typer.Typer(no_args_is_help=True, help="Transformer representation: attention views, head scores, "
                                               "logit lens, embeddings, checkpoint comparison, token attribution.")
@@ -78,7 +78,7 @@ def attention_command(
     if bounds is not None:
         result = result.window(*bounds)
     entropy = result.entropy(0)
-    table = Table(title_justify="left", title=f"{len(result.tokens[0])} tokens: mean attention entropy per head (nats)")
+    table = titled_table(f"{len(result.tokens[0])} tokens: mean attention entropy per head (nats)")
     table.add_column("layer")
     for head in range(result.n_heads):
         table.add_column(str(head), justify="right")
@@ -117,7 +117,7 @@ def heads_command(
         return
     loaded, tokenizer = load_model(model, device=device, dtype=dtype, stream=stream)
     table = head_scores(loaded, tokenizer, n_sequences=sequences, seed=seed)
-    view = Table(title_justify="left", title=f"head scores of {model} on {sequences} repeated random sequences")
+    view = titled_table(f"head scores of {model} on {sequences} repeated random sequences")
     for column in table.columns:
         view.add_column(column, justify="right")
     for row in table.itertuples(index=False):
@@ -147,7 +147,7 @@ def _over_training(model: str, sequences: int, seed: int, html: Path | None, jso
     checkpoints, tokenizer = run_checkpoints(model, device, dtype)
     table = head_scores_over_training(checkpoints, tokenizer, n_sequences=sequences, seed=seed)
     curves = score_curves(table)
-    view = Table(title_justify="left", title=f"head scores over the checkpoints of {model}")
+    view = titled_table(f"head scores over the checkpoints of {model}")
     for column in curves.columns:
         view.add_column(column, justify="right")
     for row in curves.itertuples(index=False):
@@ -182,8 +182,7 @@ def logit_lens_command(
 
     loaded, tokenizer = load_model(model, device=device, dtype=dtype, stream=stream)
     result = logit_lens(loaded, tokenizer, text, answer=answer, top_k=top_k)
-    view = Table(title_justify="left",
-                 title=f"logit lens at {result.tokens[result.position]!r}; answer {result.answer!r}")
+    view = titled_table(f"logit lens at {result.tokens[result.position]!r}; answer {result.answer!r}")
     for column in ("layer", "p(answer)", "rank", "top tokens"):
         view.add_column(column)
     for row in result.table.itertuples():
@@ -209,7 +208,7 @@ def embeddings_command(
 
     loaded, tokenizer = load_model(model, device=device, dtype=dtype)
     result = embedding_map(loaded, tokenizer, words, layer=layer, method=method)
-    view = Table(title_justify="left", title=f"nearest neighbours ({result.source}, cosine)")
+    view = titled_table(f"nearest neighbours ({result.source}, cosine)")
     view.add_column("word")
     view.add_column("among the given words")
     if result.vocab_neighbours:
@@ -250,7 +249,7 @@ def compare_command(
     a, tokenizer = load_model(model_a, device=device, dtype=dtype, stream=stream)
     b, _ = load_model(model_b, device=device, dtype=dtype, stream=stream)
     result = compare_checkpoints(a, b, tokenizer, texts)
-    view = Table(title_justify="left", title="per layer")
+    view = titled_table("per layer")
     for column in ("layer", "cka", "norm_a", "norm_b", "massive_a", "massive_b"):
         view.add_column(column, justify="right")
     for row in result.layers.itertuples():
@@ -293,8 +292,7 @@ def attribute_command(
     loaded, tokenizer = load_model(model, device=device, dtype=dtype)
     result = token_attribution(loaded, tokenizer, prompt, target, method=method, steps=steps,  # type: ignore[arg-type]
                                baseline_token=baseline_token)
-    view = Table(title_justify="left",
-                 title=f"{method}: log p(continuation) = {float(result.target_log_probs.sum()):.3f}")
+    view = titled_table(f"{method}: log p(continuation) = {float(result.target_log_probs.sum()):.3f}")
     view.add_column("prompt token")
     view.add_column("attribution", justify="right")
     for token, value in zip(result.input_tokens, result.seq_attr.tolist(), strict=True):

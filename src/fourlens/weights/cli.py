@@ -65,7 +65,7 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 
 def _print(console, result, top: int) -> None:
-    from rich.table import Table
+    from fourlens.report.terminal import titled_table
 
     s = result.summary()
     console.print(f"[bold]{result.a}[/] -> [bold]{result.b}[/]: {s['n_paired']} floating-point tensors compared "
@@ -80,7 +80,7 @@ def _print(console, result, top: int) -> None:
                       + (f": {', '.join(changed[:8])}" + (" ..." if len(changed) > 8 else "") if changed else ""),
                       highlight=False)
     shown = result.top(top)
-    tensors = Table(title_justify="left", title=f"top {top} tensors by relative change")
+    tensors = titled_table(f"top {top} tensors by relative change")
     longest = max((len(name) for name in shown["name"]), default=4)
     tensors.add_column("name", min_width=min(longest, 40), overflow="fold")
     for column in ("shape", "dtype", "rel_change", "cosine", "norm_a", "norm_b", "max|b-a|", "NaN/Inf b"):
@@ -91,8 +91,7 @@ def _print(console, result, top: int) -> None:
                         _fmt(row.cosine), _fmt(row.norm_a), _fmt(row.norm_b), _fmt(row.max_abs_diff),
                         str(row.nonfinite_b))
     console.print(tensors)
-    layers = Table(title_justify="left",
-                   title=f"layers ({min(top, len(result.layers))} of {len(result.layers)}, largest change first)")
+    layers = titled_table(f"layers ({min(top, len(result.layers))} of {len(result.layers)}, largest change first)")
     for column in ("layer", "tensors", "rel_change", "norm_a", "norm_b", "NaN/Inf b", "mismatched"):
         layers.add_column(column, justify="left" if column == "layer" else "right", overflow="fold")
     ranked = result.layers.sort_values("rel_change", ascending=False, kind="stable", na_position="last")
