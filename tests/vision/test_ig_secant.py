@@ -17,10 +17,10 @@ from tests.vision.conftest import TinyNet
 class OneLayerNet(nn.Module):
     """Conv-ReLU-GAP-Linear in float64: every unit that switches along the path lies in one layer."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 5) -> None:
         super().__init__()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(5)
+            torch.manual_seed(seed)
             self.conv = nn.Conv2d(3, 8, 3, padding=1)
             self.fc = nn.Linear(8, 4)
         self.double()
@@ -46,16 +46,11 @@ class PooledNet(nn.Module):
         return self.fc(h.mean((2, 3)))
 
 
-class GatedNet(nn.Module):
+class GatedNet(OneLayerNet):
     """A product of activations (x * sigmoid(x), written out): a nonlinearity no rule routes."""
 
     def __init__(self) -> None:
-        super().__init__()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(7)
-            self.conv = nn.Conv2d(3, 8, 3, padding=1)
-            self.fc = nn.Linear(8, 4)
-        self.double()
+        super().__init__(seed=7)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x)

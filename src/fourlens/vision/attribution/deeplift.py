@@ -128,8 +128,8 @@ class _MaxPoolRescale(torch.autograd.Function):
             # Max pooling's own backward: it adds where windows overlap (ResNet's 3x3 stride-2 pool), so an
             # input winning two windows takes both shares (F.max_unpool2d writes, and loses one).
             return torch.ops.aten.max_pool2d_with_indices_backward(
-                values, inputs, _pair(kernel), _pair(stride), _pair(kw.get("padding", 0)),
-                _pair(kw.get("dilation", 1)), bool(kw.get("ceil_mode", False)), where)
+                values, inputs, kernel, stride, kw.get("padding", 0), kw.get("dilation", 1),
+                bool(kw.get("ceil_mode", False)), where)
 
         result = unpool(grad, z, indices)  # the plain gradient, kept where a row has no pair or z = z'
         high, low, rows = pairing.ends(out)
@@ -142,10 +142,6 @@ class _MaxPoolRescale(torch.autograd.Function):
         delta_in = z_high - z_low
         result[rows] = torch.where(delta_in.abs() < EPS, result[rows], shared / delta_in)
         return result, None, None
-
-
-def _pair(value: int | Sequence[int]) -> list[int]:
-    return [value, value] if isinstance(value, int) else list(value)
 
 
 # function -> (the out-of-place function to run, how many positional arguments after the input it keeps):

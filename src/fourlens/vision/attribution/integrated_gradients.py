@@ -81,10 +81,10 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = "to
         else:
             total = _fixed_rule(model, baseline, span, classes, alphas, weights, batch_size, progress)
     values = total * span.unsqueeze(1)  # (n, T, C, H, W)
-    rise = ends[:count].gather(1, classes) - ends[count:].gather(1, classes)  # f(x) - f(x'): (n, T)
-    delta = values.flatten(2).sum(2) - rise
+    at_x, at_baseline = ends[:count].gather(1, classes), ends[count:].gather(1, classes)  # f(x), f(x'): (n, T)
+    delta = values.flatten(2).sum(2) - (at_x - at_baseline)
     if method == "secant":
-        _warn_if_incomplete(delta, ends[:count].gather(1, classes), ends[count:].gather(1, classes))
+        _warn_if_incomplete(delta, at_x, at_baseline)
     return finish(values, classes, targets, "integrated_gradients", delta=delta, params=params)
 
 

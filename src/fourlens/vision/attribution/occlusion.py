@@ -120,8 +120,8 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: Target = "top1", *, win
 
 def _in_chunks(path: Evaluate) -> Evaluate:
     """`path` over at most `CHUNK` squares at a time. The crops' path pastes into a full-size feature map per
-    square; in chunks of 16 that working set stays in the caches, and on ResNet-18 from 224 px the sweep
-    runs 0.55-0.8x as long as in batches of 64 (benchmarks/README.md)."""
+    square; in chunks of 16 that working set stays in the caches: on ResNet-18 from 224 px the default
+    sweep went from 0.55-0.78x Captum's best in batches of 64 to 0.50-0.66x (benchmarks/README.md)."""
     def run(sample: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
         return torch.cat([path(sample[k:k + CHUNK], which[k:k + CHUNK]) for k in range(0, len(sample), CHUNK)])
     return run
